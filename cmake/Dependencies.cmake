@@ -1,0 +1,52 @@
+# Finds everything the project links against. CUDA is optional: without nvcc (or with
+# -DRF_WITH_CUDA=OFF) the engine is CPU-only and the CUDA sources are not compiled.
+
+find_package(Threads REQUIRED)
+find_package(OpenMP REQUIRED COMPONENTS CXX)
+
+# CPU GEMM through the CBLAS API of a real BLAS (Debian: libopenblas-dev).
+set(BLA_VENDOR OpenBLAS)
+find_package(BLAS REQUIRED)
+find_path(CBLAS_INCLUDE_DIR cblas.h PATH_SUFFIXES openblas x86_64-linux-gnu/openblas-pthread REQUIRED)
+add_library(rf_blas INTERFACE)
+target_link_libraries(rf_blas INTERFACE ${BLAS_LIBRARIES})
+target_include_directories(rf_blas INTERFACE ${CBLAS_INCLUDE_DIR})
+
+# doctest and stb are header-only (Debian: doctest-dev, libstb-dev).
+find_path(DOCTEST_INCLUDE_DIR doctest/doctest.h REQUIRED)
+find_path(STB_INCLUDE_DIR stb_image.h PATH_SUFFIXES stb REQUIRED)
+
+set(RF_HAVE_CUDA OFF)
+if(RF_WITH_CUDA)
+  include(CheckLanguage)
+  check_language(CUDA)
+  if(CMAKE_CUDA_COMPILER)
+    if(NOT DEFINED CMAKE_CUDA_ARCHITECTURES)
+      set(CMAKE_CUDA_ARCHITECTURES 90)
+    endif()
+    enable_language(CUDA)
+    set(CMAKE_CUDA_STANDARD 20)
+    set(CMAKE_CUDA_STANDARD_REQUIRED ON)
+    find_package(CUDAToolkit REQUIRED)
+
+    # cuDNN: from the CUDA toolkit, or from the hints CUDNN_ROOT / CUDNN_INCLUDE_DIR / CUDNN_LIBRARY
+    # (cache variables or environment, as ../shared/device/env.sh exports them).
+    foreach(hint CUDNN_ROOT CUDNN_INCLUDE_DIR CUDNN_LIBRARY)
+      if(NOT ${hint} AND DEFINED ENV{${hint}})
+        set(${hint} $ENV{${hint}})
+      endif()
+    endforeach()
+    find_path(CUDNN_INCLUDE_DIR cudnn.h
+      HINTS ${CUDNN_ROOT} ${CUDAToolkit_INCLUDE_DIRS} PATH_SUFFIXES include REQUIRED)
+    find_library(CUDNN_LIBRARY cudnn
+      HINTS ${CUDNN_ROOT} ${CUDAToolkit_LIBRARY_DIR} PATH_SUFFIXES lib lib64 lib/x86_64-linux-gnu REQUIRED)
+    add_library(rf_cudnn INTERFACE)
+    target_include_directories(rf_cudnn INTERFACE ${CUDNN_INCLUDE_DIR})
+    target_link_libraries(rf_cudnn INTERFACE ${CUDNN_LIBRARY})
+    message(STATUS "cuDNN: ${CUDNN_INCLUDE_DIR} ${CUDNN_LIBRARY}")
+    set(RF_HAVE_CUDA ON)
+  else()
+    message(STATUS "nvcc not found: building the CPU backend only")
+  endif()
+endif()
+message(STATUS "CUDA backend: ${RF_HAVE_CUDA}")

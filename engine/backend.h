@@ -1,0 +1,119 @@
+#pragma once
+// One interface, two implementations (CPU and CUDA). Every op of the engine is a method here that
+// works on raw device pointers and sizes; the tensor and autograd layers above never know which
+// backend runs. CUDA methods are asynchronous on the backend's stream: results are visible to the
+// host only through copy_to_host (which synchronizes).
+#include <cstddef>
+#include <cstdint>
+
+#include "engine/device.h"
+#include "kernels/shapes.h"
+
+namespace rf {
+
+struct SgdParams {
+  float lr = 0.01f, momentum = 0.9f, weight_decay = 0.f;
+  bool nesterov = false;
+};
+
+struct AdamParams {
+  float lr = 1e-3f, beta1 = 0.9f, beta2 = 0.999f, eps = 1e-7f, weight_decay = 0.f;
+  bool decoupled = false;  // true: AdamW (decay applied to the weights, not added to the gradient)
+  int step = 1;            // 1-based step count, for bias correction
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual Device device() const = 0;
+  virtual const char* name() const = 0;
+
+  // ---- memory ----
+  virtual void* allocate(size_t bytes) = 0;
+  virtual void deallocate(void* p) = 0;
+  virtual void copy_to_host(void* dst_host, const void* src, size_t bytes) = 0;
+  virtual void copy_from_host(void* dst, const void* src_host, size_t bytes) = 0;
+  virtual void copy(void* dst, const void* src, size_t bytes) = 0;  // both on this backend
+  virtual void synchronize() = 0;
+  // Tensor-core TF32 math for convolutions and GEMMs (CUDA only; tests turn it off).
+  virtual void set_allow_tf32(bool) {}
+
+  // ---- elementwise ----
+  virtual void fill(int64_t n, float value, float* y) = 0;
+  virtual void add(int64_t n, const float* a, const float* b, float* y) = 0;  // y = a + b
+  virtual void axpy(int64_t n, float alpha, const float* x, float* y) = 0;    // y += alpha * x
+  virtual void scale(int64_t n, float alpha, const float* x, float* y) = 0;   // y = alpha * x
+  // y = (*alpha) * x, where alpha lives in this backend's memory (an upstream scalar gradient).
+  virtual void scale_by(int64_t n, const float* alpha, const float* x, float* y) = 0;
+  virtual void relu_forward(int64_t n, const float* x, float* y) = 0;
+  // dx = dy where the ReLU's output y > 0, else 0.
+  virtual void relu_backward(int64_t n, const float* y, const float* dy, float* dx) = 0;
+
+  // ---- convolution (NHWC activations, KRSC filters, optional bias of size k) ----
+  virtual void conv2d_forward(const ConvGeom& g, const float* x, const float* w, const float* bias,
+                              float* y) = 0;
+  virtual void conv2d_backward_data(const ConvGeom& g, const float* dy, const float* w,
+                                    float* dx) = 0;
+  // dw (and dbias when not null) are overwritten, not accumulated.
+  virtual void conv2d_backward_filter(const ConvGeom& g, const float* x, const float* dy,
+                                      float* dw, float* dbias) = 0;
+
+  // ---- batch norm over NHWC: `rows` = n*h*w rows of `c` channels ----
+  // Training: normalizes with the batch statistics (biased variance), updates the running
+  // averages as running = (1 - momentum) * running + momentum * batch (unbiased variance, as
+  // PyTorch and cuDNN do), and saves mean and 1/sqrt(var + eps) for the backward pass.
+  virtual void batchnorm_forward_train(int64_t rows, int c, const float* x, const float* gamma,
+                                       const float* beta, float eps, float momentum,
+                                       float* running_mean, float* running_var, float* y,
+                                       float* save_mean, float* save_invstd) = 0;
+  virtual void batchnorm_forward_eval(int64_t rows, int c, const float* x, const float* gamma,
+                                      const float* beta, const float* running_mean,
+                                      const float* running_var, float eps, float* y) = 0;
+  // dx, dgamma, dbeta are overwritten.
+  virtual void batchnorm_backward(int64_t rows, int c, const float* x, const float* dy,
+                                  const float* gamma, const float* save_mean,
+                                  const float* save_invstd, float* dx, float* dgamma,
+                                  float* dbeta) = 0;
+
+  // ---- pooling ----
+  virtual void maxpool_forward(const PoolGeom& g, const float* x, float* y) = 0;
+  // The gradient goes to the first maximum of each window in row-major window order.
+  virtual void maxpool_backward(const PoolGeom& g, const float* x, const float* dy, float* dx) = 0;
+  virtual void global_avgpool_forward(int n, int hw, int c, const float* x, float* y) = 0;
+  virtual void global_avgpool_backward(int n, int hw, int c, const float* dy, float* dx) = 0;
+
+  // ---- linear: y[n,out] = x[n,in] * w[out,in]^T + b[out] (b may be null) ----
+  virtual void linear_forward(int n, int in, int out, const float* x, const float* w,
+                              const float* b, float* y) = 0;
+  // dx, dw, db are overwritten; any of them may be null when not needed.
+  virtual void linear_backward(int n, int in, int out, const float* x, const float* w,
+                               const float* dy, float* dx, float* dw, float* db) = 0;
+
+  // ---- softmax and the fused soft-label cross-entropy, rows of `cols` classes ----
+  virtual void softmax_forward(int64_t rows, int cols, const float* x, float* y) = 0;
+  // dx = y * (dy - sum(dy * y)) per row.
+  virtual void softmax_backward(int64_t rows, int cols, const float* y, const float* dy,
+                                float* dx) = 0;
+  // One pass: *loss = mean over rows of -sum_j t_j log softmax(x)_j, and, when dlogits is not
+  // null, dlogits = (softmax(x) * sum_j t_j - t) / rows. Hard labels are one-hot targets.
+  virtual void softmax_xent(int64_t rows, int cols, const float* logits, const float* targets,
+                            float* loss, float* dlogits) = 0;
+
+  // ---- optimizer updates, each one fused pass over a flat range of parameters ----
+  // momentum_buf holds the velocity (PyTorch convention: v = momentum * v + g).
+  virtual void sgd_update(int64_t n, const SgdParams& p, float* param, const float* grad,
+                          float* momentum_buf) = 0;
+  virtual void adam_update(int64_t n, const AdamParams& p, float* param, const float* grad,
+                           float* m, float* v) = 0;
+};
+
+// The CPU backend always exists.
+Backend& cpu_backend();
+// True when this binary has the CUDA backend and a usable GPU. The device is probed once; without
+// a driver or GPU a one-line notice says so and the program goes on with the CPU backend.
+bool cuda_available();
+// The CUDA backend (throws with a clear message when cuda_available() is false).
+Backend& cuda_backend();
+Backend& backend_for(Device d);
+
+}  // namespace rf

@@ -1,0 +1,148 @@
+// The CPU backend: the Backend interface over the kernels in kernels/cpu.
+#include <cstdlib>
+#include <cstring>
+#include <new>
+#include <vector>
+
+#include "engine/backend.h"
+#include "kernels/cpu/batchnorm.h"
+#include "kernels/cpu/conv2d.h"
+#include "kernels/cpu/elementwise.h"
+#include "kernels/cpu/linear.h"
+#include "kernels/cpu/optimizers.h"
+#include "kernels/cpu/pooling.h"
+#include "kernels/cpu/softmax.h"
+
+namespace rf {
+namespace {
+
+class CpuBackend final : public Backend {
+ public:
+  Device device() const override { return Device::CPU; }
+  const char* name() const override { return "cpu"; }
+
+  void* allocate(size_t bytes) override {
+    // 64-byte alignment: whole cache lines and full-width SIMD loads for every tensor.
+    void* p = std::aligned_alloc(64, (bytes + 63) / 64 * 64);
+    if (!p) throw std::bad_alloc();
+    return p;
+  }
+  void deallocate(void* p) override { std::free(p); }
+  void copy_to_host(void* dst, const void* src, size_t bytes) override {
+    std::memcpy(dst, src, bytes);
+  }
+  void copy_from_host(void* dst, const void* src, size_t bytes) override {
+    std::memcpy(dst, src, bytes);
+  }
+  void copy(void* dst, const void* src, size_t bytes) override { std::memcpy(dst, src, bytes); }
+  void synchronize() override {}
+
+  void fill(int64_t n, float value, float* y) override { cpu::fill(n, value, y); }
+  void add(int64_t n, const float* a, const float* b, float* y) override { cpu::add(n, a, b, y); }
+  void axpy(int64_t n, float alpha, const float* x, float* y) override {
+    cpu::axpy(n, alpha, x, y);
+  }
+  void scale(int64_t n, float alpha, const float* x, float* y) override {
+    cpu::scale(n, alpha, x, y);
+  }
+  void scale_by(int64_t n, const float* alpha, const float* x, float* y) override {
+    cpu::scale(n, *alpha, x, y);
+  }
+  void relu_forward(int64_t n, const float* x, float* y) override { cpu::relu_forward(n, x, y); }
+  void relu_backward(int64_t n, const float* y, const float* dy, float* dx) override {
+    cpu::relu_backward(n, y, dy, dx);
+  }
+
+  void conv2d_forward(const ConvGeom& g, const float* x, const float* w, const float* bias,
+                      float* y) override {
+    cpu::conv2d_forward(g, x, w, bias, y, workspace(g));
+  }
+  void conv2d_backward_data(const ConvGeom& g, const float* dy, const float* w,
+                            float* dx) override {
+    cpu::conv2d_backward_data(g, dy, w, dx, workspace(g));
+  }
+  void conv2d_backward_filter(const ConvGeom& g, const float* x, const float* dy, float* dw,
+                              float* dbias) override {
+    cpu::conv2d_backward_filter(g, x, dy, dw, dbias, workspace(g));
+  }
+
+  void batchnorm_forward_train(int64_t rows, int c, const float* x, const float* gamma,
+                               const float* beta, float eps, float momentum, float* running_mean,
+                               float* running_var, float* y, float* save_mean,
+                               float* save_invstd) override {
+    cpu::batchnorm_forward_train(rows, c, x, gamma, beta, eps, momentum, running_mean,
+                                 running_var, y, save_mean, save_invstd);
+  }
+  void batchnorm_forward_eval(int64_t rows, int c, const float* x, const float* gamma,
+                              const float* beta, const float* running_mean,
+                              const float* running_var, float eps, float* y) override {
+    cpu::batchnorm_forward_eval(rows, c, x, gamma, beta, running_mean, running_var, eps, y);
+  }
+  void batchnorm_backward(int64_t rows, int c, const float* x, const float* dy, const float* gamma,
+                          const float* save_mean, const float* save_invstd, float* dx,
+                          float* dgamma, float* dbeta) override {
+    cpu::batchnorm_backward(rows, c, x, dy, gamma, save_mean, save_invstd, dx, dgamma, dbeta);
+  }
+
+  void maxpool_forward(const PoolGeom& g, const float* x, float* y) override {
+    cpu::maxpool_forward(g, x, y);
+  }
+  void maxpool_backward(const PoolGeom& g, const float* x, const float* dy, float* dx) override {
+    cpu::maxpool_backward(g, x, dy, dx);
+  }
+  void global_avgpool_forward(int n, int hw, int c, const float* x, float* y) override {
+    cpu::global_avgpool_forward(n, hw, c, x, y);
+  }
+  void global_avgpool_backward(int n, int hw, int c, const float* dy, float* dx) override {
+    cpu::global_avgpool_backward(n, hw, c, dy, dx);
+  }
+
+  void linear_forward(int n, int in, int out, const float* x, const float* w, const float* b,
+                      float* y) override {
+    cpu::linear_forward(n, in, out, x, w, b, y);
+  }
+  void linear_backward(int n, int in, int out, const float* x, const float* w, const float* dy,
+                       float* dx, float* dw, float* db) override {
+    cpu::linear_backward(n, in, out, x, w, dy, dx, dw, db);
+  }
+
+  void softmax_forward(int64_t rows, int cols, const float* x, float* y) override {
+    cpu::softmax_forward(rows, cols, x, y);
+  }
+  void softmax_backward(int64_t rows, int cols, const float* y, const float* dy,
+                        float* dx) override {
+    cpu::softmax_backward(rows, cols, y, dy, dx);
+  }
+  void softmax_xent(int64_t rows, int cols, const float* logits, const float* targets,
+                    float* loss, float* dlogits) override {
+    cpu::softmax_xent(rows, cols, logits, targets, loss, dlogits);
+  }
+
+  void sgd_update(int64_t n, const SgdParams& p, float* param, const float* grad,
+                  float* momentum_buf) override {
+    cpu::sgd_update(n, p.lr, p.momentum, p.weight_decay, p.nesterov, param, grad, momentum_buf);
+  }
+  void adam_update(int64_t n, const AdamParams& p, float* param, const float* grad, float* m,
+                   float* v) override {
+    cpu::adam_update(n, p.lr, p.beta1, p.beta2, p.eps, p.weight_decay, p.decoupled, p.step, param,
+                     grad, m, v);
+  }
+
+ private:
+  // One growable scratch buffer shared by all convolutions (the engine runs one op at a time).
+  float* workspace(const ConvGeom& g) {
+    const size_t need = cpu::conv2d_workspace_floats(g);
+    if (work_.size() < need) work_.resize(need);
+    return work_.data();
+  }
+  std::vector<float> work_;
+};
+
+}  // namespace
+
+Backend& cpu_backend() {
+  static CpuBackend backend;
+  return backend;
+}
+
+}  // namespace rf

@@ -1,0 +1,252 @@
+#include "engine/ops.h"
+
+#include "engine/check.h"
+
+namespace rf {
+namespace {
+
+Tensor empty_like(const Tensor& t) { return Tensor::empty(t.shape(), t.device()); }
+
+void check_same_device(const Variable& a, const Variable& b, const char* op) {
+  RF_CHECK(a.value().device() == b.value().device(),
+           op << ": inputs on " << device_name(a.value().device()) << " and "
+              << device_name(b.value().device()));
+}
+
+void check_ndim(const Variable& x, int n, const char* op, const char* what) {
+  RF_CHECK(x.value().ndim() == n,
+           op << ": " << what << " must have " << n << " dimensions, got "
+              << shape_str(x.shape()));
+}
+
+}  // namespace
+
+Variable add(const Variable& a, const Variable& b) {
+  check_same_device(a, b, "add");
+  RF_CHECK(a.shape() == b.shape(),
+           "add: shapes " << shape_str(a.shape()) << " and " << shape_str(b.shape()));
+  const Tensor& av = a.value();
+  Tensor y = empty_like(av);
+  av.backend().add(y.numel(), av.data(), b.value().data(), y.data());
+  return Variable::from_op(y, {a, b}, [](std::vector<Variable>& in, const Tensor& g) {
+    for (Variable& v : in)
+      if (v.requires_grad()) v.add_grad(g);
+  });
+}
+
+Variable scale(const Variable& x, float alpha) {
+  const Tensor& xv = x.value();
+  Tensor y = empty_like(xv);
+  xv.backend().scale(y.numel(), alpha, xv.data(), y.data());
+  return Variable::from_op(y, {x}, [alpha](std::vector<Variable>& in, const Tensor& g) {
+    Tensor dx = empty_like(g);
+    g.backend().scale(g.numel(), alpha, g.data(), dx.data());
+    in[0].add_grad(dx);
+  });
+}
+
+Variable relu(const Variable& x) {
+  const Tensor& xv = x.value();
+  Tensor y = empty_like(xv);
+  xv.backend().relu_forward(y.numel(), xv.data(), y.data());
+  return Variable::from_op(y, {x}, [y](std::vector<Variable>& in, const Tensor& g) {
+    Tensor dx = empty_like(g);
+    g.backend().relu_backward(g.numel(), y.data(), g.data(), dx.data());
+    in[0].add_grad(dx);
+  });
+}
+
+Variable conv2d(const Variable& x, const Variable& w, const Variable& bias, int stride, int pad) {
+  check_ndim(x, 4, "conv2d", "input");
+  check_ndim(w, 4, "conv2d", "filter");
+  check_same_device(x, w, "conv2d");
+  const Shape& xs = x.shape();
+  const Shape& ws = w.shape();
+  RF_CHECK(ws[3] == xs[3], "conv2d: filter " << shape_str(ws) << " expects " << ws[3]
+                                             << " input channels, input is " << shape_str(xs));
+  RF_CHECK(stride >= 1 && pad >= 0, "conv2d: stride " << stride << ", pad " << pad);
+  ConvGeom geom{int(xs[0]), int(xs[1]), int(xs[2]), int(xs[3]), int(ws[0]), int(ws[1]),
+                int(ws[2]), stride, pad};
+  RF_CHECK(geom.p() > 0 && geom.q() > 0,
+           "conv2d: filter " << shape_str(ws) << " larger than padded input " << shape_str(xs));
+  if (bias.defined()) {
+    check_same_device(x, bias, "conv2d");
+    RF_CHECK(bias.shape() == Shape{ws[0]}, "conv2d: bias " << shape_str(bias.shape())
+                                                           << " for " << ws[0] << " channels");
+  }
+  Tensor y = Tensor::empty({xs[0], geom.p(), geom.q(), ws[0]}, x.value().device());
+  x.value().backend().conv2d_forward(geom, x.value().data(), w.value().data(),
+                                     bias.defined() ? bias.value().data() : nullptr, y.data());
+  return Variable::from_op(
+      y, {x, w, bias}, [geom](std::vector<Variable>& in, const Tensor& g) {
+        Backend& be = g.backend();
+        const Tensor& xv = in[0].value();
+        const Tensor& wv = in[1].value();
+        if (in[0].requires_grad()) {
+          Tensor dx = empty_like(xv);
+          be.conv2d_backward_data(geom, g.data(), wv.data(), dx.data());
+          in[0].add_grad(dx);
+        }
+        const bool want_b = in[2].requires_grad();
+        if (in[1].requires_grad() || want_b) {
+          Tensor dw = empty_like(wv);
+          Tensor db = want_b ? empty_like(in[2].value()) : Tensor();
+          be.conv2d_backward_filter(geom, xv.data(), g.data(), dw.data(),
+                                    want_b ? db.data() : nullptr);
+          if (in[1].requires_grad()) in[1].add_grad(dw);
+          if (want_b) in[2].add_grad(db);
+        }
+      });
+}
+
+Variable batchnorm(const Variable& x, const Variable& gamma, const Variable& beta,
+                   Tensor& running_mean, Tensor& running_var, bool training, float momentum,
+                   float eps) {
+  const Tensor& xv = x.value();
+  const int c = int(xv.dim(-1));
+  const int64_t rows = xv.numel() / c;
+  const Tensor* per_channel[] = {&gamma.value(), &beta.value(), &running_mean, &running_var};
+  for (const Tensor* t : per_channel) {
+    RF_CHECK(t->shape() == Shape{c}, "batchnorm: per-channel tensor " << shape_str(t->shape())
+                                                                      << " for input "
+                                                                      << shape_str(xv.shape()));
+    RF_CHECK(t->device() == xv.device(), "batchnorm: parameters and input on different devices");
+  }
+  Backend& be = xv.backend();
+  Tensor y = empty_like(xv);
+  if (!training) {
+    be.batchnorm_forward_eval(rows, c, xv.data(), gamma.value().data(), beta.value().data(),
+                              running_mean.data(), running_var.data(), eps, y.data());
+    // Eval mode is for inference and labeling; gradients through frozen statistics are not
+    // something this engine's training ever needs, so asking for them is an error, not a guess.
+    const bool wants_grad =
+        grad_enabled() && (x.requires_grad() || gamma.requires_grad() || beta.requires_grad());
+    RF_CHECK(!wants_grad, "batchnorm: eval mode under gradient recording; use a NoGrad scope");
+    return Variable(y);
+  }
+  RF_CHECK(rows > 1, "batchnorm: training needs more than one value per channel, input "
+                         << shape_str(xv.shape()));
+  Tensor save_mean = Tensor::empty({c}, xv.device());
+  Tensor save_invstd = Tensor::empty({c}, xv.device());
+  be.batchnorm_forward_train(rows, c, xv.data(), gamma.value().data(), beta.value().data(), eps,
+                             momentum, running_mean.data(), running_var.data(), y.data(),
+                             save_mean.data(), save_invstd.data());
+  return Variable::from_op(
+      y, {x, gamma, beta},
+      [rows, c, save_mean, save_invstd](std::vector<Variable>& in, const Tensor& g) {
+        const Tensor& xv = in[0].value();
+        Tensor dx = empty_like(xv);
+        Tensor dgamma = empty_like(in[1].value());
+        Tensor dbeta = empty_like(in[2].value());
+        g.backend().batchnorm_backward(rows, c, xv.data(), g.data(), in[1].value().data(),
+                                       save_mean.data(), save_invstd.data(), dx.data(),
+                                       dgamma.data(), dbeta.data());
+        if (in[0].requires_grad()) in[0].add_grad(dx);
+        if (in[1].requires_grad()) in[1].add_grad(dgamma);
+        if (in[2].requires_grad()) in[2].add_grad(dbeta);
+      });
+}
+
+Variable maxpool2d(const Variable& x, int window, int stride, int pad) {
+  check_ndim(x, 4, "maxpool2d", "input");
+  const Shape& xs = x.shape();
+  RF_CHECK(window >= 1 && stride >= 1 && pad >= 0 && pad < window,
+           "maxpool2d: window " << window << ", stride " << stride << ", pad " << pad);
+  PoolGeom geom{int(xs[0]), int(xs[1]), int(xs[2]), int(xs[3]), window, stride, pad};
+  RF_CHECK(geom.p() > 0 && geom.q() > 0,
+           "maxpool2d: window " << window << " larger than padded input " << shape_str(xs));
+  Tensor y = Tensor::empty({xs[0], geom.p(), geom.q(), xs[3]}, x.value().device());
+  x.value().backend().maxpool_forward(geom, x.value().data(), y.data());
+  return Variable::from_op(y, {x}, [geom](std::vector<Variable>& in, const Tensor& g) {
+    Tensor dx = empty_like(in[0].value());
+    g.backend().maxpool_backward(geom, in[0].value().data(), g.data(), dx.data());
+    in[0].add_grad(dx);
+  });
+}
+
+Variable global_avgpool(const Variable& x) {
+  check_ndim(x, 4, "global_avgpool", "input");
+  const Shape& xs = x.shape();
+  const int n = int(xs[0]), hw = int(xs[1] * xs[2]), c = int(xs[3]);
+  Tensor y = Tensor::empty({xs[0], xs[3]}, x.value().device());
+  x.value().backend().global_avgpool_forward(n, hw, c, x.value().data(), y.data());
+  return Variable::from_op(y, {x}, [n, hw, c](std::vector<Variable>& in, const Tensor& g) {
+    Tensor dx = empty_like(in[0].value());
+    g.backend().global_avgpool_backward(n, hw, c, g.data(), dx.data());
+    in[0].add_grad(dx);
+  });
+}
+
+Variable flatten(const Variable& x) {
+  const Tensor& xv = x.value();
+  const Shape in_shape = xv.shape();
+  Tensor y = xv.reshape({xv.dim(0), xv.numel() / xv.dim(0)});
+  return Variable::from_op(y, {x}, [in_shape](std::vector<Variable>& in, const Tensor& g) {
+    in[0].add_grad(g.reshape(in_shape));
+  });
+}
+
+Variable linear(const Variable& x, const Variable& w, const Variable& b) {
+  check_ndim(x, 2, "linear", "input");
+  check_ndim(w, 2, "linear", "weight");
+  check_same_device(x, w, "linear");
+  const int n = int(x.value().dim(0)), in = int(x.value().dim(1)), out = int(w.value().dim(0));
+  RF_CHECK(w.value().dim(1) == in, "linear: weight " << shape_str(w.shape()) << " for input "
+                                                     << shape_str(x.shape()));
+  if (b.defined())
+    RF_CHECK(b.shape() == Shape{out},
+             "linear: bias " << shape_str(b.shape()) << " for " << out << " outputs");
+  Tensor y = Tensor::empty({n, out}, x.value().device());
+  x.value().backend().linear_forward(n, in, out, x.value().data(), w.value().data(),
+                                     b.defined() ? b.value().data() : nullptr, y.data());
+  return Variable::from_op(y, {x, w, b}, [n, in, out](std::vector<Variable>& v, const Tensor& g) {
+    Tensor dx = v[0].requires_grad() ? empty_like(v[0].value()) : Tensor();
+    Tensor dw = v[1].requires_grad() ? empty_like(v[1].value()) : Tensor();
+    Tensor db = v[2].requires_grad() ? empty_like(v[2].value()) : Tensor();
+    g.backend().linear_backward(n, in, out, v[0].value().data(), v[1].value().data(), g.data(),
+                                dx.defined() ? dx.data() : nullptr,
+                                dw.defined() ? dw.data() : nullptr,
+                                db.defined() ? db.data() : nullptr);
+    if (dx.defined()) v[0].add_grad(dx);
+    if (dw.defined()) v[1].add_grad(dw);
+    if (db.defined()) v[2].add_grad(db);
+  });
+}
+
+Variable softmax(const Variable& x) {
+  check_ndim(x, 2, "softmax", "input");
+  const int64_t rows = x.value().dim(0);
+  const int cols = int(x.value().dim(1));
+  Tensor y = empty_like(x.value());
+  x.value().backend().softmax_forward(rows, cols, x.value().data(), y.data());
+  return Variable::from_op(y, {x}, [rows, cols, y](std::vector<Variable>& in, const Tensor& g) {
+    Tensor dx = empty_like(g);
+    g.backend().softmax_backward(rows, cols, y.data(), g.data(), dx.data());
+    in[0].add_grad(dx);
+  });
+}
+
+Variable softmax_cross_entropy(const Variable& logits, const Tensor& targets) {
+  check_ndim(logits, 2, "softmax_cross_entropy", "logits");
+  const Tensor& lv = logits.value();
+  RF_CHECK(targets.shape() == lv.shape(), "softmax_cross_entropy: targets "
+                                              << shape_str(targets.shape()) << " for logits "
+                                              << shape_str(lv.shape()));
+  RF_CHECK(targets.device() == lv.device(), "softmax_cross_entropy: targets on another device");
+  const int64_t rows = lv.dim(0);
+  const int cols = int(lv.dim(1));
+  RF_CHECK(rows > 0 && cols > 0, "softmax_cross_entropy: empty logits " << shape_str(lv.shape()));
+  Tensor loss = Tensor::empty({}, lv.device());
+  const bool want_grad = grad_enabled() && logits.requires_grad();
+  Tensor dlogits = want_grad ? empty_like(lv) : Tensor();
+  lv.backend().softmax_xent(rows, cols, lv.data(), targets.data(), loss.data(),
+                            want_grad ? dlogits.data() : nullptr);
+  return Variable::from_op(loss, {logits}, [dlogits](std::vector<Variable>& in, const Tensor& g) {
+    // The fused forward already wrote d(loss)/d(logits); only the upstream scalar is applied.
+    Tensor dx = empty_like(dlogits);
+    g.backend().scale_by(dx.numel(), g.data(), dlogits.data(), dx.data());
+    in[0].add_grad(dx);
+  });
+}
+
+}  // namespace rf

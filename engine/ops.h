@@ -1,0 +1,35 @@
+#pragma once
+// The differentiable ops of the engine. Each runs its forward on the backend of its inputs' device
+// and records a closure that runs the matching backward kernels. Activations are NHWC
+// ([n, h, w, c]), convolution filters KRSC ([k, r, s, c]).
+#include "engine/variable.h"
+
+namespace rf {
+
+Variable add(const Variable& a, const Variable& b);
+Variable scale(const Variable& x, float alpha);
+Variable relu(const Variable& x);
+
+// bias may be an undefined Variable (no bias).
+Variable conv2d(const Variable& x, const Variable& w, const Variable& bias, int stride, int pad);
+
+// Batch norm over the channel (last) dimension. In training mode it normalizes with the batch
+// statistics and updates running_mean / running_var in place; in eval mode it uses them.
+Variable batchnorm(const Variable& x, const Variable& gamma, const Variable& beta,
+                   Tensor& running_mean, Tensor& running_var, bool training, float momentum,
+                   float eps);
+
+Variable maxpool2d(const Variable& x, int window, int stride, int pad);
+Variable global_avgpool(const Variable& x);  // [n, h, w, c] -> [n, c]
+Variable flatten(const Variable& x);          // [n, ...] -> [n, rest]
+
+// y = x w^T + b; x [n, in], w [out, in], b [out] or undefined.
+Variable linear(const Variable& x, const Variable& w, const Variable& b);
+
+Variable softmax(const Variable& x);  // over the last dimension of [rows, cols]
+
+// Mean over rows of the cross-entropy between softmax(logits) and target distributions (one-hot
+// rows for hard labels), computed with its gradient in one fused pass. Returns a scalar.
+Variable softmax_cross_entropy(const Variable& logits, const Tensor& targets);
+
+}  // namespace rf

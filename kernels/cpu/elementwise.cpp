@@ -1,0 +1,38 @@
+#include "kernels/cpu/elementwise.h"
+
+namespace rf::cpu {
+
+// Large tensors are split across threads; below this size a parallel region costs more than it saves.
+constexpr int64_t kParallelMin = 1 << 16;
+
+void fill(int64_t n, float value, float* y) {
+#pragma omp parallel for simd if (n > kParallelMin)
+  for (int64_t i = 0; i < n; ++i) y[i] = value;
+}
+
+void add(int64_t n, const float* a, const float* b, float* y) {
+#pragma omp parallel for simd if (n > kParallelMin)
+  for (int64_t i = 0; i < n; ++i) y[i] = a[i] + b[i];
+}
+
+void axpy(int64_t n, float alpha, const float* x, float* y) {
+#pragma omp parallel for simd if (n > kParallelMin)
+  for (int64_t i = 0; i < n; ++i) y[i] += alpha * x[i];
+}
+
+void scale(int64_t n, float alpha, const float* x, float* y) {
+#pragma omp parallel for simd if (n > kParallelMin)
+  for (int64_t i = 0; i < n; ++i) y[i] = alpha * x[i];
+}
+
+void relu_forward(int64_t n, const float* x, float* y) {
+#pragma omp parallel for simd if (n > kParallelMin)
+  for (int64_t i = 0; i < n; ++i) y[i] = x[i] > 0.f ? x[i] : 0.f;
+}
+
+void relu_backward(int64_t n, const float* y, const float* dy, float* dx) {
+#pragma omp parallel for simd if (n > kParallelMin)
+  for (int64_t i = 0; i < n; ++i) dx[i] = y[i] > 0.f ? dy[i] : 0.f;
+}
+
+}  // namespace rf::cpu

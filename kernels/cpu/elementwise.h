@@ -1,0 +1,14 @@
+#pragma once
+// Elementwise CPU kernels: pure functions on raw pointers.
+#include <cstdint>
+
+namespace rf::cpu {
+
+void fill(int64_t n, float value, float* y);
+void add(int64_t n, const float* a, const float* b, float* y);
+void axpy(int64_t n, float alpha, const float* x, float* y);
+void scale(int64_t n, float alpha, const float* x, float* y);
+void relu_forward(int64_t n, const float* x, float* y);
+void relu_backward(int64_t n, const float* y, const float* dy, float* dx);
+
+}  // namespace rf::cpu

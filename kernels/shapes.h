@@ -1,0 +1,36 @@
+#pragma once
+// Geometry of the ops whose kernels need more than an element count. Plain sizes only, so that
+// CPU and CUDA kernels, the engine and the tests all describe a layer the same way.
+//
+// Layout everywhere: activations NHWC, convolution filters KRSC (out-channels, kernel rows,
+// kernel cols, in-channels). NHWC makes a 1x1 convolution a plain GEMM on the activation matrix,
+// makes im2col rows contiguous on the CPU, and is the layout cuDNN's tensor-core paths prefer.
+#include <cstdint>
+
+namespace rf {
+
+struct ConvGeom {
+  int n = 0, h = 0, w = 0, c = 0;  // input NHWC
+  int k = 0;                       // output channels
+  int r = 1, s = 1;                // kernel rows, cols
+  int stride = 1;
+  int pad = 0;                     // zero padding, same on all sides
+  int p() const { return (h + 2 * pad - r) / stride + 1; }  // output rows
+  int q() const { return (w + 2 * pad - s) / stride + 1; }  // output cols
+  int64_t x_size() const { return int64_t(n) * h * w * c; }
+  int64_t y_size() const { return int64_t(n) * p() * q() * k; }
+  int64_t w_size() const { return int64_t(k) * r * s * c; }
+  double flops() const { return 2.0 * double(n) * p() * q() * k * r * s * c; }  // one pass
+};
+
+// Max pooling; the padding never wins (it acts as -infinity), as in Keras and PyTorch.
+struct PoolGeom {
+  int n = 0, h = 0, w = 0, c = 0;
+  int window = 3, stride = 2, pad = 1;
+  int p() const { return (h + 2 * pad - window) / stride + 1; }
+  int q() const { return (w + 2 * pad - window) / stride + 1; }
+  int64_t x_size() const { return int64_t(n) * h * w * c; }
+  int64_t y_size() const { return int64_t(n) * p() * q() * c; }
+};
+
+}  // namespace rf

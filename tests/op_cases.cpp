@@ -1,0 +1,352 @@
+#include "op_cases.h"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <random>
+
+#include "engine/ops.h"
+
+namespace rf::test {
+namespace {
+
+using ref::Vec;
+
+Vec to_vec(const std::vector<float>& v) { return Vec(v.begin(), v.end()); }
+
+std::vector<float> uniform(int64_t n, unsigned seed, float lo = -1.f, float hi = 1.f) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> d(lo, hi);
+  std::vector<float> v(static_cast<size_t>(n));
+  for (float& x : v) x = d(rng);
+  return v;
+}
+
+// Values bounded away from zero, so that a finite-difference step never crosses ReLU's kink.
+std::vector<float> away_from_zero(int64_t n, unsigned seed) {
+  std::vector<float> v = uniform(n, seed, 0.2f, 1.f);
+  std::mt19937 rng(seed + 1);
+  for (float& x : v)
+    if (rng() & 1) x = -x;
+  return v;
+}
+
+// Distinct values 0.05 apart in random order: a max-pool window has one clear maximum, which a
+// finite-difference step cannot overtake.
+std::vector<float> distinct(int64_t n, unsigned seed) {
+  std::vector<int64_t> idx(static_cast<size_t>(n));
+  std::iota(idx.begin(), idx.end(), 0);
+  std::shuffle(idx.begin(), idx.end(), std::mt19937(seed));
+  std::vector<float> v(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) v[i] = 0.05f * float(idx[i] - n / 2);
+  return v;
+}
+
+Tensor on(Device d, const std::vector<float>& v, const Shape& s) { return Tensor::from_host(v, s, d); }
+
+OpCase conv_case(int n, int h, int w, int c, int k, int r, int stride, int pad, bool bias,
+                 const std::string& what) {
+  const ConvGeom g{n, h, w, c, k, r, r, stride, pad};
+  OpCase oc;
+  oc.op = "conv2d";
+  oc.shape = what + ": x[" + std::to_string(n) + "," + std::to_string(h) + "," +
+             std::to_string(w) + "," + std::to_string(c) + "] w[" + std::to_string(k) + "," +
+             std::to_string(r) + "," + std::to_string(r) + "," + std::to_string(c) + "] s" +
+             std::to_string(stride) + " p" + std::to_string(pad) + (bias ? " +bias" : "");
+  oc.input_shapes = {{n, h, w, c}, {k, r, r, c}};
+  oc.inputs = {uniform(g.x_size(), 1), uniform(g.w_size(), 2, -0.5f, 0.5f)};
+  if (bias) {
+    oc.input_shapes.push_back({k});
+    oc.inputs.push_back(uniform(k, 3));
+  }
+  oc.forward = [stride, pad, bias](std::vector<Variable>& in, Device, Extras&) {
+    return conv2d(in[0], in[1], bias ? in[2] : Variable(), stride, pad);
+  };
+  oc.reference = [g, bias](const std::vector<Vec>& in, const Vec& dy) {
+    RefOut out;
+    out.y = ref::conv2d_forward(g, in[0], in[1], bias ? &in[2] : nullptr);
+    ref::ConvGrads gr = ref::conv2d_backward(g, in[0], in[1], dy);
+    out.grads = {gr.dx, gr.dw};
+    if (bias) out.grads.push_back(gr.db);
+    return out;
+  };
+  oc.gpu_tol = 1e-5;
+  return oc;
+}
+
+OpCase batchnorm_case(const Shape& xs, bool training) {
+  const int c = int(xs.back());
+  const int64_t rows = shape_numel(xs) / c;
+  const float eps = 1.001e-5f, momentum = 0.01f;
+  const std::vector<float> rmean = uniform(c, 11, -0.2f, 0.2f), rvar = uniform(c, 12, 0.5f, 2.f);
+  OpCase oc;
+  oc.op = "batchnorm";
+  oc.shape = std::string(training ? "train" : "eval") + " x" + shape_str(xs);
+  oc.input_shapes = {xs, {c}, {c}};
+  // An offset and scale per case, so that the mean and variance are far from 0 and 1.
+  std::vector<float> x = uniform(shape_numel(xs), 13);
+  for (float& v : x) v = 3.f * v + 1.5f;
+  oc.inputs = {x, uniform(c, 14, 0.5f, 1.5f), uniform(c, 15)};
+  oc.backward = training;
+  oc.forward = [=](std::vector<Variable>& in, Device d, Extras& extras) {
+    Tensor rm = on(d, rmean, {c}), rv = on(d, rvar, {c});
+    extras["running_mean"] = rm;
+    extras["running_var"] = rv;
+    if (training) return batchnorm(in[0], in[1], in[2], rm, rv, true, momentum, eps);
+    NoGrad no_grad;
+    return batchnorm(in[0], in[1], in[2], rm, rv, false, momentum, eps);
+  };
+  oc.reference = [=](const std::vector<Vec>& in, const Vec& dy) {
+    RefOut out;
+    if (!training) {
+      out.y = ref::batchnorm_eval(rows, c, in[0], in[1], in[2], to_vec(rmean), to_vec(rvar), eps);
+      out.extras = {{"running_mean", to_vec(rmean)}, {"running_var", to_vec(rvar)}};
+      return out;
+    }
+    ref::BatchNormOut f = ref::batchnorm_train(rows, c, in[0], in[1], in[2], eps, momentum,
+                                               to_vec(rmean), to_vec(rvar));
+    ref::BatchNormGrads g = ref::batchnorm_backward(rows, c, in[0], in[1], eps, dy);
+    out.y = f.y;
+    out.grads = {g.dx, g.dgamma, g.dbeta};
+    out.extras = {{"running_mean", f.running_mean}, {"running_var", f.running_var}};
+    return out;
+  };
+  oc.gpu_tol = 1e-4;
+  return oc;
+}
+
+OpCase maxpool_case(const Shape& xs, int window, int stride, int pad) {
+  const PoolGeom g{int(xs[0]), int(xs[1]), int(xs[2]), int(xs[3]), window, stride, pad};
+  OpCase oc;
+  oc.op = "pooling";
+  oc.shape = "maxpool " + std::to_string(window) + "x" + std::to_string(window) + " s" +
+             std::to_string(stride) + " p" + std::to_string(pad) + " x" + shape_str(xs);
+  oc.input_shapes = {xs};
+  oc.inputs = {distinct(shape_numel(xs), 21)};
+  oc.forward = [=](std::vector<Variable>& in, Device, Extras&) {
+    return maxpool2d(in[0], window, stride, pad);
+  };
+  oc.reference = [g](const std::vector<Vec>& in, const Vec& dy) {
+    return RefOut{ref::maxpool_forward(g, in[0]), {ref::maxpool_backward(g, in[0], dy)}, {}};
+  };
+  oc.gpu_tol = 0;  // a max and a copy of gradients: exact
+  return oc;
+}
+
+OpCase avgpool_case(const Shape& xs) {
+  const int n = int(xs[0]), hw = int(xs[1] * xs[2]), c = int(xs[3]);
+  OpCase oc;
+  oc.op = "pooling";
+  oc.shape = "global avgpool x" + shape_str(xs);
+  oc.input_shapes = {xs};
+  oc.inputs = {uniform(shape_numel(xs), 22)};
+  oc.forward = [](std::vector<Variable>& in, Device, Extras&) { return global_avgpool(in[0]); };
+  oc.reference = [=](const std::vector<Vec>& in, const Vec& dy) {
+    return RefOut{ref::global_avgpool_forward(n, hw, c, in[0]),
+                  {ref::global_avgpool_backward(n, hw, c, dy)}, {}};
+  };
+  oc.gpu_tol = 1e-6;
+  return oc;
+}
+
+OpCase linear_case(int n, int in_f, int out_f, bool bias) {
+  OpCase oc;
+  oc.op = "linear";
+  oc.shape = "x[" + std::to_string(n) + "," + std::to_string(in_f) + "] -> " +
+             std::to_string(out_f) + (bias ? " +bias" : "");
+  oc.input_shapes = {{n, in_f}, {out_f, in_f}};
+  oc.inputs = {uniform(int64_t(n) * in_f, 31), uniform(int64_t(out_f) * in_f, 32)};
+  if (bias) {
+    oc.input_shapes.push_back({out_f});
+    oc.inputs.push_back(uniform(out_f, 33));
+  }
+  oc.forward = [bias](std::vector<Variable>& in, Device, Extras&) {
+    return linear(in[0], in[1], bias ? in[2] : Variable());
+  };
+  oc.reference = [=](const std::vector<Vec>& in, const Vec& dy) {
+    RefOut out;
+    out.y = ref::linear_forward(n, in_f, out_f, in[0], in[1], bias ? &in[2] : nullptr);
+    ref::LinearGrads g = ref::linear_backward(n, in_f, out_f, in[0], in[1], dy);
+    out.grads = {g.dx, g.dw};
+    if (bias) out.grads.push_back(g.db);
+    return out;
+  };
+  oc.gpu_tol = 1e-5;
+  return oc;
+}
+
+OpCase softmax_case(int rows, int cols) {
+  OpCase oc;
+  oc.op = "softmax";
+  oc.shape = "x[" + std::to_string(rows) + "," + std::to_string(cols) + "]";
+  oc.input_shapes = {{rows, cols}};
+  oc.inputs = {uniform(int64_t(rows) * cols, 41, -4.f, 4.f)};
+  oc.forward = [](std::vector<Variable>& in, Device, Extras&) { return softmax(in[0]); };
+  oc.reference = [=](const std::vector<Vec>& in, const Vec& dy) {
+    return RefOut{ref::softmax_forward(rows, cols, in[0]),
+                  {ref::softmax_backward(rows, cols, in[0], dy)}, {}};
+  };
+  oc.gpu_tol = 1e-5;
+  return oc;
+}
+
+enum class Targets { Soft, OneHot, Unnormalized };
+
+// logit_range: logits are uniform in [-range, range]. Large ranges check that the fused kernel
+// subtracts the row maximum; a big case keeps it moderate so the float loss is precise enough for
+// finite differences.
+OpCase xent_case(int rows, int cols, Targets kind, float logit_range = 30.f) {
+  std::vector<float> t(size_t(rows) * cols, 0.f);
+  std::mt19937 rng(51);
+  for (int i = 0; i < rows; ++i) {
+    if (kind == Targets::OneHot) {
+      t[size_t(i) * cols + rng() % cols] = 1.f;
+      continue;
+    }
+    std::vector<float> u = uniform(cols, 52 + i, 0.f, 1.f);
+    const float s = std::accumulate(u.begin(), u.end(), 0.f);
+    const float total = kind == Targets::Soft ? 1.f : 0.5f;  // label mixing can leave mass < 1
+    for (int j = 0; j < cols; ++j) t[size_t(i) * cols + j] = u[j] / s * total;
+  }
+  OpCase oc;
+  oc.op = "softmax_xent";
+  oc.shape = "logits[" + std::to_string(rows) + "," + std::to_string(cols) + "] " +
+             (kind == Targets::Soft ? "soft" : kind == Targets::OneHot ? "one-hot" : "mass 0.5") +
+             " targets";
+  oc.input_shapes = {{rows, cols}};
+  oc.inputs = {uniform(int64_t(rows) * cols, 53, -logit_range, logit_range)};
+  oc.forward = [=](std::vector<Variable>& in, Device d, Extras&) {
+    return softmax_cross_entropy(in[0], on(d, t, {rows, cols}));
+  };
+  oc.reference = [=](const std::vector<Vec>& in, const Vec& dy) {
+    Vec dlogits;
+    const double loss = ref::softmax_xent(rows, cols, in[0], to_vec(t), &dlogits);
+    for (double& v : dlogits) v *= dy[0];
+    return RefOut{{loss}, {dlogits}, {}};
+  };
+  oc.gpu_tol = 1e-5;
+  return oc;
+}
+
+OpCase elementwise_case(const std::string& which, const Shape& xs) {
+  OpCase oc;
+  oc.op = "elementwise";
+  oc.shape = which + " x" + shape_str(xs);
+  const int64_t n = shape_numel(xs);
+  oc.gpu_tol = 0;
+  if (which == "relu") {
+    oc.input_shapes = {xs};
+    oc.inputs = {away_from_zero(n, 61)};
+    oc.forward = [](std::vector<Variable>& in, Device, Extras&) { return relu(in[0]); };
+    oc.reference = [](const std::vector<Vec>& in, const Vec& dy) {
+      RefOut out{Vec(in[0].size()), {Vec(in[0].size())}, {}};
+      for (size_t i = 0; i < in[0].size(); ++i) {
+        out.y[i] = std::max(0.0, in[0][i]);
+        out.grads[0][i] = in[0][i] > 0 ? dy[i] : 0.0;
+      }
+      return out;
+    };
+  } else if (which == "add") {
+    oc.input_shapes = {xs, xs};
+    oc.inputs = {uniform(n, 62), uniform(n, 63)};
+    oc.forward = [](std::vector<Variable>& in, Device, Extras&) { return add(in[0], in[1]); };
+    oc.reference = [](const std::vector<Vec>& in, const Vec& dy) {
+      RefOut out{Vec(in[0].size()), {dy, dy}, {}};
+      for (size_t i = 0; i < in[0].size(); ++i) out.y[i] = in[0][i] + in[1][i];
+      return out;
+    };
+  } else {  // scale
+    oc.input_shapes = {xs};
+    oc.inputs = {uniform(n, 64)};
+    oc.forward = [](std::vector<Variable>& in, Device, Extras&) { return scale(in[0], -0.37f); };
+    oc.reference = [](const std::vector<Vec>& in, const Vec& dy) {
+      RefOut out{Vec(in[0].size()), {Vec(in[0].size())}, {}};
+      for (size_t i = 0; i < in[0].size(); ++i) {
+        out.y[i] = -0.37f * float(in[0][i]);
+        out.grads[0][i] = -0.37f * float(dy[i]);
+      }
+      return out;
+    };
+  }
+  return oc;
+}
+
+// A case whose float output is too coarse for the default finite-difference step.
+OpCase with_fd_step(OpCase c, double step) {
+  c.fd_step = step;
+  return c;
+}
+
+}  // namespace
+
+std::vector<OpCase> all_op_cases() {
+  return {
+      conv_case(2, 7, 5, 3, 5, 3, 1, 1, true, "3x3 same"),
+      conv_case(1, 9, 9, 6, 33, 3, 2, 1, false, "3x3 stride 2, batch 1"),
+      conv_case(3, 4, 4, 7, 9, 1, 1, 0, true, "1x1 pointwise"),
+      conv_case(2, 5, 5, 8, 4, 1, 2, 0, false, "1x1 stride 2 (Keras v1 downsample)"),
+      conv_case(2, 11, 11, 3, 8, 7, 2, 3, true, "7x7 stride 2 stem"),
+      conv_case(1, 6, 6, 1, 2, 3, 1, 0, false, "3x3 unpadded, 1 channel"),
+      batchnorm_case({2, 3, 3, 5}, true),
+      batchnorm_case({1, 4, 4, 33}, true),
+      batchnorm_case({7, 1, 1, 10}, true),
+      batchnorm_case({3, 2, 5, 6}, false),
+      maxpool_case({2, 7, 7, 3}, 3, 2, 1),
+      maxpool_case({1, 8, 8, 5}, 3, 2, 1),
+      maxpool_case({1, 2, 2, 1}, 3, 2, 1),
+      maxpool_case({2, 5, 6, 4}, 2, 2, 0),
+      avgpool_case({2, 3, 5, 7}),
+      avgpool_case({1, 1, 1, 4}),
+      linear_case(1, 7, 10, true),
+      linear_case(5, 33, 1000, true),
+      linear_case(4, 9, 3, false),
+      softmax_case(3, 10),
+      softmax_case(2, 1000),
+      softmax_case(1, 1),
+      xent_case(4, 10, Targets::Soft),
+      xent_case(3, 1000, Targets::OneHot),
+      xent_case(2, 10, Targets::Unnormalized),
+      xent_case(5, 1, Targets::OneHot),
+      with_fd_step(xent_case(33, 1000, Targets::Soft, 6.f), 5e-2),
+      elementwise_case("relu", {2, 3, 4, 5}),
+      elementwise_case("add", {3, 5}),
+      elementwise_case("scale", {1, 7}),
+  };
+}
+
+std::vector<float> upstream_grad(int64_t n) { return uniform(n, 99, -1.f, 1.f); }
+
+RunOut run_case(const OpCase& c, Device device) {
+  std::vector<Variable> in;
+  for (size_t i = 0; i < c.inputs.size(); ++i)
+    in.emplace_back(Tensor::from_host(c.inputs[i], c.input_shapes[i], device), c.backward);
+  Extras extras;
+  Variable y = c.forward(in, device, extras);
+  RunOut out;
+  out.y = y.value().to_host();
+  if (c.backward) {
+    y.backward(Tensor::from_host(upstream_grad(y.value().numel()), y.shape(), device));
+    for (Variable& v : in) out.grads.push_back(v.grad().to_host());
+  }
+  for (auto& [name, t] : extras) out.extras[name] = t.to_host();
+  return out;
+}
+
+double normalized_error(const std::vector<float>& got, const std::vector<double>& want) {
+  if (got.size() != want.size()) return INFINITY;
+  double err = 0, scale = 0;
+  for (size_t i = 0; i < got.size(); ++i) {
+    if (!std::isfinite(got[i])) return INFINITY;  // std::max would quietly skip a NaN
+    err = std::max(err, std::abs(double(got[i]) - want[i]));
+    scale = std::max(scale, std::abs(want[i]));
+  }
+  return scale > 0 ? err / scale : err;
+}
+
+double normalized_error(const std::vector<float>& got, const std::vector<float>& want) {
+  return normalized_error(got, std::vector<double>(want.begin(), want.end()));
+}
+
+std::string case_name(const OpCase& c) { return c.op + " " + c.shape; }
+
+}  // namespace rf::test

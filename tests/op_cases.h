@@ -1,0 +1,59 @@
+#pragma once
+// The cross-backend op table: every op of the engine on awkward shapes (odd sizes, batch 1,
+// channel counts that are not multiples of 4 or 32, 10 and 1000 classes), each with its fixed
+// inputs, its autograd forward, and its naive reference. The same table drives the CPU-vs-
+// reference test, the finite-difference gradient check and the CUDA-vs-CPU test.
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "engine/variable.h"
+#include "reference.h"
+
+namespace rf::test {
+
+struct RefOut {
+  ref::Vec y;
+  std::vector<ref::Vec> grads;  // one per differentiable input
+  std::map<std::string, ref::Vec> extras;
+};
+
+struct RunOut {
+  std::vector<float> y;
+  std::vector<std::vector<float>> grads;
+  std::map<std::string, std::vector<float>> extras;
+};
+
+using Extras = std::map<std::string, Tensor>;
+
+struct OpCase {
+  std::string op;     // the op, named as its kernel sources are (conv2d, softmax_xent, ...)
+  std::string shape;  // what is awkward about this case
+  std::vector<Shape> input_shapes;
+  std::vector<std::vector<float>> inputs;  // host values of the differentiable inputs
+  // Builds the op on `device`. Constant inputs (targets, running statistics) live in the case and
+  // are created on `device` here; tensors other than the output that must match go in extras.
+  std::function<Variable(std::vector<Variable>&, Device, Extras&)> forward;
+  // The naive reference for the same inputs and upstream gradient dy.
+  std::function<RefOut(const std::vector<ref::Vec>& inputs, const ref::Vec& dy)> reference;
+  double gpu_tol = 1e-5;   // CUDA vs CPU, normalized max error (FP32 math, TF32 off)
+  bool backward = true;    // false: a forward-only mode (batch norm in eval mode)
+  double fd_step = 1e-2;   // finite-difference step for the gradient check
+};
+
+std::vector<OpCase> all_op_cases();
+
+// Fixed pseudo-random upstream gradient for an output of n elements.
+std::vector<float> upstream_grad(int64_t n);
+
+// Forward on `device`, backward seeded with upstream_grad, everything copied back to the host.
+RunOut run_case(const OpCase& c, Device device);
+
+// max |got - want| / max |want|: an error relative to the scale of the whole output.
+double normalized_error(const std::vector<float>& got, const std::vector<double>& want);
+double normalized_error(const std::vector<float>& got, const std::vector<float>& want);
+
+std::string case_name(const OpCase& c);
+
+}  // namespace rf::test
