@@ -4,13 +4,22 @@
 find_package(Threads REQUIRED)
 find_package(OpenMP REQUIRED COMPONENTS CXX)
 
-# CPU GEMM through the CBLAS API of a real BLAS (Debian: libopenblas-dev).
-set(BLA_VENDOR OpenBLAS)
-find_package(BLAS REQUIRED)
-find_path(CBLAS_INCLUDE_DIR cblas.h PATH_SUFFIXES openblas x86_64-linux-gnu/openblas-pthread REQUIRED)
+# CPU GEMM through the CBLAS API of OpenBLAS, in its OpenMP build (Debian: libopenblas-openmp-dev,
+# one of the providers of libopenblas-dev). That build runs on libgomp's thread pool, the same one
+# as our own OpenMP loops; the pthread build keeps a second pool whose spinning threads fight ours
+# (measured on 2 cores: ResNet50 convolutions 3x slower). Linked by full path, so the build RPATH
+# pins it whatever the system's libopenblas alternative is.
+find_library(RF_OPENBLAS_LIBRARY openblas
+  PATHS /usr/lib/${CMAKE_LIBRARY_ARCHITECTURE}/openblas-openmp NO_DEFAULT_PATH)
+find_path(CBLAS_INCLUDE_DIR cblas.h
+  PATHS /usr/include/${CMAKE_LIBRARY_ARCHITECTURE}/openblas-openmp NO_DEFAULT_PATH)
+if(NOT RF_OPENBLAS_LIBRARY OR NOT CBLAS_INCLUDE_DIR)
+  message(FATAL_ERROR "OpenBLAS (OpenMP build) not found: apt-get install libopenblas-openmp-dev")
+endif()
 add_library(rf_blas INTERFACE)
-target_link_libraries(rf_blas INTERFACE ${BLAS_LIBRARIES})
+target_link_libraries(rf_blas INTERFACE ${RF_OPENBLAS_LIBRARY})
 target_include_directories(rf_blas INTERFACE ${CBLAS_INCLUDE_DIR})
+message(STATUS "OpenBLAS: ${RF_OPENBLAS_LIBRARY}")
 
 # doctest and stb are header-only (Debian: doctest-dev, libstb-dev).
 find_path(DOCTEST_INCLUDE_DIR doctest/doctest.h REQUIRED)

@@ -50,21 +50,27 @@ void softmax_xent(int64_t rows, int cols, const float* logits, const float* targ
     const int t = omp_get_thread_num(), nt = omp_get_num_threads();
     const int64_t lo = rows * t / nt, hi = rows * (t + 1) / nt;
     double acc = 0.0;
+    std::vector<float> e(static_cast<size_t>(cols));
     for (int64_t i = lo; i < hi; ++i) {
       const float* x = logits + i * cols;
       const float* tr = targets + i * cols;
-      float m, ls;
-      row_logsumexp(cols, x, &m, &ls);
-      double tsum = 0.0, row = 0.0;
+      // One exp per element: e_j = exp(x_j - max); log p_j = x_j - max - log(sum e).
+      float m = x[0];
+      for (int j = 1; j < cols; ++j) m = x[j] > m ? x[j] : m;
+      double sum = 0.0, tsum = 0.0, t_dot_shifted = 0.0;
       for (int j = 0; j < cols; ++j) {
+        e[j] = std::exp(x[j] - m);
+        sum += e[j];
         tsum += tr[j];
-        row -= double(tr[j]) * (x[j] - m - ls);
+        t_dot_shifted += double(tr[j]) * (x[j] - m);
       }
-      acc += row;
-      if (dlogits)
+      const double log_sum = std::log(sum);
+      acc += tsum * log_sum - t_dot_shifted;  // -sum_j t_j (x_j - m - log_sum)
+      if (dlogits) {
+        const float scale = float(tsum / sum) * inv_rows;
         for (int j = 0; j < cols; ++j)
-          dlogits[i * cols + j] =
-              (std::exp(x[j] - m - ls) * float(tsum) - tr[j]) * inv_rows;
+          dlogits[i * cols + j] = e[j] * scale - tr[j] * inv_rows;
+      }
     }
     part[t] = acc;
   }
