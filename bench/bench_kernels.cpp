@@ -309,7 +309,7 @@ void print_json() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  g_opt.device = cuda_available() ? Device::CUDA : Device::CPU;
+  g_opt.device = default_device();
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--json") {

@@ -35,4 +35,6 @@ Backend& cuda_backend() {
 
 Backend& backend_for(Device d) { return d == Device::CPU ? cpu_backend() : cuda_backend(); }
 
+Device default_device() { return cuda_available() ? Device::CUDA : Device::CPU; }
+
 }  // namespace rf

@@ -115,5 +115,7 @@ bool cuda_available();
 // The CUDA backend (throws with a clear message when cuda_available() is false).
 Backend& cuda_backend();
 Backend& backend_for(Device d);
+// CUDA when a GPU is usable, else CPU: what a program runs on unless told otherwise.
+Device default_device();
 
 }  // namespace rf
