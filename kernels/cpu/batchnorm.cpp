@@ -1,4 +1,5 @@
 #include "kernels/cpu/batchnorm.h"
+#include "kernels/cpu/parallel.h"
 
 #include <cmath>
 #include <vector>
@@ -10,7 +11,7 @@ namespace {
 
 // y = x * a[c] + b[c], the form every batch-norm pass reduces to.
 void affine_rows(int64_t rows, int c, const float* x, const float* a, const float* b, float* y) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (rows * c > kParallelMin)
   for (int64_t i = 0; i < rows; ++i)
     for (int j = 0; j < c; ++j) y[i * c + j] = x[i * c + j] * a[j] + b[j];
 }
@@ -72,7 +73,7 @@ void batchnorm_backward(int64_t rows, int c, const float* x, const float* dy, co
     b[j] = float(-k * dg * invstd / rows);
     d[j] = float(-k * db / rows + k * dg * invstd * mean / rows);
   }
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (rows * c > kParallelMin)
   for (int64_t i = 0; i < rows; ++i)
     for (int j = 0; j < c; ++j)
       dx[i * c + j] = dy[i * c + j] * a[j] + x[i * c + j] * b[j] + d[j];

@@ -1,4 +1,5 @@
 #include "kernels/cpu/conv2d.h"
+#include "kernels/cpu/parallel.h"
 
 #include "kernels/cpu/reduce.h"
 
@@ -31,7 +32,7 @@ int64_t chunk_rows(const ConvGeom& g) {
 void im2col(const ConvGeom& g, const float* x, int64_t r0, int64_t r1, float* col) {
   const int P = g.p(), Q = g.q();
   const int64_t K = patch_size(g);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((r1 - r0) * K > kParallelMin)
   for (int64_t m = r0; m < r1; ++m) {
     const int64_t n = m / (int64_t(P) * Q);
     const int pq = int(m % (int64_t(P) * Q)), p = pq / Q, q = pq % Q;
@@ -57,7 +58,7 @@ void col2im_add(const ConvGeom& g, const float* col, int64_t r0, int64_t r1, flo
   const int Q = g.q();
   const int64_t K = patch_size(g);
   const int64_t n0 = r0 / PQ, n1 = (r1 - 1) / PQ + 1;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((r1 - r0) * K > kParallelMin)
   for (int64_t n = n0; n < n1; ++n) {
     const int64_t lo = std::max(r0, n * PQ), hi = std::min(r1, (n + 1) * PQ);
     for (int64_t m = lo; m < hi; ++m) {
@@ -96,7 +97,7 @@ void conv2d_forward(const ConvGeom& g, const float* x, const float* w, const flo
                 int(K), w, int(K), 0.f, y + r0 * g.k, g.k);
   }
   if (bias) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (M * g.k > kParallelMin)
     for (int64_t m = 0; m < M; ++m)
       for (int k = 0; k < g.k; ++k) y[m * g.k + k] += bias[k];
   }

@@ -1,9 +1,7 @@
 #include "kernels/cpu/elementwise.h"
+#include "kernels/cpu/parallel.h"
 
 namespace rf::cpu {
-
-// Large tensors are split across threads; below this size a parallel region costs more than it saves.
-constexpr int64_t kParallelMin = 1 << 16;
 
 void fill(int64_t n, float value, float* y) {
 #pragma omp parallel for simd if (n > kParallelMin)

@@ -1,4 +1,5 @@
 #include "kernels/cpu/optimizers.h"
+#include "kernels/cpu/parallel.h"
 
 #include <cmath>
 
@@ -6,7 +7,7 @@ namespace rf::cpu {
 
 void sgd_update(int64_t n, float lr, float momentum, float weight_decay, bool nesterov,
                 float* param, const float* grad, float* velocity) {
-#pragma omp parallel for simd schedule(static)
+#pragma omp parallel for simd schedule(static) if (n > kParallelMin)
   for (int64_t i = 0; i < n; ++i) {
     const float g = grad[i] + weight_decay * param[i];
     const float v = momentum * velocity[i] + g;
@@ -23,7 +24,7 @@ void adam_update(int64_t n, float lr, float beta1, float beta2, float eps, float
   const float inv_sqrt_bc2 = 1.f / std::sqrt(bc2);
   const float l2 = decoupled ? 0.f : weight_decay;
   const float shrink = decoupled ? 1.f - lr * weight_decay : 1.f;
-#pragma omp parallel for simd schedule(static)
+#pragma omp parallel for simd schedule(static) if (n > kParallelMin)
   for (int64_t i = 0; i < n; ++i) {
     const float g = grad[i] + l2 * param[i];
     const float mi = beta1 * m[i] + (1.f - beta1) * g;

@@ -1,4 +1,5 @@
 #include "kernels/cpu/pooling.h"
+#include "kernels/cpu/parallel.h"
 
 #include <cstring>
 #include <limits>
@@ -31,7 +32,7 @@ int64_t window_argmax(const PoolGeom& g, const float* img, int p, int q, int ch)
 
 void maxpool_forward(const PoolGeom& g, const float* x, float* y) {
   const int P = g.p(), Q = g.q();
-#pragma omp parallel for collapse(2) schedule(static)
+#pragma omp parallel for collapse(2) schedule(static) if (g.y_size() * g.window * g.window > kParallelMin)
   for (int n = 0; n < g.n; ++n)
     for (int p = 0; p < P; ++p) {
       const float* img = x + int64_t(n) * g.h * g.w * g.c;
@@ -47,7 +48,7 @@ void maxpool_backward(const PoolGeom& g, const float* x, const float* dy, float*
   const int P = g.p(), Q = g.q();
   std::memset(dx, 0, sizeof(float) * g.x_size());
   // Overlapping windows add into the same input pixel, so threads own whole images.
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (g.y_size() * g.window * g.window > kParallelMin)
   for (int n = 0; n < g.n; ++n) {
     const int64_t img_off = int64_t(n) * g.h * g.w * g.c;
     for (int p = 0; p < P; ++p)
@@ -60,7 +61,7 @@ void maxpool_backward(const PoolGeom& g, const float* x, const float* dy, float*
 }
 
 void global_avgpool_forward(int n, int hw, int c, const float* x, float* y) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (int64_t(n) * hw * c > kParallelMin)
   for (int i = 0; i < n; ++i) {
     float* out = y + int64_t(i) * c;
     for (int ch = 0; ch < c; ++ch) out[ch] = 0.f;
@@ -73,7 +74,7 @@ void global_avgpool_forward(int n, int hw, int c, const float* x, float* y) {
 
 void global_avgpool_backward(int n, int hw, int c, const float* dy, float* dx) {
   const float inv = 1.f / float(hw);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (int64_t(n) * hw * c > kParallelMin)
   for (int i = 0; i < n; ++i)
     for (int k = 0; k < hw; ++k)
       for (int ch = 0; ch < c; ++ch)

@@ -1,4 +1,5 @@
 #include "kernels/cpu/reduce.h"
+#include "kernels/cpu/parallel.h"
 
 #include <omp.h>
 
@@ -13,7 +14,7 @@ template <class F>
 void reduce_columns(int64_t rows, int cols, double* out, F f) {
   const int threads = omp_get_max_threads();
   std::vector<double> part(std::size_t(threads) * cols, 0.0);
-#pragma omp parallel num_threads(threads)
+#pragma omp parallel num_threads(threads) if (rows * cols > kParallelMin)
   {
     const int t = omp_get_thread_num(), nt = omp_get_num_threads();
     const int64_t lo = rows * t / nt, hi = rows * (t + 1) / nt;

@@ -1,4 +1,5 @@
 #include "kernels/cpu/softmax.h"
+#include "kernels/cpu/parallel.h"
 
 #include <omp.h>
 
@@ -21,7 +22,7 @@ void row_logsumexp(int cols, const float* x, float* max_out, float* log_sum_out)
 }  // namespace
 
 void softmax_forward(int64_t rows, int cols, const float* x, float* y) {
-#pragma omp parallel for schedule(static) if (rows * cols > (1 << 14))
+#pragma omp parallel for schedule(static) if (rows * cols > kParallelMin)
   for (int64_t i = 0; i < rows; ++i) {
     float m, ls;
     row_logsumexp(cols, x + i * cols, &m, &ls);
@@ -30,7 +31,7 @@ void softmax_forward(int64_t rows, int cols, const float* x, float* y) {
 }
 
 void softmax_backward(int64_t rows, int cols, const float* y, const float* dy, float* dx) {
-#pragma omp parallel for schedule(static) if (rows * cols > (1 << 14))
+#pragma omp parallel for schedule(static) if (rows * cols > kParallelMin)
   for (int64_t i = 0; i < rows; ++i) {
     double dot = 0.0;
     for (int j = 0; j < cols; ++j) dot += double(dy[i * cols + j]) * y[i * cols + j];
@@ -45,7 +46,7 @@ void softmax_xent(int64_t rows, int cols, const float* logits, const float* targ
   const int threads = omp_get_max_threads();
   std::vector<double> part(threads, 0.0);
   const float inv_rows = 1.f / float(rows);
-#pragma omp parallel num_threads(threads) if (rows * cols > (1 << 14))
+#pragma omp parallel num_threads(threads) if (rows * cols > kParallelMin)
   {
     const int t = omp_get_thread_num(), nt = omp_get_num_threads();
     const int64_t lo = rows * t / nt, hi = rows * (t + 1) / nt;

@@ -1,0 +1,111 @@
+#include "data/registry.h"
+
+#include <cstdlib>
+#include <cstdio>
+
+#include "data/bytes.h"
+#include "data/cifar_binary.h"
+#include "data/dataset_cache.h"
+#include "data/idx.h"
+#include "data/image_folder.h"
+#include "data/svhn_mat.h"
+
+namespace rf::data {
+
+namespace fs = std::filesystem;
+
+std::vector<fs::path> default_search_dirs() {
+  std::vector<fs::path> dirs;
+  if (const char* env = std::getenv("RF_DATA_DIR"); env && *env) dirs.emplace_back(env);
+  dirs.emplace_back("../shared/data");
+  dirs.emplace_back("/usr/share/datasets");
+  return dirs;
+}
+
+namespace {
+
+void note(const LoadOptions& o, const std::string& msg) {
+  if (o.log) o.log(msg);
+}
+
+std::string hex(std::uint64_t v) {
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(v));
+  return buf;
+}
+
+Dataset image_split(const fs::path& split_dir, const std::string& name, const LoadOptions& o) {
+  if (o.cache_dir.empty()) return read_image_folder_split(split_dir, name, o.decode_threads);
+  const fs::path abs = fs::weakly_canonical(split_dir);
+  const std::string where = abs.generic_string();
+  const fs::path file = o.cache_dir / (name + "-" + abs.filename().string() + "-" +
+                                       hex(std::hash<std::string>{}(where)) + ".rfcache");
+  CacheResult r = load_or_build(file, source_fingerprint(abs), [&] {
+    return read_image_folder_split(abs, name, o.decode_threads);
+  });
+  note(o, r.status == CacheStatus::Hit ? "cache hit: " + file.string()
+                                       : "cache rebuilt (" + r.reason + ")");
+  return std::move(r.dataset);
+}
+
+TrainTest image_tree(const fs::path& root, const std::string& name, const LoadOptions& o) {
+  note(o, name + ": image folders under " + root.string());
+  TrainTest t{image_split(root / "train", name, o), image_split(root / "test", name, o)};
+  check_splits_match(t, root);
+  return t;
+}
+
+// Reads `dir` if it is in one of the known layouts. `want` restricts the layouts to those of a
+// named dataset ("" accepts any); `name` names an image-folder tree.
+bool try_dir(const fs::path& dir, const std::string& want, const std::string& name,
+             const LoadOptions& o, TrainTest& out) {
+  const bool any = want.empty();
+  if ((any || want == "cifar10") && is_cifar10_binary_dir(dir)) {
+    note(o, "cifar10: binary batches in " + dir.string());
+    out = read_cifar10_binary(dir);
+  } else if ((any || want == "svhn") && is_svhn_dir(dir)) {
+    note(o, "svhn: .mat files in " + dir.string());
+    out = read_svhn(dir);
+  } else if ((any || want == "fashion-mnist") && is_fashion_mnist_dir(dir)) {
+    note(o, "fashion-mnist: IDX files in " + dir.string());
+    out = read_fashion_mnist(dir);
+  } else if ((any || want == "cifar10") && is_image_folder_root(dir)) {
+    out = image_tree(dir, name, o);
+  } else {
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+TrainTest load_dataset(const std::string& name_or_path, const LoadOptions& options) {
+  TrainTest out;
+  std::vector<std::string> subdirs;
+  if (name_or_path == "cifar10") {
+    subdirs = {"cifar10/cifar-10-batches-bin", "cifar-10-batches-bin", "cifar10"};
+  } else if (name_or_path == "svhn") {
+    subdirs = {"svhn"};
+  } else if (name_or_path == "fashion-mnist") {
+    subdirs = {"fashion-mnist"};
+  } else {
+    const fs::path dir(name_or_path);
+    if (!fs::is_directory(dir))
+      fail(name_or_path, "unknown dataset (expected cifar10, svhn, fashion-mnist or a directory)");
+    if (!try_dir(dir, "", fs::weakly_canonical(dir).filename().string(), options, out))
+      fail(name_or_path, "not a recognised dataset directory (want ROOT/{train,test}/<class>/ "
+                         "images, CIFAR-10 binary batches, SVHN .mat or IDX files)");
+    return out;
+  }
+  std::string looked;
+  for (const auto& base : options.search_dirs)
+    for (const auto& sub : subdirs) {
+      const fs::path dir = base / sub;
+      looked += ' ';
+      looked += dir.string();
+      if (try_dir(dir, name_or_path, name_or_path, options, out)) return out;
+    }
+  fail(name_or_path, "dataset not found; looked in" + looked);
+}
+
+}  // namespace rf::data

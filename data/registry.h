@@ -1,0 +1,30 @@
+#pragma once
+// Dataset names -> datasets. Names: "cifar10" (the official binary batches or an image-folder
+// tree; both are the same dataset to the rest of the program, with the same label order),
+// "svhn" (format 2 .mat files), "fashion-mnist" (IDX files), or a path to a directory in any of
+// these forms (an image-folder tree ROOT/{train,test}/<class>/ most usefully).
+
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "data/dataset.h"
+
+namespace rf::data {
+
+// $RF_DATA_DIR (when set), ../shared/data, /usr/share/datasets — in that order.
+std::vector<std::filesystem::path> default_search_dirs();
+
+struct LoadOptions {
+  std::vector<std::filesystem::path> search_dirs = default_search_dirs();
+  // Decoded image-folder datasets are cached here (one file per split); empty disables the
+  // cache. The binary formats are not cached: reading them is already a plain copy.
+  std::filesystem::path cache_dir;
+  unsigned decode_threads = 0;  // 0 = hardware concurrency
+  std::function<void(const std::string&)> log;  // told where data came from and cache events
+};
+
+TrainTest load_dataset(const std::string& name_or_path, const LoadOptions& options = {});
+
+}  // namespace rf::data

@@ -1,0 +1,26 @@
+#pragma once
+// The CUDA backend: cuDNN for convolutions and batch norm, cuBLAS for the linear layer, our own
+// kernels (kernels/cuda) for everything else, all queued on one non-default stream.
+#include <cstddef>
+#include <string>
+
+#include "engine/backend.h"
+
+namespace rf {
+
+// True when a CUDA device is present and usable by this binary. Never throws: without a driver
+// or device it returns false and, when why_not is given, says why.
+bool cuda_probe(std::string* why_not);
+
+// The backend, constructed on first use (call cuda_probe first). cuBLAS and cuDNN handles are
+// created on the first op that needs them.
+Backend& cuda_backend_instance();
+
+// Page-locked host memory for the data loader's staging buffers (faster host-device copies).
+void* cuda_pinned_alloc(size_t bytes);
+void cuda_pinned_free(void* p);
+
+// One line for benchmark headers: device, SMs, memory, driver/runtime/cuBLAS/cuDNN versions.
+std::string cuda_device_description();
+
+}  // namespace rf

@@ -1,0 +1,19 @@
+#pragma once
+// Elementwise kernels over flat float ranges. Any output may alias an input of the same op.
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+namespace rf::gpu {
+
+void fill(int64_t n, float value, float* y, cudaStream_t stream);
+void add(int64_t n, const float* a, const float* b, float* y, cudaStream_t stream);  // y = a + b
+void axpy(int64_t n, float alpha, const float* x, float* y, cudaStream_t stream);  // y += alpha x
+void scale(int64_t n, float alpha, const float* x, float* y, cudaStream_t stream);  // y = alpha x
+// y = (*alpha) x with alpha in device memory, so an upstream scalar gradient needs no host sync.
+void scale_by(int64_t n, const float* alpha, const float* x, float* y, cudaStream_t stream);
+void relu_forward(int64_t n, const float* x, float* y, cudaStream_t stream);
+// dx = dy where y > 0, else 0.
+void relu_backward(int64_t n, const float* y, const float* dy, float* dx, cudaStream_t stream);
+
+}  // namespace rf::gpu

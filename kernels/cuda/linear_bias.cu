@@ -1,0 +1,89 @@
+#include "kernels/cuda/linear_bias.cuh"
+
+#include <stdexcept>
+
+#include "kernels/cuda/check.cuh"
+#include "kernels/cuda/launch.cuh"
+
+namespace rf::gpu {
+namespace {
+
+// Column sums: a block of 32 x 8 threads covers 32 columns of a chunk of kChunkRows rows; each
+// warp reads 32 consecutive floats of a row (coalesced). The 8 row lanes are combined in shared
+// memory, and the chunks, when more than one, by a second kernel.
+constexpr int kTileCols = 32;
+constexpr int kTileRows = 8;
+constexpr int kChunkRows = 256;
+
+int64_t chunks_for(int64_t rows) { return (rows + kChunkRows - 1) / kChunkRows; }
+
+__global__ void bias_add_kernel(int64_t rows, int cols, const float* b, float* y) {
+  const int64_t total = rows * cols;
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < total;
+       i += int64_t(gridDim.x) * blockDim.x)
+    y[i] += b[i % cols];
+}
+
+// grid = (chunks, column tiles); out gets chunk sums at [chunk * cols + j].
+__global__ void column_chunk_sums_kernel(int64_t rows, int cols, const float* x, float* out) {
+  __shared__ float part[kTileRows][kTileCols + 1];
+  const int j = blockIdx.y * kTileCols + threadIdx.x;
+  const int64_t r0 = int64_t(blockIdx.x) * kChunkRows;
+  const int64_t r1 = min(rows, r0 + kChunkRows);
+  float acc = 0.f;
+  if (j < cols)
+    for (int64_t r = r0 + threadIdx.y; r < r1; r += kTileRows) acc += x[r * cols + j];
+  part[threadIdx.y][threadIdx.x] = acc;
+  __syncthreads();
+  if (threadIdx.y == 0 && j < cols) {
+    float sum = 0.f;
+#pragma unroll
+    for (int k = 0; k < kTileRows; ++k) sum += part[k][threadIdx.x];
+    out[int64_t(blockIdx.x) * cols + j] = sum;
+  }
+}
+
+__global__ void column_merge_kernel(int64_t chunks, int cols, const float* partial, float* out) {
+  const int j = blockIdx.x * blockDim.x + threadIdx.x;
+  if (j >= cols) return;
+  float sum = 0.f;
+  for (int64_t k = 0; k < chunks; ++k) sum += partial[k * cols + j];
+  out[j] = sum;
+}
+
+}  // namespace
+
+void bias_add(int64_t rows, int cols, const float* b, float* y, cudaStream_t stream) {
+  if (rows <= 0 || cols <= 0) return;
+  bias_add_kernel<<<grid_for(rows * cols), kThreads, 0, stream>>>(rows, cols, b, y);
+  RF_CUDA_CHECK_LAUNCH();
+}
+
+size_t column_sums_scratch_bytes(int64_t rows, int cols) {
+  const int64_t chunks = chunks_for(rows);
+  return chunks > 1 ? size_t(chunks) * size_t(cols) * sizeof(float) : 0;
+}
+
+void column_sums(int64_t rows, int cols, const float* x, float* out, void* scratch,
+                 cudaStream_t stream) {
+  if (cols <= 0) return;
+  if (rows <= 0) {  // an empty sum
+    RF_CUDA_CHECK(cudaMemsetAsync(out, 0, size_t(cols) * sizeof(float), stream));
+    return;
+  }
+  const int64_t chunks = chunks_for(rows);
+  const int tiles = (cols + kTileCols - 1) / kTileCols;
+  if (chunks > INT32_MAX || tiles > 65535)
+    throw std::invalid_argument("column_sums: matrix too large");
+  float* partial = chunks > 1 ? static_cast<float*>(scratch) : out;
+  column_chunk_sums_kernel<<<dim3(unsigned(chunks), unsigned(tiles)), dim3(kTileCols, kTileRows),
+                             0, stream>>>(rows, cols, x, partial);
+  RF_CUDA_CHECK_LAUNCH();
+  if (chunks > 1) {
+    column_merge_kernel<<<(cols + kThreads - 1) / kThreads, kThreads, 0, stream>>>(chunks, cols,
+                                                                                  partial, out);
+    RF_CUDA_CHECK_LAUNCH();
+  }
+}
+
+}  // namespace rf::gpu
