@@ -34,7 +34,7 @@ class CpuBackend final : public Backend {
   void copy_from_host(void* dst, const void* src, size_t bytes) override {
     std::memcpy(dst, src, bytes);
   }
-  void copy(void* dst, const void* src, size_t bytes) override { std::memcpy(dst, src, bytes); }
+  void copy(void* dst, const void* src, size_t bytes) override { cpu::copy(bytes, src, dst); }
   void synchronize() override {}
 
   void fill(int64_t n, float value, float* y) override { cpu::fill(n, value, y); }

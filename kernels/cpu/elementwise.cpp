@@ -1,7 +1,21 @@
 #include "kernels/cpu/elementwise.h"
 #include "kernels/cpu/parallel.h"
 
+#include <algorithm>
+#include <cstring>
+
 namespace rf::cpu {
+
+void copy(size_t bytes, const void* src, void* dst) {
+  constexpr size_t kChunk = size_t(1) << 20;
+  const int64_t chunks = int64_t((bytes + kChunk - 1) / kChunk);
+#pragma omp parallel for schedule(static) if (bytes > 4 * kChunk)
+  for (int64_t i = 0; i < chunks; ++i) {
+    const size_t off = size_t(i) * kChunk;
+    std::memcpy(static_cast<char*>(dst) + off, static_cast<const char*>(src) + off,
+                std::min(kChunk, bytes - off));
+  }
+}
 
 void fill(int64_t n, float value, float* y) {
 #pragma omp parallel for simd if (n > kParallelMin)
