@@ -77,6 +77,14 @@ void col2im_add(const ConvGeom& g, const float* col, int64_t r0, int64_t r1, flo
   }
 }
 
+// Rows [r0, r1) of the patch matrix: the input itself for a pointwise convolution, else built
+// into work.
+const float* patch_rows(const ConvGeom& g, const float* x, int64_t r0, int64_t r1, float* work) {
+  if (is_pointwise(g)) return x + r0 * patch_size(g);
+  im2col(g, x, r0, r1, work);
+  return work;
+}
+
 }  // namespace
 
 size_t conv2d_workspace_floats(const ConvGeom& g) {
@@ -88,11 +96,7 @@ void conv2d_forward(const ConvGeom& g, const float* x, const float* w, const flo
   const int64_t M = out_rows(g), K = patch_size(g), step = chunk_rows(g);
   for (int64_t r0 = 0; r0 < M; r0 += step) {
     const int64_t r1 = std::min(M, r0 + step);
-    const float* col = x + r0 * K;
-    if (!is_pointwise(g)) {
-      im2col(g, x, r0, r1, work);
-      col = work;
-    }
+    const float* col = patch_rows(g, x, r0, r1, work);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(r1 - r0), g.k, int(K), 1.f, col,
                 int(K), w, int(K), 0.f, y + r0 * g.k, g.k);
   }
@@ -125,11 +129,7 @@ void conv2d_backward_filter(const ConvGeom& g, const float* x, const float* dy, 
   const int64_t M = out_rows(g), K = patch_size(g), step = chunk_rows(g);
   for (int64_t r0 = 0; r0 < M; r0 += step) {
     const int64_t r1 = std::min(M, r0 + step);
-    const float* col = x + r0 * K;
-    if (!is_pointwise(g)) {
-      im2col(g, x, r0, r1, work);
-      col = work;
-    }
+    const float* col = patch_rows(g, x, r0, r1, work);
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, g.k, int(K), int(r1 - r0), 1.f,
                 dy + r0 * g.k, g.k, col, int(K), r0 == 0 ? 0.f : 1.f, dw, int(K));
   }
