@@ -2,12 +2,22 @@
 
 #include <cmath>
 #include <limits>
+#include <utility>
 
 namespace rf::ref {
 namespace {
 
 int64_t nhwc(int h, int w, int c, int64_t n, int y, int x, int ch) {
   return ((n * h + y) * w + x) * c + ch;
+}
+
+// Mean and biased variance of channel j, two passes.
+std::pair<double, double> channel_mean_var(int64_t rows, int c, const Vec& x, int j) {
+  double mean = 0, var = 0;
+  for (int64_t i = 0; i < rows; ++i) mean += x[i * c + j];
+  mean /= rows;
+  for (int64_t i = 0; i < rows; ++i) var += (x[i * c + j] - mean) * (x[i * c + j] - mean);
+  return {mean, var / rows};
 }
 
 }  // namespace
@@ -61,11 +71,7 @@ BatchNormOut batchnorm_train(int64_t rows, int c, const Vec& x, const Vec& gamma
                              const Vec& running_var) {
   BatchNormOut out{Vec(x.size()), running_mean, running_var};
   for (int j = 0; j < c; ++j) {
-    double mean = 0, var = 0;
-    for (int64_t i = 0; i < rows; ++i) mean += x[i * c + j];
-    mean /= rows;
-    for (int64_t i = 0; i < rows; ++i) var += (x[i * c + j] - mean) * (x[i * c + j] - mean);
-    var /= rows;
+    const auto [mean, var] = channel_mean_var(rows, c, x, j);
     for (int64_t i = 0; i < rows; ++i)
       out.y[i * c + j] = (x[i * c + j] - mean) / std::sqrt(var + eps) * gamma[j] + beta[j];
     out.running_mean[j] = (1 - momentum) * running_mean[j] + momentum * mean;
@@ -88,11 +94,7 @@ BatchNormGrads batchnorm_backward(int64_t rows, int c, const Vec& x, const Vec& 
                                   double eps, const Vec& dy) {
   BatchNormGrads out{Vec(x.size()), Vec(c), Vec(c)};
   for (int j = 0; j < c; ++j) {
-    double mean = 0, var = 0;
-    for (int64_t i = 0; i < rows; ++i) mean += x[i * c + j];
-    mean /= rows;
-    for (int64_t i = 0; i < rows; ++i) var += (x[i * c + j] - mean) * (x[i * c + j] - mean);
-    var /= rows;
+    const auto [mean, var] = channel_mean_var(rows, c, x, j);
     const double invstd = 1 / std::sqrt(var + eps);
     double sum_dy = 0, sum_dy_xhat = 0;
     for (int64_t i = 0; i < rows; ++i) {
