@@ -35,6 +35,8 @@ class Adam final : public Optimizer {
   float lr() const override { return p_.lr; }
   void set_lr(float lr) override { p_.lr = lr; }
   int steps_taken() const { return p_.step - 1; }
+  // Resuming from a checkpoint: the bias correction continues from this step count.
+  void set_steps_taken(int steps) { p_.step = steps + 1; }
   std::vector<Tensor> state() const override { return {m_, v_}; }
 
  private:

@@ -1,0 +1,58 @@
+#pragma once
+// A network ready to train: its module tree, the ParameterSet holding every parameter in one
+// flat buffer on the model's device (what the fused optimizers update), and its buffers.
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "engine/parameters.h"
+#include "models/module.h"
+
+namespace rf::models {
+
+using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
+
+class Model {
+ public:
+  // `arch` names the architecture (recorded in checkpoints and checked when loading).
+  Model(std::string arch, int classes, int in_channels, std::unique_ptr<Module> net,
+        Device device = Device::CPU);
+  Model(const Model&) = delete;
+  Model& operator=(const Model&) = delete;
+
+  // Logits [n, classes] for NHWC images on the model's device.
+  Variable forward(const Variable& images) { return net_->forward(images); }
+  void set_training(bool training) { net_->set_training(training); }
+  bool training() const { return net_->training(); }
+
+  // Moves parameters (repacked; gradients reset) and buffers. Optimizers made before a move
+  // refer to the old buffers: make them after.
+  void to(Device device);
+  Device device() const { return device_; }
+
+  ParameterSet& parameters() { return params_; }
+  // Parameters, then buffers, by dotted name: the live tensors (writing them changes the model).
+  NamedTensors state() const;
+  // Copies values from `state` (same names and shapes, any device) into the model.
+  void load_state(const NamedTensors& state);
+  // A deep copy of state() (for keeping the best weights).
+  NamedTensors snapshot() const;
+
+  int64_t num_parameters() const { return params_.numel(); }
+  int64_t num_buffer_values() const;
+  const std::string& arch() const { return arch_; }
+  int classes() const { return classes_; }
+  int in_channels() const { return in_channels_; }
+
+ private:
+  std::string arch_;
+  int classes_, in_channels_;
+  std::unique_ptr<Module> net_;
+  ParameterSet params_;
+  std::vector<std::pair<std::string, Tensor*>> buffers_;
+  Device device_;
+};
+
+}  // namespace rf::models

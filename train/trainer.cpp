@@ -1,0 +1,172 @@
+#include "train/trainer.h"
+
+#include <chrono>
+#include <cmath>
+#include <fstream>
+
+#include "engine/check.h"
+#include "engine/ops.h"
+#include "train/batch_tensors.h"
+#include "train/evaluate.h"
+#include "train/metrics.h"
+
+namespace rf::train {
+
+namespace {
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+}  // namespace
+
+Trainer::Trainer(models::Model& model, TrainConfig config, int64_t steps_per_epoch)
+    : model_(model), config_(std::move(config)), steps_per_epoch_(steps_per_epoch) {
+  RF_CHECK(config_.epochs > 0, "training for " << config_.epochs << " epochs");
+  schedule_ = make_schedule(config_.schedule, steps_per_epoch, config_.epochs);
+  optimizer_ = make_optimizer(config_.optimizer, model.parameters(), float(schedule_->lr(0)));
+  if (config_.early_stopping) early_stopping_.emplace(*config_.early_stopping);
+  if (config_.print_progress)
+    printer_ = std::make_unique<ConsolePrinter>(config_.label, stdout_is_terminal());
+  targets_ = [](const data::Batch& b, const Tensor& images) {
+    return batch_targets(b, images.device());
+  };
+}
+
+Trainer::~Trainer() = default;
+
+Json Trainer::config_json() const {
+  return Json::object({{"epochs", config_.epochs},
+                       {"steps_per_epoch", steps_per_epoch_},
+                       {"optimizer", config_.optimizer.to_json()},
+                       {"schedule", config_.schedule.to_json()},
+                       {"early_stopping", config_.early_stopping ? config_.early_stopping->to_json() : Json()}});
+}
+
+Trainer::EpochTotals Trainer::train_epoch(data::Loader& train, int epoch) {
+  EpochTotals t;
+  model_.set_training(true);
+  train.start_epoch(uint64_t(epoch));
+  const auto t0 = std::chrono::steady_clock::now();
+  int64_t step = int64_t(epoch) * steps_per_epoch_;
+  size_t batch_no = 0;
+  const Device device = model_.device();
+  while (data::BatchPtr b = train.next()) {
+    if (config_.stop && config_.stop->load()) {
+      t.interrupted = true;
+      break;
+    }
+    RF_CHECK(b->classes == model_.classes() && b->channels == model_.in_channels(),
+             "training batches of " << b->classes << " classes and " << b->channels
+                                    << " channels for a model of " << model_.classes()
+                                    << " classes and " << model_.in_channels() << " channels");
+    const int64_t n = int64_t(b->size);
+    optimizer_->set_lr(float(schedule_->lr(step)));
+    const Tensor images = batch_images(*b, device);
+    Tensor targets;
+    {
+      NoGrad no_grad;  // targets are constants, whatever model computed them
+      targets = targets_(*b, images);
+    }
+    RF_CHECK(targets.shape() == (Shape{n, model_.classes()}) && targets.device() == device,
+             "target provider returned " << shape_str(targets.shape()) << " on "
+                                         << device_name(targets.device()) << ", expected ["
+                                         << n << ", " << model_.classes() << "] on "
+                                         << device_name(device));
+    model_.parameters().zero_grad();
+    const Variable logits = model_.forward(Variable(images));
+    Variable loss = softmax_cross_entropy(logits, targets);
+    const float loss_value = loss.value().item();
+    RF_CHECK(std::isfinite(loss_value),
+             "training loss is " << loss_value << " at epoch " << epoch + 1 << ", batch "
+                                 << batch_no + 1 << " (learning rate " << optimizer_->lr()
+                                 << "); training stopped, the last checkpoint is kept");
+    loss.backward();
+    optimizer_->step();
+    ++step;
+    ++batch_no;
+
+    const std::vector<float> l = logits.value().to_host();
+    for (int64_t i = 0; i < n; ++i)
+      t.correct += argmax(l.data() + i * model_.classes(), model_.classes()) == b->labels[size_t(i)];
+    t.loss_sum += double(loss_value) * double(n);
+    t.seen += n;
+    if (on_batch_ || printer_) {
+      const double secs = seconds_since(t0);
+      const double per_batch = secs / double(batch_no);
+      BatchProgress p;
+      p.epoch = epoch;
+      p.epochs = config_.epochs;
+      p.batch = batch_no;
+      p.batches = size_t(steps_per_epoch_);
+      p.loss = t.loss_sum / double(t.seen);
+      p.accuracy = double(t.correct) / double(t.seen);
+      p.images_per_second = double(t.seen) / secs;
+      p.epoch_eta_seconds = per_batch * double(steps_per_epoch_ - int64_t(batch_no));
+      p.total_eta_seconds = p.epoch_eta_seconds + per_batch * double(steps_per_epoch_) *
+                                                      double(config_.epochs - epoch - 1);
+      if (printer_) printer_->batch(p);
+      if (on_batch_) on_batch_(p);
+    }
+  }
+  t.seconds = seconds_since(t0);
+  return t;
+}
+
+FitResult Trainer::fit(data::Loader& train, data::Loader* val) {
+  RF_CHECK(int64_t(train.batches_per_epoch()) == steps_per_epoch_,
+           "the training loader has " << train.batches_per_epoch() << " batches per epoch, the trainer was made for "
+                                      << steps_per_epoch_);
+  RF_CHECK(val || (config_.schedule.kind != ScheduleConfig::Kind::Plateau && !early_stopping_),
+           "the plateau schedule and early stopping watch validation metrics: give a validation loader");
+  FitResult result;
+  for (int epoch = next_epoch(); epoch < config_.epochs && !stopped_early_; ++epoch) {
+    const auto t0 = std::chrono::steady_clock::now();
+    const EpochTotals t = train_epoch(train, epoch);
+    if (t.interrupted) {
+      result.interrupted = true;
+      break;
+    }
+    EpochStats s;
+    s.epoch = epoch;
+    s.epochs = config_.epochs;
+    s.train_loss = t.seen ? t.loss_sum / double(t.seen) : 0;
+    s.train_accuracy = t.seen ? double(t.correct) / double(t.seen) : 0;
+    s.val_loss = s.val_accuracy = std::nan("");
+    if (val) {
+      const Evaluation e = evaluate(model_, *val);
+      s.val_loss = e.loss;
+      s.val_accuracy = e.accuracy();
+    }
+    s.lr = optimizer_->lr();
+    schedule_->on_epoch_end(s.val_accuracy, s.val_loss);
+    if (early_stopping_) {
+      const EarlyStopping::Decision d = early_stopping_->on_epoch_end(epoch, s.val_accuracy, s.val_loss);
+      if (d.improved && early_stopping_->config().restore_best) best_ = model_.snapshot();
+      stopped_early_ = d.stop;
+    }
+    s.images_per_second = t.seconds > 0 ? double(t.seen) / t.seconds : 0;
+    s.epoch_seconds = seconds_since(t0);
+    s.elapsed_seconds = (history_.empty() ? 0 : history_.back().elapsed_seconds) + s.epoch_seconds;
+    s.eta_seconds = stopped_early_ ? 0 : s.epoch_seconds * double(config_.epochs - epoch - 1);
+    history_.push_back(s);
+    if (!config_.checkpoint_file.empty()) save_checkpoint(config_.checkpoint_file);
+    append_log(s);
+    if (printer_) printer_->epoch(s);
+    if (on_epoch_) on_epoch_(s);
+  }
+  // As Keras 3: the best epoch's weights at the end of training, whether it stopped early or not.
+  if (!result.interrupted && early_stopping_ && early_stopping_->config().restore_best && !best_.empty())
+    model_.load_state(best_);
+  result.history = history_;
+  result.stopped_early = stopped_early_;
+  result.best_epoch = early_stopping_ ? early_stopping_->best_epoch() : -1;
+  return result;
+}
+
+void Trainer::append_log(const EpochStats& s) const {
+  if (config_.log_file.empty()) return;
+  std::ofstream out(config_.log_file, std::ios::app);
+  out << s.to_json().dump() << '\n';
+  RF_CHECK(out.flush(), config_.log_file.string() << ": cannot append to the training log");
+}
+
+}  // namespace rf::train

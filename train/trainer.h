@@ -1,0 +1,100 @@
+#pragma once
+// Trains a Model over rf::data loaders: soft-target cross-entropy, a fused optimizer step per
+// batch, a learning-rate schedule, optional early stopping, per-epoch validation, progress on
+// the console, a JSON-lines log and a checkpoint after every epoch from which resume() continues
+// exactly (bitwise on the CPU backend).
+#include <atomic>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "data/loader.h"
+#include "engine/early_stopping.h"
+#include "engine/optimizer.h"
+#include "engine/schedule.h"
+#include "models/model.h"
+#include "train/optimizer_config.h"
+#include "train/progress.h"
+
+namespace rf::train {
+
+struct TrainConfig {
+  int epochs = 10;
+  OptimizerConfig optimizer;
+  ScheduleConfig schedule;  // its lr is the base learning rate
+  std::optional<EarlyStoppingConfig> early_stopping;
+  std::filesystem::path log_file;         // JSON lines, one per epoch; empty: no log
+  std::filesystem::path checkpoint_file;  // rewritten after every epoch; empty: none
+  bool print_progress = true;             // the ConsolePrinter (live line on a terminal)
+  std::string label;                      // starts each printed line, e.g. "R2"
+  // Polled between batches; when it becomes true fit() returns with `interrupted` set and the
+  // model as of the last batch (the last checkpoint holds the last complete epoch).
+  const std::atomic<bool>* stop = nullptr;
+};
+
+// The targets of a batch: [n, classes] on the device of `images` (the batch's images, already
+// there). The default uses the batch's soft_targets; the dynamic refinery passes one that runs
+// the frozen labeler on `images`.
+using TargetProvider = std::function<Tensor(const data::Batch& batch, const Tensor& images)>;
+
+struct FitResult {
+  std::vector<EpochStats> history;  // every epoch so far, including those before a resume
+  bool stopped_early = false;
+  bool interrupted = false;
+  int best_epoch = -1;  // by the early-stopping monitor; -1 without early stopping
+};
+
+class Trainer {
+ public:
+  // steps_per_epoch: the training loader's batches_per_epoch() (fixes the schedule's length).
+  Trainer(models::Model& model, TrainConfig config, int64_t steps_per_epoch);
+  ~Trainer();
+
+  void set_target_provider(TargetProvider provider) { targets_ = std::move(provider); }
+  void on_batch(std::function<void(const BatchProgress&)> fn) { on_batch_ = std::move(fn); }
+  void on_epoch(std::function<void(const EpochStats&)> fn) { on_epoch_ = std::move(fn); }
+
+  // Runs the remaining epochs. `val` may be null (no validation: then neither the plateau
+  // schedule nor early stopping may be configured).
+  FitResult fit(data::Loader& train, data::Loader* val);
+
+  // Restores model, optimizer, schedule, early-stopping state, history and epoch from a
+  // checkpoint written by a trainer of the same configuration (checked), and rewrites the log
+  // file from the restored history.
+  void resume(const std::filesystem::path& checkpoint);
+  void save_checkpoint(const std::filesystem::path& file) const;
+
+  int next_epoch() const { return int(history_.size()); }
+  const std::vector<EpochStats>& history() const { return history_; }
+  Optimizer& optimizer() { return *optimizer_; }
+
+ private:
+  struct EpochTotals {
+    double loss_sum = 0;
+    int64_t correct = 0, seen = 0;
+    double seconds = 0;
+    bool interrupted = false;
+  };
+  EpochTotals train_epoch(data::Loader& train, int epoch);
+  Json config_json() const;
+  void append_log(const EpochStats& s) const;
+
+  models::Model& model_;
+  TrainConfig config_;
+  int64_t steps_per_epoch_;
+  std::unique_ptr<Optimizer> optimizer_;
+  std::unique_ptr<LrSchedule> schedule_;
+  std::optional<EarlyStopping> early_stopping_;
+  models::NamedTensors best_;  // weights of the best epoch, kept when restore_best is set
+  std::vector<EpochStats> history_;
+  bool stopped_early_ = false;
+  TargetProvider targets_;
+  std::function<void(const BatchProgress&)> on_batch_;
+  std::function<void(const EpochStats&)> on_epoch_;
+  std::unique_ptr<ConsolePrinter> printer_;
+};
+
+}  // namespace rf::train
