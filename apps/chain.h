@@ -1,0 +1,42 @@
+#pragma once
+// The refinery chain: R1 on the ground truth, then each generation trains a fresh model on the
+// previous generation's soft labels, computed once on the training images (static) or by the
+// frozen previous model on every augmented batch (dynamic). K seeds give K independent chains.
+// Every generation checkpoints after each epoch and marks itself complete with stats.json, so
+// running the same experiment again in the same directory continues where it stopped.
+#include <atomic>
+#include <filesystem>
+#include <stdexcept>
+#include <vector>
+
+#include "apps/cli.h"
+#include "apps/progress_line.h"
+#include "apps/results.h"
+#include "data/dataset.h"
+#include "data/soft_labels.h"
+#include "engine/device.h"
+
+namespace rf::app {
+
+// Ctrl-C / SIGTERM stopped training; the last completed epoch is on disk.
+struct Interrupted : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+struct RunContext {
+  Device device = Device::CPU;
+  const std::atomic<bool>* stop = nullptr;
+  RunProgress* progress = nullptr;
+};
+
+struct ExperimentOutcome {
+  ChainResults results;
+  // The first training images of seed 0 and every generation's labels of them (Figure 4).
+  data::Dataset figure_images;
+  std::vector<data::SoftLabels> figure_labels;
+};
+
+ExperimentOutcome run_experiment(const ChainConfig& c, const data::TrainTest& raw,
+                                 const std::filesystem::path& dir, const RunContext& ctx);
+
+}  // namespace rf::app

@@ -1,0 +1,334 @@
+#include "apps/cli.h"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <cstdlib>
+#include <functional>
+#include <sstream>
+
+#include "models/factory.h"
+
+namespace rf::app {
+
+namespace {
+
+std::vector<std::string> split_list(const std::string& s) {
+  std::vector<std::string> out;
+  std::string item;
+  std::istringstream in(s);
+  while (std::getline(in, item, ','))
+    if (!item.empty()) out.push_back(item);
+  return out;
+}
+
+std::string join(const std::vector<std::string>& v) {
+  std::string out;
+  for (const auto& s : v) out += (out.empty() ? "" : ",") + s;
+  return out;
+}
+
+long long parse_int(const std::string& flag, const std::string& v, long long min) {
+  long long x = 0;
+  const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), x);
+  if (ec != std::errc() || end != v.data() + v.size())
+    throw UsageError(flag + ": '" + v + "' is not an integer");
+  if (x < min) throw UsageError(flag + ": " + v + " is below the minimum " + std::to_string(min));
+  return x;
+}
+
+double parse_real(const std::string& flag, const std::string& v) {
+  char* end = nullptr;
+  const double x = std::strtod(v.c_str(), &end);
+  if (v.empty() || *end != '\0' || !std::isfinite(x))
+    throw UsageError(flag + ": '" + v + "' is not a finite number");
+  return x;
+}
+
+std::string parse_choice(const std::string& flag, const std::string& v,
+                         const std::vector<std::string>& choices) {
+  if (std::find(choices.begin(), choices.end(), v) == choices.end())
+    throw UsageError(flag + ": '" + v + "' is not one of " + join(choices));
+  return v;
+}
+
+// The recipe's values for every recipe-dependent setting.
+void apply_recipe(ChainConfig& c) {
+  if (c.recipe == "blog") {
+    // The blog: Keras ResNet50, Adam 1e-3, batch 250, ReduceLROnPlateau on val accuracy
+    // (factor 0.1, patience 10, min_lr 1e-5), early stopping on val accuracy, the last 15% of
+    // the training file for validation, two static Keras-augmented copies.
+    c.models = {"resnet50"};
+    c.epochs = 100;
+    c.batch_size = 250;
+    c.optimizer = "adam";
+    c.lr = 1e-3;
+    c.weight_decay = 0;
+    c.schedule = "plateau";
+    c.early_stopping = true;
+    c.val_fraction = 0.15;
+    c.val_split = "tail";
+    c.augment = "keras";
+    c.augment_copies = 2;
+  } else {
+    // Ours: a CIFAR ResNet, SGD with Nesterov momentum, cosine decay after a warmup epoch,
+    // pad-4 crop + flip drawn afresh every epoch, a random 10% validation split.
+    c.models = {"resnet20"};
+    c.epochs = 30;
+    c.batch_size = 128;
+    c.optimizer = "sgd";
+    c.lr = 0.1;
+    c.weight_decay = 5e-4;
+    c.schedule = "cosine";
+    c.early_stopping = false;
+    c.val_fraction = 0.1;
+    c.val_split = "random";
+    c.augment = "crop";
+    c.augment_copies = 0;
+  }
+}
+
+struct Flag {
+  std::string name;
+  std::string arg;      // empty: a switch
+  std::string help;     // ends with the default
+  std::function<void(Options&, const std::string&)> apply;
+};
+
+const std::vector<Flag>& flags() {
+  static const std::vector<Flag> table = {
+      {"--data", "DIR", "where the dataset is: a folder holding cifar10/, cifar-10-batches-bin/, svhn/ or fashion-mnist/, or the dataset folder itself (default: $RF_DATA_DIR, ../shared/data, /usr/share/datasets, the download cache)",
+       [](Options& o, const std::string& v) { o.chain.data_dir = v; }},
+      {"--recipe", "blog|default", "training recipe; sets every setting marked (recipe) (default: default)", nullptr},
+      {"--model", "NAME[,NAME...]", "architecture per generation, the last repeating, e.g. resnet50,resnet20 (recipe: resnet20; blog resnet50). Known: " + join(models::model_names()),
+       [](Options& o, const std::string& v) {
+         o.chain.models = split_list(v);
+         if (o.chain.models.empty()) throw UsageError("--model: no model named");
+         const auto known = models::model_names();
+         for (const auto& m : o.chain.models) parse_choice("--model", m, known);
+       }},
+      {"--epochs", "N", "maximum epochs per generation (recipe: 30; blog 100 with early stopping)",
+       [](Options& o, const std::string& v) { o.chain.epochs = int(parse_int("--epochs", v, 1)); }},
+      {"--batch-size", "N", "mini-batch size (recipe: 128; blog 250)",
+       [](Options& o, const std::string& v) { o.chain.batch_size = int(parse_int("--batch-size", v, 1)); }},
+      {"--generations", "N", "models in the chain: R1 on ground truth, R2.. on refined labels (default: 3)",
+       [](Options& o, const std::string& v) { o.chain.generations = int(parse_int("--generations", v, 1)); }},
+      {"--refine", "static|dynamic", "static: labels computed once per generation on the training images (the blog); dynamic: the frozen previous model labels every augmented batch (the paper's code) (default: static)",
+       [](Options& o, const std::string& v) { o.chain.refine = parse_choice("--refine", v, {"static", "dynamic"}); }},
+      {"--temperature", "T", "softmax temperature of the labeler (default: 1)",
+       [](Options& o, const std::string& v) {
+         o.chain.temperature = parse_real("--temperature", v);
+         if (o.chain.temperature <= 0) throw UsageError("--temperature: must be positive");
+       }},
+      {"--alpha", "A", "targets = A * refined + (1 - A) * ground truth; 1 = refined only (default: 1)",
+       [](Options& o, const std::string& v) {
+         o.chain.alpha = parse_real("--alpha", v);
+         if (o.chain.alpha < 0 || o.chain.alpha > 1) throw UsageError("--alpha: must be in [0, 1]");
+       }},
+      {"--augment", "none|keras|crop", "keras: 10 deg rotation, 10% zoom and shifts, flip (not for svhn); crop: pad-4 random crop + flip (recipe: crop; blog keras)",
+       [](Options& o, const std::string& v) { o.chain.augment = parse_choice("--augment", v, {"none", "keras", "crop"}); }},
+      {"--augment-copies", "K", "K > 0: K augmented copies appended once (static, the blog); 0: augment on the fly every epoch (recipe: 0; blog 2)",
+       [](Options& o, const std::string& v) { o.chain.augment_copies = int(parse_int("--augment-copies", v, 0)); }},
+      {"--seeds", "K", "independent chains; results are mean +- sample std (default: 1)",
+       [](Options& o, const std::string& v) { o.chain.seeds = int(parse_int("--seeds", v, 1)); }},
+      {"--seed", "S", "seed of the first chain; chain k uses S + k (default: 0)",
+       [](Options& o, const std::string& v) { o.chain.seed = std::uint64_t(parse_int("--seed", v, 0)); }},
+      {"--optimizer", "sgd|adam|adamw", "optimizer (recipe: sgd, Nesterov momentum 0.9; blog adam)",
+       [](Options& o, const std::string& v) { o.chain.optimizer = parse_choice("--optimizer", v, {"sgd", "adam", "adamw"}); }},
+      {"--lr", "LR", "base learning rate (recipe: 0.1; blog 0.001)",
+       [](Options& o, const std::string& v) {
+         o.chain.lr = parse_real("--lr", v);
+         if (o.chain.lr <= 0) throw UsageError("--lr: must be positive");
+       }},
+      {"--weight-decay", "WD", "weight decay (recipe: 5e-4; blog 0)",
+       [](Options& o, const std::string& v) {
+         o.chain.weight_decay = parse_real("--weight-decay", v);
+         if (o.chain.weight_decay < 0) throw UsageError("--weight-decay: must be >= 0");
+       }},
+      {"--schedule", "constant|step|cosine|onecycle|plateau", "learning-rate schedule (recipe: cosine with 1 warmup epoch; blog plateau: val accuracy, factor 0.1, patience 10, min_lr 1e-5)",
+       [](Options& o, const std::string& v) { o.chain.schedule = parse_choice("--schedule", v, {"constant", "step", "cosine", "onecycle", "plateau"}); }},
+      {"--early-stopping", "N", "stop a generation after N epochs without a better val accuracy; 0: off (recipe: off; blog 20)",
+       [](Options& o, const std::string& v) {
+         const int n = int(parse_int("--early-stopping", v, 0));
+         o.chain.early_stopping = n > 0;
+         if (n > 0) o.chain.early_stopping_patience = n;
+       }},
+      {"--val-fraction", "F", "fraction of the training split held out for validation, hard labels (recipe: 0.1 random; blog 0.15, the tail)",
+       [](Options& o, const std::string& v) {
+         o.chain.val_fraction = parse_real("--val-fraction", v);
+         if (o.chain.val_fraction < 0 || o.chain.val_fraction >= 1) throw UsageError("--val-fraction: must be in [0, 1)");
+       }},
+      {"--train-limit", "N", "use N training images, spread evenly over the split (0: all) (default: 0)",
+       [](Options& o, const std::string& v) { o.chain.train_limit = parse_int("--train-limit", v, 0); }},
+      {"--test-limit", "N", "use N test images, spread evenly over the split (0: all) (default: 0)",
+       [](Options& o, const std::string& v) { o.chain.test_limit = parse_int("--test-limit", v, 0); }},
+      {"--figure-images", "N", "training images in the report's Figure-4 grid (default: 12)",
+       [](Options& o, const std::string& v) { o.chain.figure_images = int(parse_int("--figure-images", v, 0)); }},
+      {"--device", "cpu|cuda", "where to train (default: cuda when a GPU is usable, else cpu)",
+       [](Options& o, const std::string& v) { o.device = parse_choice("--device", v, {"cpu", "cuda"}); }},
+      {"--threads", "N", "CPU threads for OpenMP and OpenBLAS (default: OpenMP's, all cores)",
+       [](Options& o, const std::string& v) { o.threads = int(parse_int("--threads", v, 1)); }},
+      {"--out", "DIR", "parent of the run directory <timestamp>-<dataset>-<refine> (default: runs)",
+       [](Options& o, const std::string& v) { o.out = v; }},
+      {"--resume", "RUN_DIR", "continue an interrupted run from its last completed epoch, with its recorded configuration (default: off)",
+       [](Options& o, const std::string& v) { o.resume = v; }},
+      {"--cache-dir", "DIR", "decoded-image cache and downloads (default: $XDG_CACHE_HOME/refinery or ~/.cache/refinery)",
+       [](Options& o, const std::string& v) { o.cache_dir = v; }},
+      {"--download", "", "fetch the official CIFAR-10 / SVHN files into the cache when missing, verify their MD5, unpack (base URL overridable by $RF_DOWNLOAD_BASE_URL) (default: off)",
+       [](Options& o, const std::string&) { o.download = true; }},
+      {"--table1", "", "run the blog's Table 1 grid: datasets x augmentation {off, on} x generations x seeds (default: off)",
+       [](Options& o, const std::string&) {
+         if (!o.table1) o.table1 = GridConfig{{"cifar10", "svhn"}};
+       }},
+      {"--table1-datasets", "LIST", "datasets of the --table1 grid (default: cifar10,svhn)",
+       [](Options& o, const std::string& v) {
+         o.table1 = GridConfig{split_list(v)};
+         if (o.table1->datasets.empty()) throw UsageError("--table1-datasets: no dataset named");
+       }},
+      {"--help", "", "this text", [](Options& o, const std::string&) { o.help = true; }},
+  };
+  return table;
+}
+
+const Flag& find_flag(const std::string& name) {
+  for (const Flag& f : flags())
+    if (f.name == name) return f;
+  throw UsageError("unknown flag " + name + " (see --help)");
+}
+
+}  // namespace
+
+const std::string& ChainConfig::model_for(int generation) const {
+  return models[size_t(std::min<int>(generation, int(models.size())) - 1)];
+}
+
+Json ChainConfig::to_json() const {
+  Json m = Json::array();
+  for (const auto& s : models) m.push(s);
+  return Json::object({{"dataset", dataset},
+                       {"data_dir", data_dir},
+                       {"recipe", recipe},
+                       {"models", m},
+                       {"epochs", epochs},
+                       {"batch_size", batch_size},
+                       {"generations", generations},
+                       {"refine", refine},
+                       {"temperature", temperature},
+                       {"alpha", alpha},
+                       {"augment", augment},
+                       {"augment_copies", augment_copies},
+                       {"seeds", seeds},
+                       {"seed", seed},
+                       {"optimizer", optimizer},
+                       {"lr", lr},
+                       {"weight_decay", weight_decay},
+                       {"schedule", schedule},
+                       {"warmup_epochs", warmup_epochs},
+                       {"early_stopping", early_stopping},
+                       {"early_stopping_patience", early_stopping_patience},
+                       {"val_fraction", val_fraction},
+                       {"val_split", val_split},
+                       {"train_limit", int64_t(train_limit)},
+                       {"test_limit", int64_t(test_limit)},
+                       {"figure_images", figure_images}});
+}
+
+ChainConfig ChainConfig::from_json(const Json& j) {
+  ChainConfig c;
+  c.dataset = j.at("dataset").as_string();
+  c.data_dir = j.at("data_dir").as_string();
+  c.recipe = j.at("recipe").as_string();
+  c.models.clear();
+  for (const Json& m : j.at("models").as_array()) c.models.push_back(m.as_string());
+  c.epochs = int(j.at("epochs").as_int());
+  c.batch_size = int(j.at("batch_size").as_int());
+  c.generations = int(j.at("generations").as_int());
+  c.refine = j.at("refine").as_string();
+  c.temperature = j.at("temperature").as_number();
+  c.alpha = j.at("alpha").as_number();
+  c.augment = j.at("augment").as_string();
+  c.augment_copies = int(j.at("augment_copies").as_int());
+  c.seeds = int(j.at("seeds").as_int());
+  c.seed = std::uint64_t(j.at("seed").as_int());
+  c.optimizer = j.at("optimizer").as_string();
+  c.lr = j.at("lr").as_number();
+  c.weight_decay = j.at("weight_decay").as_number();
+  c.schedule = j.at("schedule").as_string();
+  c.warmup_epochs = j.at("warmup_epochs").as_number();
+  c.early_stopping = j.at("early_stopping").as_bool();
+  c.early_stopping_patience = int(j.at("early_stopping_patience").as_int());
+  c.val_fraction = j.at("val_fraction").as_number();
+  c.val_split = j.at("val_split").as_string();
+  c.train_limit = j.at("train_limit").as_int();
+  c.test_limit = j.at("test_limit").as_int();
+  c.figure_images = int(j.at("figure_images").as_int());
+  return c;
+}
+
+Options parse_command_line(int argc, char** argv) {
+  Options o;
+  // Flags as (name, value) pairs; --recipe is applied first so explicit flags override it.
+  std::vector<std::pair<std::string, std::string>> given;
+  std::vector<std::string> positional;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a.rfind("--", 0) != 0 || a == "--") {
+      positional.push_back(a);
+      continue;
+    }
+    std::string value;
+    bool has_value = false;
+    if (const size_t eq = a.find('='); eq != std::string::npos) {
+      value = a.substr(eq + 1);
+      a = a.substr(0, eq);
+      has_value = true;
+    }
+    const Flag& f = find_flag(a);
+    if (!f.arg.empty() && !has_value) {
+      if (i + 1 >= argc) throw UsageError(a + ": needs a value " + f.arg);
+      value = argv[++i];
+    } else if (f.arg.empty() && has_value) {
+      throw UsageError(a + ": takes no value");
+    }
+    given.emplace_back(a, value);
+  }
+  for (const auto& [name, value] : given)
+    if (name == "--recipe") o.chain.recipe = parse_choice("--recipe", value, {"blog", "default"});
+  apply_recipe(o.chain);
+  for (const auto& [name, value] : given)
+    if (name != "--recipe") find_flag(name).apply(o, value);
+  if (o.help) return o;
+
+  if (positional.size() > 1) throw UsageError("one dataset expected, got " + join(positional));
+  if (!positional.empty()) o.chain.dataset = positional.front();
+  if (o.resume.empty() && !o.table1 && o.chain.dataset.empty())
+    throw UsageError("no dataset given: cifar10, svhn, fashion-mnist or an image-folder path (see --help)");
+  if (o.table1 && !o.chain.dataset.empty())
+    throw UsageError("--table1 takes its datasets from --table1-datasets, not a positional dataset");
+  const bool needs_val = o.chain.schedule == "plateau" || o.chain.early_stopping;
+  if (needs_val && o.chain.val_fraction <= 0)
+    throw UsageError("--val-fraction 0: the plateau schedule and early stopping watch validation accuracy");
+  return o;
+}
+
+std::string help_text() {
+  std::ostringstream out;
+  out << "usage: refine_app DATASET [flags]\n"
+         "       refine_app --table1 [--table1-datasets cifar10,svhn] [flags]\n"
+         "       refine_app --resume RUN_DIR\n\n"
+         "The Label Refinery chain: R1 trains on the ground truth, labels the training set with its\n"
+         "softmax, R2 trains on those soft labels, and so on. DATASET is cifar10, svhn,\n"
+         "fashion-mnist or an image-folder tree ROOT/{train,test}/<class>/*.png|jpg.\n"
+         "Validation uses hard labels; the test split is only reported, never used for a decision.\n\n"
+         "flags (value: description (default)):\n";
+  for (const Flag& f : flags()) {
+    out << "  " << f.name;
+    if (!f.arg.empty()) out << ' ' << f.arg;
+    out << "\n      " << f.help << '\n';
+  }
+  out << "\nexit codes: 0 done, 1 error (data, files, numerics), 2 bad command line, 130 interrupted\n"
+         "(continue with --resume RUN_DIR).\n";
+  return out.str();
+}
+
+}  // namespace rf::app

@@ -1,0 +1,76 @@
+#pragma once
+// The command line of refine_app: flags as typed (recipe-dependent ones unset until resolved),
+// and the resolved configuration that a run records in config.json and --resume reads back.
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "engine/json.h"
+
+namespace rf::app {
+
+// A bad flag or flag value: reported with the usage hint and exit code 2.
+struct UsageError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// Everything that decides what a chain computes. Recorded in config.json, so a run can be
+// repeated exactly and resumed.
+struct ChainConfig {
+  std::string dataset;                 // cifar10 | svhn | fashion-mnist | a directory
+  std::string data_dir;                // --data; empty: the default search directories
+  std::string recipe = "default";      // blog | default
+  std::vector<std::string> models;     // one per generation (the last repeats)
+  int epochs = 30;
+  int batch_size = 128;
+  int generations = 3;
+  std::string refine = "static";       // static | dynamic
+  double temperature = 1.0;
+  double alpha = 1.0;                  // weight of the refined labels against the ground truth
+  std::string augment = "crop";        // none | keras | crop
+  int augment_copies = 0;              // > 0: static copies made once (the blog); 0: on the fly
+  int seeds = 1;
+  std::uint64_t seed = 0;              // the first chain's seed; chain k uses seed + k
+  std::string optimizer = "sgd";       // sgd | adam | adamw
+  double lr = 0.1;
+  double weight_decay = 5e-4;
+  std::string schedule = "cosine";     // constant | step | cosine | onecycle | plateau
+  double warmup_epochs = 1;
+  bool early_stopping = false;
+  int early_stopping_patience = 20;
+  double val_fraction = 0.1;
+  std::string val_split = "random";    // random | tail
+  long long train_limit = 0;           // 0: all
+  long long test_limit = 0;
+  int figure_images = 12;              // training images in the Figure-4 grid
+
+  const std::string& model_for(int generation) const;  // 1-based generation
+  Json to_json() const;
+  static ChainConfig from_json(const Json& j);
+};
+
+// The Table-1 grid: datasets x {augmentation off, on} x generations x seeds.
+struct GridConfig {
+  std::vector<std::string> datasets;
+};
+
+struct Options {
+  ChainConfig chain;
+  std::optional<GridConfig> table1;
+  std::string device;        // cpu | cuda; empty: CUDA when usable
+  int threads = 0;           // 0: OpenMP's default
+  std::string out = "runs";
+  std::string resume;        // a run directory
+  std::string cache_dir;     // decoded-image cache and downloads
+  bool download = false;
+  bool help = false;
+};
+
+// Parses argv; recipe-dependent settings not given on the command line take the recipe's
+// values. Throws UsageError naming the flag on anything malformed.
+Options parse_command_line(int argc, char** argv);
+std::string help_text();
+
+}  // namespace rf::app

@@ -1,0 +1,37 @@
+#pragma once
+// Loading a dataset for the app (where to look, what to say when it is missing) and preparing
+// one chain's splits: limits, the validation split (hard labels), normalization from the
+// training part, and augmentation either as static copies or on the fly.
+#include <filesystem>
+
+#include "apps/cli.h"
+#include "data/augment.h"
+#include "data/dataset.h"
+#include "data/normalize.h"
+
+namespace rf::app {
+
+struct DataLocation {
+  std::string data_dir;                 // --data; empty: the defaults
+  std::filesystem::path cache_dir;      // decoded-image cache
+  std::filesystem::path downloads_dir;  // where --download puts datasets (also searched)
+};
+
+// The dataset's train and test splits, cut to --train-limit / --test-limit. A dataset that is
+// not found gives an error saying where it looked and how to get it.
+data::TrainTest load_experiment_data(const ChainConfig& c, const DataLocation& where);
+
+// The same, first fetching a missing cifar10 / svhn with --download (see download.h).
+data::TrainTest fetch_and_load(const ChainConfig& c, const DataLocation& where, bool download);
+
+struct ChainData {
+  data::Dataset train;  // the training part, followed by its static augmented copies if any
+  data::Dataset val;
+  data::Dataset test;
+  data::Normalization normalization;
+  data::AugmentConfig on_the_fly;  // None when augmentation is static or off
+};
+
+ChainData prepare_chain_data(const ChainConfig& c, const data::TrainTest& raw, std::uint64_t seed);
+
+}  // namespace rf::app

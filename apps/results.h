@@ -1,0 +1,45 @@
+#pragma once
+// What each generation of a chain measured, and the per-generation aggregates over seeds.
+#include <string>
+#include <vector>
+
+#include "engine/json.h"
+
+namespace rf::app {
+
+struct GenerationResult {
+  int seed_index = 0;
+  int generation = 1;  // 1-based: R1, R2, ...
+  std::string model;
+  double test_accuracy = 0;
+  double val_accuracy = 0;       // hard labels, the last epoch's weights
+  double label_agreement = 0;    // argmax of this generation's labels == ground truth
+  double label_entropy = 0;      // mean entropy (nats) of this generation's labels
+  double train_seconds = 0;
+  double images_per_second = 0;  // training steps
+  int epochs_run = 0;
+  bool stopped_early = false;
+
+  Json to_json() const;
+  static GenerationResult from_json(const Json& j);
+};
+
+// results[seed][generation - 1]
+using ChainResults = std::vector<std::vector<GenerationResult>>;
+
+struct MeanStd {
+  double mean = 0, std = 0;  // sample standard deviation; 0 for a single value
+  int n = 0;
+};
+MeanStd mean_std(const std::vector<double>& values);
+// One value of every seed's generation `generation` (1-based).
+std::vector<double> across_seeds(const ChainResults& r, int generation,
+                                 double GenerationResult::*field);
+
+// "68.7 ± 4.5" (percent) or "68.7" for one seed.
+std::string format_percent(const MeanStd& m);
+
+// The per-generation table (markdown-compatible, also readable on a terminal).
+std::string summary_table(const ChainResults& r);
+
+}  // namespace rf::app

@@ -1,0 +1,109 @@
+#include "apps/table1.h"
+
+#include <cstdio>
+#include <map>
+#include <optional>
+
+#include "apps/file_io.h"
+#include "apps/report.h"
+#include "apps/run_dir.h"
+
+namespace rf::app {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// bjlkeng.io/posts/label-refinery, Table 1: Keras ResNet50, 5 runs each, test accuracy %.
+std::optional<MeanStd> blog_number(const std::string& dataset, bool augment, int generation) {
+  static const std::map<std::string, double> table = {
+      {"cifar10/0/1", 62.9}, {"cifar10/0/1s", 6.7}, {"cifar10/1/1", 68.7}, {"cifar10/1/1s", 4.5},
+      {"cifar10/0/2", 44.2}, {"cifar10/0/2s", 20},  {"cifar10/1/2", 64.2}, {"cifar10/1/2s", 11},
+      {"cifar10/0/3", 32.3}, {"cifar10/0/3s", 22},  {"cifar10/1/3", 59.0}, {"cifar10/1/3s", 12},
+      {"svhn/0/1", 88.1},    {"svhn/0/1s", 2.7},    {"svhn/1/1", 91.0},    {"svhn/1/1s", 2.1},
+      {"svhn/0/2", 73.1},    {"svhn/0/2s", 30},     {"svhn/1/2", 91.5},    {"svhn/1/2s", 1.3},
+      {"svhn/0/3", 73.9},    {"svhn/0/3s", 31},     {"svhn/1/3", 91.5},    {"svhn/1/3s", 1.2}};
+  const std::string key = dataset + "/" + (augment ? "1" : "0") + "/" + std::to_string(generation);
+  const auto m = table.find(key), s = table.find(key + "s");
+  if (m == table.end()) return std::nullopt;
+  return MeanStd{m->second / 100, s->second / 100, 5};
+}
+
+}  // namespace
+
+ChainConfig table1_cell(const ChainConfig& base, const std::string& dataset, bool augment) {
+  ChainConfig c = base;
+  c.dataset = dataset;
+  if (!augment) {
+    c.augment = "none";
+    c.augment_copies = 0;
+  } else if (c.augment == "none") {
+    // "Augmentation on" needs some augmentation: the blog's.
+    c.augment = "keras";
+    c.augment_copies = 2;
+  }
+  return c;
+}
+
+fs::path table1_cell_dir(const fs::path& run, const std::string& dataset, bool augment) {
+  return run / (safe_name(dataset) + (augment ? "-aug1" : "-aug0"));
+}
+
+void run_table1(const ChainConfig& base, const GridConfig& grid, const fs::path& run, const DataLocation& where,
+                bool download, const RunContext& ctx, const std::string& device) {
+  // Every dataset is loaded before any training, so a missing one fails in seconds, not hours.
+  std::vector<data::TrainTest> raw;
+  for (const auto& ds : grid.datasets) raw.push_back(fetch_and_load(table1_cell(base, ds, true), where, download));
+
+  struct Column {
+    std::string dataset;
+    bool augment;
+    ChainResults results;
+  };
+  std::vector<Column> columns;
+  for (size_t i = 0; i < grid.datasets.size(); ++i)
+    for (bool aug : {false, true}) {
+      const ChainConfig c = table1_cell(base, grid.datasets[i], aug);
+      const fs::path dir = table1_cell_dir(run, c.dataset, aug);
+      fs::create_directories(dir);
+      std::printf("\n=== Table 1 cell: %s, augmentation %s -> %s\n", c.dataset.c_str(), aug ? "on" : "off", dir.string().c_str());
+      const ExperimentOutcome o = run_experiment(c, raw[i], dir, ctx);
+      write_report(dir, c, o, device);
+      columns.push_back({c.dataset, aug, o.results});
+    }
+
+  std::string md = "| Label Refinery iteration |";
+  for (const Column& col : columns) md += " " + col.dataset + " Augment=" + (col.augment ? "1" : "0") + " |";
+  md += "\n|---|";
+  for (size_t i = 0; i < columns.size(); ++i) md += "---|";
+  md += "\n";
+  std::string csv = "dataset,augment,generation,seeds,ours_mean,ours_std,blog_mean,blog_std\n";
+  char b[160];
+  for (int g = 1; g <= base.generations; ++g) {
+    md += "| R" + std::to_string(g) + " |";
+    for (const Column& col : columns) {
+      const MeanStd ours = mean_std(across_seeds(col.results, g, &GenerationResult::test_accuracy));
+      const auto blog = blog_number(col.dataset, col.augment, g);
+      md += " " + format_percent(ours) + (blog ? " (blog " + format_percent(*blog) + ")" : "") + " |";
+      std::snprintf(b, sizeof b, "%s,%d,%d,%d,%.4f,%.4f,", col.dataset.c_str(), col.augment ? 1 : 0, g, ours.n,
+                    100 * ours.mean, 100 * ours.std);
+      csv += b;
+      if (blog) {
+        std::snprintf(b, sizeof b, "%.1f,%.1f", 100 * blog->mean, 100 * blog->std);
+        csv += b;
+      } else {
+        csv += ",";
+      }
+      csv += "\n";
+    }
+    md += "\n";
+  }
+  const std::string title = "Table 1: test accuracy % (mean ± sample std over " + std::to_string(base.seeds) +
+                            " seed(s)); in parentheses the blog's Keras ResNet50 (5 runs each) where it has the cell.\n\n";
+  write_file_atomic(run / "table1.md", title + md);
+  write_file_atomic(run / "table1.csv", csv);
+  std::printf("\n%s%s\nwritten: %s, %s\n", title.c_str(), md.c_str(), (run / "table1.md").string().c_str(),
+              (run / "table1.csv").string().c_str());
+}
+
+}  // namespace rf::app

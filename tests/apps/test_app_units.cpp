@@ -1,0 +1,140 @@
+// refine_app's pieces without training: the command line, label statistics, aggregates, run
+// directories, atomic files and the plots.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <filesystem>
+
+#include "apps/cli.h"
+#include "apps/file_io.h"
+#include "apps/label_stats.h"
+#include "apps/results.h"
+#include "apps/run_dir.h"
+#include "apps/svg_plot.h"
+
+namespace fs = std::filesystem;
+using namespace rf::app;
+
+namespace {
+
+Options parse(std::vector<std::string> args) {
+  args.insert(args.begin(), "refine_app");
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  return parse_command_line(int(argv.size()), argv.data());
+}
+
+}  // namespace
+
+TEST_CASE("recipes fill every setting; explicit flags win whatever their order") {
+  const Options d = parse({"cifar10"});
+  CHECK(d.chain.recipe == "default");
+  CHECK(d.chain.models == std::vector<std::string>{"resnet20"});
+  CHECK(d.chain.optimizer == "sgd");
+  CHECK(d.chain.generations == 3);
+  CHECK(d.chain.augment == "crop");
+  const Options b = parse({"--epochs", "7", "svhn", "--recipe", "blog"});
+  CHECK(b.chain.dataset == "svhn");
+  CHECK(b.chain.models == std::vector<std::string>{"resnet50"});
+  CHECK(b.chain.batch_size == 250);
+  CHECK(b.chain.optimizer == "adam");
+  CHECK(b.chain.schedule == "plateau");
+  CHECK(b.chain.early_stopping);
+  CHECK(b.chain.val_split == "tail");
+  CHECK(b.chain.val_fraction == doctest::Approx(0.15));
+  CHECK(b.chain.augment == "keras");
+  CHECK(b.chain.augment_copies == 2);
+  CHECK(b.chain.epochs == 7);
+  const Options m = parse({"cifar10", "--model=resnet50,resnet20", "--generations", "3", "--refine", "dynamic",
+                           "--alpha", "0.5", "--temperature", "2", "--seeds", "3", "--device", "cpu", "--threads", "2"});
+  CHECK(m.chain.model_for(1) == "resnet50");
+  CHECK(m.chain.model_for(2) == "resnet20");
+  CHECK(m.chain.model_for(3) == "resnet20");
+  CHECK(m.chain.refine == "dynamic");
+  CHECK(m.chain.alpha == 0.5);
+  CHECK(m.threads == 2);
+  const Options t = parse({"--table1", "--table1-datasets", "cifar10,fashion-mnist", "--seeds", "2"});
+  REQUIRE(t.table1);
+  CHECK(t.table1->datasets == std::vector<std::string>{"cifar10", "fashion-mnist"});
+}
+
+TEST_CASE("bad command lines name the flag") {
+  auto fails = [](std::vector<std::string> args, const char* says) {
+    CHECK_THROWS_WITH_AS(parse(args), doctest::Contains(says), UsageError);
+  };
+  fails({"cifar10", "--epochs", "0"}, "--epochs");
+  fails({"cifar10", "--epochs", "ten"}, "not an integer");
+  fails({"cifar10", "--refine", "sometimes"}, "--refine");
+  fails({"cifar10", "--alpha", "1.5"}, "--alpha");
+  fails({"cifar10", "--temperature", "-1"}, "--temperature");
+  fails({"cifar10", "--model", "vgg16"}, "--model");
+  fails({"cifar10", "--frobnicate"}, "unknown flag --frobnicate");
+  fails({"cifar10", "--batch-size"}, "needs a value");
+  fails({}, "no dataset given");
+  fails({"cifar10", "svhn"}, "one dataset expected");
+  fails({"cifar10", "--schedule", "plateau", "--val-fraction", "0"}, "--val-fraction 0");
+  CHECK(parse({"--help"}).help);
+}
+
+TEST_CASE("the configuration round-trips through JSON exactly") {
+  const Options o = parse({"svhn", "--recipe", "blog", "--model", "resnet8,resnet20", "--alpha", "0.3", "--seed", "7"});
+  const ChainConfig back = ChainConfig::from_json(rf::Json::parse(o.chain.to_json().dump(), "test"));
+  CHECK(back.to_json().dump() == o.chain.to_json().dump());
+}
+
+TEST_CASE("label agreement, entropy, top-k, mixing with the truth") {
+  rf::data::SoftLabels s;
+  s.rows = 2;
+  s.classes = 3;
+  s.values = {0.7f, 0.2f, 0.1f, 0.3f, 0.3f, 0.4f};
+  const std::vector<std::int32_t> truth = {0, 1};
+  CHECK(label_agreement(s, truth) == doctest::Approx(0.5));
+  const double h0 = -(0.7 * std::log(0.7) + 0.2 * std::log(0.2) + 0.1 * std::log(0.1));
+  const double h1 = -(0.6 * std::log(0.3) + 0.4 * std::log(0.4));
+  CHECK(mean_entropy(s) == doctest::Approx((h0 + h1) / 2));
+  CHECK(top_k(s.row(1), 3) == std::vector<int>{2, 0, 1});
+  const auto mixed = mix_with_truth(s, truth, 0.25);
+  CHECK(mixed.values[0] == doctest::Approx(0.25 * 0.7 + 0.75));
+  CHECK(mixed.values[4] == doctest::Approx(0.25 * 0.3 + 0.75));
+  rf::data::check_soft_labels(mixed, "mixed");
+  const std::string csv = top_k_csv(s, truth, {"cat", "dog", "fox"}, 2);
+  CHECK(csv == "row,truth,top1,p1,top2,p2\n0,cat,cat,0.700000,dog,0.200000\n1,dog,fox,0.400000,cat,0.300000\n");
+}
+
+TEST_CASE("mean and sample standard deviation over seeds") {
+  const MeanStd m = mean_std({0.6, 0.7, 0.8});
+  CHECK(m.mean == doctest::Approx(0.7));
+  CHECK(m.std == doctest::Approx(0.1));
+  CHECK(format_percent(m) == "70.0 ± 10.0");
+  CHECK(format_percent(mean_std({0.5})) == "50.0");
+}
+
+TEST_CASE("run directories are never reused; files are replaced whole") {
+  const fs::path out = fs::temp_directory_path() / ("rf_test_runs_" + std::to_string(::getpid()));
+  fs::remove_all(out);
+  const fs::path a = create_run_dir(out, "../shared/data/cifar10", "static");
+  const fs::path b = create_run_dir(out, "../shared/data/cifar10", "static");
+  CHECK(a != b);
+  CHECK(a.filename().string().find("-cifar10-static") != std::string::npos);
+  write_file_atomic(a / "x.json", "{\"a\":1}");
+  write_file_atomic(a / "x.json", "{\"a\":2}");
+  CHECK(read_text_file(a / "x.json") == "{\"a\":2}");
+  int files = 0;
+  for ([[maybe_unused]] const auto& e : fs::directory_iterator(a)) ++files;
+  CHECK(files == 1);  // no temporary left behind
+  fs::remove_all(out);
+}
+
+TEST_CASE("SVG plots are self-contained and escape their text") {
+  Series s;
+  s.name = "R<1>";
+  s.x = {1, 2, 3};
+  s.y = {60, 65, 62};
+  s.error = {1, 2, 0};
+  const std::string svg = svg_line_plot("a & b", "x", "y", {s});
+  CHECK(svg.rfind("<svg xmlns=\"http://www.w3.org/2000/svg\"", 0) == 0);
+  CHECK(svg.find("a &amp; b") != std::string::npos);
+  CHECK(svg.find("R&lt;1&gt;") != std::string::npos);
+  CHECK(svg.find("<polyline") != std::string::npos);
+  CHECK(svg.find("http", 40) == std::string::npos);  // nothing fetched from elsewhere
+}

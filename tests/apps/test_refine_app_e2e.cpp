@@ -1,0 +1,220 @@
+// refine_app end to end on the CPU: a ResNet-8 on 3,000 CIFAR-10 images (the JPEG copy in
+// ../shared/data), 2 generations, both refinery modes. One run is stopped with Ctrl-C (SIGINT)
+// and one killed outright (SIGKILL), both mid-generation; each is continued with --resume, and
+// the killed-and-resumed dynamic chain must equal an uninterrupted one bit for bit.
+#include <doctest/doctest.h>
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <csignal>
+#include <filesystem>
+#include <thread>
+
+#include "apps/file_io.h"
+#include "data/bytes.h"
+#include "data/soft_labels.h"
+#include "engine/json.h"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+const fs::path kShared = RF_SHARED_DATA_DIR;
+const fs::path kCache = RF_TEST_CACHE_DIR;
+
+struct Scratch {
+  fs::path root = fs::temp_directory_path() / ("rf_test_e2e_" + std::to_string(::getpid()));
+  Scratch() {
+    fs::remove_all(root);
+    fs::create_directories(root);
+  }
+  ~Scratch() { fs::remove_all(root); }
+};
+
+// Starts refine_app with `args`, stdout and stderr to `log`.
+pid_t spawn(const std::vector<std::string>& args, const fs::path& log) {
+  const pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ::dup2(fd, 1);
+    ::dup2(fd, 2);
+    std::vector<char*> argv;
+    std::string exe = RF_REFINE_APP;
+    argv.push_back(exe.data());
+    std::vector<std::string> copy = args;
+    for (auto& a : copy) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    ::execv(exe.c_str(), argv.data());
+    ::_exit(127);
+  }
+  return pid;
+}
+
+// Exit code, or 1000 + signal number when killed.
+int wait_for(pid_t pid) {
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 1000 + WTERMSIG(status);
+}
+
+int run(const std::vector<std::string>& args, const fs::path& log) {
+  const int rc = wait_for(spawn(args, log));
+  if (rc != 0) MESSAGE("refine_app output:\n" << rf::app::read_text_file(log));
+  return rc;
+}
+
+std::vector<std::string> chain_args(const std::string& refine, const fs::path& out) {
+  return {"cifar10", "--data", kShared.string(), "--model", "resnet8", "--epochs", "2", "--generations", "2",
+          "--train-limit", "3000", "--test-limit", "1000", "--batch-size", "32", "--threads", "1",
+          "--refine", refine, "--figure-images", "4", "--cache-dir", kCache.string(), "--out", out.string()};
+}
+
+std::vector<std::string> resume_args(const fs::path& run_dir) {
+  return {"--resume", run_dir.string(), "--threads", "1", "--cache-dir", kCache.string(), "--data", kShared.string()};
+}
+
+// The one run directory refine_app made under `out`, once it exists.
+fs::path run_dir_in(const fs::path& out) {
+  for (const auto& e : fs::directory_iterator(out)) return e.path();
+  return {};
+}
+
+size_t lines_in(const fs::path& file) {
+  if (!fs::exists(file)) return 0;
+  const std::string s = rf::app::read_text_file(file);
+  return size_t(std::count(s.begin(), s.end(), '\n'));
+}
+
+// Waits until `file` has `n` lines (an epoch completed), then sends `sig`.
+void interrupt_after(pid_t pid, const fs::path& out, const std::string& rel, size_t n, int sig) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(5);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (fs::exists(out) && !fs::is_empty(out) && lines_in(run_dir_in(out) / rel) >= n) {
+      ::kill(pid, sig);
+      return;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  FAIL("the run never reached " << rel);
+}
+
+rf::Json stats(const fs::path& run_dir, int gen) {
+  const fs::path f = run_dir / "seed0" / ("gen" + std::to_string(gen)) / "stats.json";
+  return rf::Json::parse(rf::app::read_text_file(f), f.string());
+}
+
+void check_run_directory(const fs::path& dir) {
+  for (const char* f : {"config.json", "report.md", "report.html", "figure4.png", "test_accuracy.svg", "training_curves.svg"})
+    CHECK_MESSAGE(fs::is_regular_file(dir / f), f);
+  for (int g = 1; g <= 2; ++g) {
+    const fs::path gd = dir / "seed0" / ("gen" + std::to_string(g));
+    for (const char* f : {"metrics.jsonl", "checkpoint.safetensors", "model.safetensors", "labels.bin", "labels_top3.csv", "stats.json"})
+      CHECK_MESSAGE(fs::is_regular_file(gd / f), (gd / f).string());
+    CHECK(lines_in(gd / "metrics.jsonl") == 2);  // one line per epoch, none repeated by the resume
+    // The refined labels are distributions: finite, >= 0, rows summing to 1.
+    const rf::data::SoftLabels s = rf::data::parse_soft_labels(rf::data::read_file(gd / "labels.bin"), "labels.bin");
+    CHECK(s.rows == 2700);  // 3,000 minus the 10% validation split
+    CHECK(s.classes == 10);
+    rf::data::check_soft_labels(s, "labels.bin");
+    CHECK(lines_in(gd / "labels_top3.csv") == s.rows + 1);
+    const rf::Json st = stats(dir, g);
+    MESSAGE(dir.filename().string() << " R" << g << ": test accuracy " << st.at("test_accuracy").as_number());
+    CHECK(st.at("test_accuracy").as_number() > 0.25);  // chance is 0.10
+    CHECK(st.at("label_agreement").as_number() > 0.25);
+    CHECK(st.at("epochs_run").as_int() == 2);
+  }
+  const std::string html = rf::app::read_text_file(dir / "report.html");
+  CHECK(html.find("<svg") != std::string::npos);
+  CHECK(html.find("data:image/png;base64,") != std::string::npos);
+  CHECK(html.find("R2 top-3") != std::string::npos);
+}
+
+}  // namespace
+
+TEST_CASE("refine_app: static and dynamic chains, interrupted and resumed, on CIFAR-10") {
+  if (!fs::is_directory(kShared / "cifar10" / "train")) {
+    MESSAGE("SKIPPED: no CIFAR-10 image tree at " << (kShared / "cifar10").string());
+    return;
+  }
+  Scratch scratch;
+  const fs::path log = scratch.root / "log.txt";
+
+  // Static refinery, stopped by Ctrl-C in the second epoch of R1, then resumed.
+  const fs::path out_static = scratch.root / "static";
+  const pid_t a = spawn(chain_args("static", out_static), log);
+  interrupt_after(a, out_static, "seed0/gen1/metrics.jsonl", 1, SIGINT);
+  CHECK(wait_for(a) == 130);
+  CHECK(rf::app::read_text_file(log).find("refine_app --resume") != std::string::npos);
+  const fs::path run_static = run_dir_in(out_static);
+  REQUIRE(run(resume_args(run_static), log) == 0);
+  check_run_directory(run_static);
+
+  // Dynamic refinery, killed outright in R2, resumed; and the same chain uninterrupted.
+  const fs::path out_killed = scratch.root / "killed";
+  const pid_t b = spawn(chain_args("dynamic", out_killed), log);
+  interrupt_after(b, out_killed, "seed0/gen2/metrics.jsonl", 1, SIGKILL);
+  CHECK(wait_for(b) == 1000 + SIGKILL);
+  const fs::path run_killed = run_dir_in(out_killed);
+  REQUIRE(run(resume_args(run_killed), log) == 0);
+  check_run_directory(run_killed);
+
+  const fs::path out_whole = scratch.root / "whole";
+  REQUIRE(run(chain_args("dynamic", out_whole), log) == 0);
+  const fs::path run_whole = run_dir_in(out_whole);
+  for (const char* f : {"seed0/gen1/labels.bin", "seed0/gen2/labels.bin", "seed0/gen2/model.safetensors"})
+    CHECK_MESSAGE(rf::data::read_file(run_killed / f) == rf::data::read_file(run_whole / f), f);
+  CHECK(stats(run_killed, 2).at("test_accuracy").as_number() == stats(run_whole, 2).at("test_accuracy").as_number());
+}
+
+TEST_CASE("refine_app: bad input gives a clear message and a non-zero exit code") {
+  Scratch scratch;
+  const fs::path log = scratch.root / "log.txt";
+  CHECK(wait_for(spawn({"cifar10", "--epochs", "-3"}, log)) == 2);
+  CHECK(rf::app::read_text_file(log).find("--epochs") != std::string::npos);
+  CHECK(wait_for(spawn({"imagenet-21k"}, log)) == 1);
+  CHECK(rf::app::read_text_file(log).find("unknown dataset") != std::string::npos);
+  const fs::path empty = scratch.root / "empty";
+  fs::create_directories(empty);
+  CHECK(wait_for(spawn({"cifar10", "--data", empty.string(), "--cache-dir", (scratch.root / "c").string()}, log)) == 1);
+  const std::string missing = rf::app::read_text_file(log);
+  CHECK(missing.find("looked in") != std::string::npos);
+  CHECK(missing.find("https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz") != std::string::npos);
+  CHECK(wait_for(spawn({"--resume", empty.string()}, log)) == 2);
+  CHECK(rf::app::read_text_file(log).find("no config.json") != std::string::npos);
+  CHECK(wait_for(spawn({"--help"}, log)) == 0);
+  const std::string help = rf::app::read_text_file(log);
+  for (const char* flag : {"--data", "--model", "--epochs", "--batch-size", "--generations", "--refine", "--temperature",
+                           "--alpha", "--augment", "--seeds", "--device", "--threads", "--out", "--resume",
+                           "--train-limit", "--test-limit", "--recipe", "--download", "--table1"})
+    CHECK_MESSAGE((help.find(std::string("  ") + flag + " ") != std::string::npos ||
+                   help.find(std::string("  ") + flag + "\n") != std::string::npos), flag);
+}
+
+TEST_CASE("refine_app --table1: the blog-shaped grid with the blog's numbers beside ours") {
+  if (!fs::is_directory(kShared / "cifar10" / "train")) {
+    MESSAGE("SKIPPED: no CIFAR-10 image tree at " << (kShared / "cifar10").string());
+    return;
+  }
+  Scratch scratch;
+  const fs::path out = scratch.root / "grid";
+  REQUIRE(run({"--table1", "--table1-datasets", "cifar10", "--data", kShared.string(), "--model", "resnet8", "--epochs", "1",
+               "--generations", "2", "--seeds", "2", "--train-limit", "400", "--test-limit", "200", "--threads", "1",
+               "--figure-images", "2", "--cache-dir", kCache.string(), "--out", out.string()},
+              scratch.root / "log.txt") == 0);
+  const fs::path dir = run_dir_in(out);
+  const std::string md = rf::app::read_text_file(dir / "table1.md");
+  CHECK(md.find("| Label Refinery iteration | cifar10 Augment=0 | cifar10 Augment=1 |") != std::string::npos);
+  CHECK(md.find("(blog 62.9 ± 6.7)") != std::string::npos);  // R1, no augmentation
+  CHECK(md.find("(blog 64.2 ± 11.0)") != std::string::npos);  // R2, augmentation
+  const std::string csv = rf::app::read_text_file(dir / "table1.csv");
+  CHECK(csv.rfind("dataset,augment,generation,seeds,ours_mean,ours_std,blog_mean,blog_std\n", 0) == 0);
+  CHECK(lines_in(dir / "table1.csv") == 1 + 2 * 2);
+  for (const char* cell : {"cifar10-aug0", "cifar10-aug1"}) {
+    CHECK(fs::is_regular_file(dir / cell / "report.html"));
+    CHECK(fs::is_regular_file(dir / cell / "seed1" / "gen2" / "stats.json"));
+  }
+}
