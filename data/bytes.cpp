@@ -122,4 +122,17 @@ std::uint32_t ByteReader::u32_be(const char* what) {
          std::uint32_t(b[3]);
 }
 
+std::uint32_t crc32_of(ByteSpan bytes) {
+  return static_cast<std::uint32_t>(crc32_z(crc32_z(0, nullptr, 0), bytes.data(), bytes.size()));
+}
+
+void put_u32(Bytes& b, std::uint32_t v) {
+  for (int i = 0; i < 4; ++i) b.push_back(static_cast<std::uint8_t>(v >> (8 * i)));
+}
+
+void put_u64(Bytes& b, std::uint64_t v) {
+  put_u32(b, static_cast<std::uint32_t>(v));
+  put_u32(b, static_cast<std::uint32_t>(v >> 32));
+}
+
 }  // namespace rf::data

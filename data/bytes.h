@@ -29,6 +29,12 @@ Bytes inflate_zlib(ByteSpan bytes, const std::string& name);
 // a * b, throwing when the product does not fit: sizes read from files are untrusted.
 std::size_t checked_mul(std::size_t a, std::size_t b, const std::string& name);
 
+// CRC-32 (zlib's) of the bytes: the checksum that ends the project's own binary files.
+std::uint32_t crc32_of(ByteSpan bytes);
+// Little-endian appends, the byte order of every binary file the project writes.
+void put_u32(Bytes& b, std::uint32_t v);
+void put_u64(Bytes& b, std::uint64_t v);
+
 class ByteReader {
  public:
   ByteReader(ByteSpan bytes, std::string name) : bytes_(bytes), name_(std::move(name)) {}

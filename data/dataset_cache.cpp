@@ -1,7 +1,5 @@
 #include "data/dataset_cache.h"
 
-#include <zlib.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cstring>
@@ -18,17 +16,6 @@ namespace {
 constexpr char kMagic[8] = {'R', 'F', 'D', 'S', 'C', 'A', 'C', 'H'};
 constexpr std::uint32_t kVersion = 1;
 
-std::uint32_t crc32_of(ByteSpan bytes) {
-  return static_cast<std::uint32_t>(crc32_z(crc32_z(0, nullptr, 0), bytes.data(), bytes.size()));
-}
-
-void put_u32(Bytes& b, std::uint32_t v) {
-  for (int i = 0; i < 4; ++i) b.push_back(static_cast<std::uint8_t>(v >> (8 * i)));
-}
-void put_u64(Bytes& b, std::uint64_t v) {
-  put_u32(b, static_cast<std::uint32_t>(v));
-  put_u32(b, static_cast<std::uint32_t>(v >> 32));
-}
 void put_string(Bytes& b, const std::string& s) {
   put_u32(b, static_cast<std::uint32_t>(s.size()));
   b.insert(b.end(), s.begin(), s.end());

@@ -1,7 +1,5 @@
 #include "data/soft_labels.h"
 
-#include <zlib.h>
-
 #include <cmath>
 #include <cstring>
 #include <fstream>
@@ -12,12 +10,6 @@ namespace {
 constexpr char kMagic[8] = {'R', 'F', 'S', 'O', 'F', 'T', 'L', 'B'};
 constexpr std::uint32_t kVersion = 1;
 
-std::uint32_t crc32_of(ByteSpan bytes) {
-  return static_cast<std::uint32_t>(crc32_z(crc32_z(0, nullptr, 0), bytes.data(), bytes.size()));
-}
-void put_u32(Bytes& b, std::uint32_t v) {
-  for (int i = 0; i < 4; ++i) b.push_back(static_cast<std::uint8_t>(v >> (8 * i)));
-}
 }  // namespace
 
 SoftLabels one_hot(std::span<const std::int32_t> labels, int classes) {
@@ -53,8 +45,7 @@ Bytes serialize_soft_labels(const SoftLabels& s) {
   check_soft_labels(s, "serialize_soft_labels");
   Bytes b(kMagic, kMagic + sizeof kMagic);
   put_u32(b, kVersion);
-  put_u32(b, static_cast<std::uint32_t>(s.rows));
-  put_u32(b, static_cast<std::uint32_t>(static_cast<std::uint64_t>(s.rows) >> 32));
+  put_u64(b, s.rows);
   put_u32(b, static_cast<std::uint32_t>(s.classes));
   const std::size_t at = b.size();
   b.resize(at + s.values.size() * 4);
