@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdio>
 #include <numeric>
+#include <optional>
 
 #include "apps/file_io.h"
 #include "apps/experiment_data.h"
@@ -11,11 +12,13 @@
 #include "apps/train_settings.h"
 #include "data/bytes.h"
 #include "data/loader.h"
+#include "engine/backend.h"
 #include "engine/check.h"
 #include "engine/ops.h"
 #include "models/factory.h"
 #include "models/model_file.h"
 #include "train/batch_tensors.h"
+#include "train/batchnorm_statistics.h"
 #include "train/host_allocator.h"
 #include "train/evaluate.h"
 #include "train/trainer.h"
@@ -73,10 +76,21 @@ GenerationResult run_generation(const ChainConfig& c, const ChainData& d, std::u
   lo.normalization = d.normalization;
   lo.allocator = train::host_allocator_for(ctx.device);
   data::Loader train_loader(d.train, lo, prev_labels ? &targets : nullptr);
-  data::Loader val_loader(d.val, eval_loader_options(c, d.normalization, ctx.device));
+  // --val-fraction 0 holds out nothing: no validation loader then (a loader refuses no images).
+  std::optional<data::Loader> val_loader;
+  if (d.val.size()) val_loader.emplace(d.val, eval_loader_options(c, d.normalization, ctx.device));
 
+  // Precise batch-norm statistics come from unaugmented training images, the distribution that
+  // evaluation and static labeling see; full batches only, so every batch weighs the same.
+  data::LoaderOptions so = eval_loader_options(c, d.normalization, ctx.device);
+  so.shuffle = true;
+  so.seed = lo.seed;
+  so.drop_last = d.train.size() >= so.batch_size;
+  data::Loader statistics_loader(d.train, so);
   train::TrainConfig tc = train_config(c, paths.metrics, paths.checkpoint);
   tc.stop = ctx.stop;
+  tc.precise_bn_batches = c.precise_bn;
+  tc.statistics_loader = &statistics_loader;
   train::Trainer trainer(*model, tc, int64_t(train_loader.batches_per_epoch()));
   if (labeler) {
     labeler->set_training(false);
@@ -99,9 +113,10 @@ GenerationResult run_generation(const ChainConfig& c, const ChainData& d, std::u
     trainer.resume(paths.checkpoint);
     std::printf("resumed %s after epoch %d\n", paths.checkpoint.string().c_str(), trainer.next_epoch());
   }
-  const train::FitResult fit = d.val.size() ? trainer.fit(train_loader, &val_loader)
-                                            : trainer.fit(train_loader, nullptr);
+  const train::FitResult fit = trainer.fit(train_loader, val_loader ? &*val_loader : nullptr);
   if (fit.interrupted) throw Interrupted("interrupted during " + paths.dir.string());
+  // The saved model, its evaluation and its labels all use statistics of the final weights.
+  if (c.precise_bn > 0) train::recompute_batchnorm_statistics(*model, statistics_loader, c.precise_bn);
   models::save_model(*model, paths.model);
 
   GenerationResult r;
@@ -112,7 +127,7 @@ GenerationResult run_generation(const ChainConfig& c, const ChainData& d, std::u
     data::Loader test_loader(d.test, eval_loader_options(c, d.normalization, ctx.device));
     r.test_accuracy = train::evaluate(*model, test_loader).accuracy();
   }
-  r.val_accuracy = d.val.size() ? train::evaluate(*model, val_loader).accuracy() : std::nan("");
+  r.val_accuracy = val_loader ? train::evaluate(*model, *val_loader).accuracy() : std::nan("");
   // This generation's refined labels: its softmax on the (unaugmented) training images.
   data::Loader label_loader(d.train, eval_loader_options(c, d.normalization, ctx.device));
   labels_out = train::predict_probabilities(*model, label_loader, d.train.size(), float(c.temperature));
@@ -120,6 +135,21 @@ GenerationResult run_generation(const ChainConfig& c, const ChainData& d, std::u
   const data::Bytes bytes = data::serialize_soft_labels(labels_out);
   write_file_atomic(paths.labels, std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
   write_file_atomic(paths.labels_csv, top_k_csv(labels_out, d.train.labels, d.train.classes, kTopK));
+  {
+    // Running statistics that do not fit the weights show as eval mode falling behind training
+    // mode on the same images; it is what ruined refined labels before precise statistics.
+    constexpr size_t kModeCheckImages = 2000;
+    const int batches = int((std::min(kModeCheckImages, d.train.size()) + so.batch_size - 1) / so.batch_size);
+    const train::ModeAccuracy m = train::compare_batchnorm_modes(*model, statistics_loader, batches);
+    r.train_mode_accuracy = m.train_mode;
+    r.eval_mode_accuracy = m.eval_mode;
+    if (m.parted())
+      std::printf("warning: %s: on %zu training images eval mode reaches %.1f%% but training mode %.1f%%: "
+                  "the batch-norm statistics do not fit the weights, so evaluation and refined labels "
+                  "are off (--precise-bn %d)\n",
+                  paths.dir.string().c_str(), m.images, 100 * m.eval_mode, 100 * m.train_mode,
+                  c.precise_bn);
+  }
   r.label_agreement = label_agreement(labels_out, d.train.labels);
   r.label_entropy = mean_entropy(labels_out);
   const auto& h = fit.history;
@@ -137,6 +167,7 @@ GenerationResult run_generation(const ChainConfig& c, const ChainData& d, std::u
 ExperimentOutcome run_experiment(const ChainConfig& c, const data::TrainTest& raw,
                                  const fs::path& dir, const RunContext& ctx) {
   ExperimentOutcome out;
+  backend_for(ctx.device).set_deterministic(c.deterministic);
   for (int k = 0; k < c.seeds; ++k) {
     const std::uint64_t seed = c.seed + std::uint64_t(k);
     const ChainData d = prepare_chain_data(c, raw, seed);
@@ -154,7 +185,8 @@ ExperimentOutcome run_experiment(const ChainConfig& c, const data::TrainTest& ra
       GenerationResult r;
       if (fs::exists(paths.stats)) {
         // Completed before an interruption: reuse its outputs.
-        r = GenerationResult::from_json(Json::parse(read_text_file(paths.stats), paths.stats.string()));
+        const std::string where = paths.stats.string();
+        r = read_json(where, [&] { return GenerationResult::from_json(parse_json(read_text_file(paths.stats), where)); });
         labels = data::load_soft_labels(paths.labels, d.train);
         if (dynamic && g < c.generations) labeler = models::load_model(paths.model, ctx.device);
         if (ctx.progress) ctx.progress->skip_generation();
@@ -171,9 +203,12 @@ ExperimentOutcome run_experiment(const ChainConfig& c, const data::TrainTest& ra
         labels = std::move(next_labels);
         labeler = std::move(trained);
         if (ctx.progress) ctx.progress->finish_generation();
-        std::printf("%s: test acc %.2f%%  val acc %.2f%%  label agreement %.2f%%  entropy %.3f  (%s)\n",
-                    label, 100 * r.test_accuracy, 100 * r.val_accuracy, 100 * r.label_agreement,
-                    r.label_entropy, paths.dir.string().c_str());
+        const std::string val = percent_text(r.val_accuracy, 2) + (std::isfinite(r.val_accuracy) ? "%" : "");
+        std::printf("%s: test acc %.2f%%  val acc %s  label agreement %.2f%%  entropy %.3f  "
+                    "train images eval/train mode %.1f/%.1f%%  (%s)\n",
+                    label, 100 * r.test_accuracy, val.c_str(), 100 * r.label_agreement,
+                    r.label_entropy, 100 * r.eval_mode_accuracy, 100 * r.train_mode_accuracy,
+                    paths.dir.string().c_str());
       }
       if (k == 0) out.figure_labels.push_back(first_rows(labels, out.figure_images.size()));
       chain.push_back(r);

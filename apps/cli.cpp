@@ -153,11 +153,13 @@ const std::vector<Flag>& flags() {
          o.chain.early_stopping = n > 0;
          if (n > 0) o.chain.early_stopping_patience = n;
        }},
-      {"--val-fraction", "F", "fraction of the training split held out for validation, hard labels (recipe: 0.1 random; blog 0.15, the tail)",
+      {"--val-fraction", "F", "fraction of the training split held out for validation, hard labels; 0: none, all of it trains (not with --schedule plateau or --early-stopping) (recipe: 0.1 random; blog 0.15, the tail)",
        [](Options& o, const std::string& v) {
          o.chain.val_fraction = parse_real("--val-fraction", v);
          if (o.chain.val_fraction < 0 || o.chain.val_fraction >= 1) throw UsageError("--val-fraction: must be in [0, 1)");
        }},
+      {"--precise-bn", "N", "before every evaluation and before labeling, recompute each batch-norm layer's statistics over N training batches with the weights frozen (PreciseBN); 0: use the running averages (default: 100)",
+       [](Options& o, const std::string& v) { o.chain.precise_bn = int(parse_int("--precise-bn", v, 0)); }},
       {"--train-limit", "N", "use N training images, spread evenly over the split (0: all) (default: 0)",
        [](Options& o, const std::string& v) { o.chain.train_limit = parse_int("--train-limit", v, 0); }},
       {"--test-limit", "N", "use N test images, spread evenly over the split (0: all) (default: 0)",
@@ -168,6 +170,8 @@ const std::vector<Flag>& flags() {
        [](Options& o, const std::string& v) { o.device = parse_choice("--device", v, {"cpu", "cuda"}); }},
       {"--threads", "N", "CPU threads for OpenMP and OpenBLAS (default: OpenMP's, all cores)",
        [](Options& o, const std::string& v) { o.threads = int(parse_int("--threads", v, 1)); }},
+      {"--deterministic", "", "GPU: only deterministic cuDNN convolution algorithms, picked by cuDNN's heuristic instead of timing, so a run and its --resume repeat bitwise (may be slower); CPU runs always repeat for a given --threads (default: off)",
+       [](Options& o, const std::string&) { o.chain.deterministic = true; }},
       {"--out", "DIR", "parent of the run directory <timestamp>-<dataset>-<refine> (default: runs)",
        [](Options& o, const std::string& v) { o.out = v; }},
       {"--resume", "RUN_DIR", "continue an interrupted run from its last completed epoch, with its recorded configuration (default: off)",
@@ -203,12 +207,10 @@ const std::string& ChainConfig::model_for(int generation) const {
 }
 
 Json ChainConfig::to_json() const {
-  Json m = Json::array();
-  for (const auto& s : models) m.push(s);
   return Json::object({{"dataset", dataset},
                        {"data_dir", data_dir},
                        {"recipe", recipe},
-                       {"models", m},
+                       {"models", models},
                        {"epochs", epochs},
                        {"batch_size", batch_size},
                        {"generations", generations},
@@ -230,38 +232,49 @@ Json ChainConfig::to_json() const {
                        {"val_split", val_split},
                        {"train_limit", int64_t(train_limit)},
                        {"test_limit", int64_t(test_limit)},
-                       {"figure_images", figure_images}});
+                       {"sample_order_seed", sample_order_seed ? Json(*sample_order_seed) : Json()},
+                       {"figure_images", figure_images},
+                       {"precise_bn", precise_bn},
+                       {"deterministic", deterministic}});
 }
 
 ChainConfig ChainConfig::from_json(const Json& j) {
   ChainConfig c;
-  c.dataset = j.at("dataset").as_string();
-  c.data_dir = j.at("data_dir").as_string();
-  c.recipe = j.at("recipe").as_string();
+  c.dataset = j.at("dataset").get<std::string>();
+  c.data_dir = j.at("data_dir").get<std::string>();
+  c.recipe = j.at("recipe").get<std::string>();
   c.models.clear();
-  for (const Json& m : j.at("models").as_array()) c.models.push_back(m.as_string());
-  c.epochs = int(j.at("epochs").as_int());
-  c.batch_size = int(j.at("batch_size").as_int());
-  c.generations = int(j.at("generations").as_int());
-  c.refine = j.at("refine").as_string();
-  c.temperature = j.at("temperature").as_number();
-  c.alpha = j.at("alpha").as_number();
-  c.augment = j.at("augment").as_string();
-  c.augment_copies = int(j.at("augment_copies").as_int());
-  c.seeds = int(j.at("seeds").as_int());
-  c.seed = std::uint64_t(j.at("seed").as_int());
-  c.optimizer = j.at("optimizer").as_string();
-  c.lr = j.at("lr").as_number();
-  c.weight_decay = j.at("weight_decay").as_number();
-  c.schedule = j.at("schedule").as_string();
-  c.warmup_epochs = j.at("warmup_epochs").as_number();
-  c.early_stopping = j.at("early_stopping").as_bool();
-  c.early_stopping_patience = int(j.at("early_stopping_patience").as_int());
-  c.val_fraction = j.at("val_fraction").as_number();
-  c.val_split = j.at("val_split").as_string();
-  c.train_limit = j.at("train_limit").as_int();
-  c.test_limit = j.at("test_limit").as_int();
-  c.figure_images = int(j.at("figure_images").as_int());
+  c.models = j.at("models").get<std::vector<std::string>>();
+  c.epochs = json_integer<int>(j.at("epochs"));
+  c.batch_size = json_integer<int>(j.at("batch_size"));
+  c.generations = json_integer<int>(j.at("generations"));
+  c.refine = j.at("refine").get<std::string>();
+  c.temperature = j.at("temperature").get<double>();
+  c.alpha = j.at("alpha").get<double>();
+  c.augment = j.at("augment").get<std::string>();
+  c.augment_copies = json_integer<int>(j.at("augment_copies"));
+  c.seeds = json_integer<int>(j.at("seeds"));
+  c.seed = json_integer<std::uint64_t>(j.at("seed"));
+  c.optimizer = j.at("optimizer").get<std::string>();
+  c.lr = j.at("lr").get<double>();
+  c.weight_decay = j.at("weight_decay").get<double>();
+  c.schedule = j.at("schedule").get<std::string>();
+  c.warmup_epochs = j.at("warmup_epochs").get<double>();
+  c.early_stopping = j.at("early_stopping").get<bool>();
+  c.early_stopping_patience = json_integer<int>(j.at("early_stopping_patience"));
+  c.val_fraction = j.at("val_fraction").get<double>();
+  c.val_split = j.at("val_split").get<std::string>();
+  c.train_limit = json_integer(j.at("train_limit"));
+  c.test_limit = json_integer(j.at("test_limit"));
+  // null, or absent (runs recorded before the order existed): the files' class-sorted order,
+  // which is what those runs trained on.
+  c.sample_order_seed.reset();
+  if (j.contains("sample_order_seed") && !j.at("sample_order_seed").is_null())
+    c.sample_order_seed = json_integer<std::uint64_t>(j.at("sample_order_seed"));
+  c.figure_images = json_integer<int>(j.at("figure_images"));
+  // Runs recorded before precise statistics existed used the running averages.
+  c.precise_bn = j.contains("precise_bn") ? json_integer<int>(j.at("precise_bn")) : 0;
+  c.deterministic = j.contains("deterministic") && j.at("deterministic").get<bool>();
   return c;
 }
 
@@ -305,9 +318,18 @@ Options parse_command_line(int argc, char** argv) {
     throw UsageError("no dataset given: cifar10, svhn, fashion-mnist or an image-folder path (see --help)");
   if (o.table1 && !o.chain.dataset.empty())
     throw UsageError("--table1 takes its datasets from --table1-datasets, not a positional dataset");
-  const bool needs_val = o.chain.schedule == "plateau" || o.chain.early_stopping;
-  if (needs_val && o.chain.val_fraction <= 0)
-    throw UsageError("--val-fraction 0: the plateau schedule and early stopping watch validation accuracy");
+  if (o.chain.val_fraction <= 0) {
+    // Nothing held out: nothing to take the decisions made on validation accuracy.
+    const bool plateau = o.chain.schedule == "plateau", stopping = o.chain.early_stopping;
+    const std::string both = plateau && stopping ? " and " : "";
+    if (plateau || stopping)
+      throw UsageError("--val-fraction 0 leaves no validation images, but " +
+                       std::string(plateau ? "--schedule plateau" : "") + both +
+                       (stopping ? "--early-stopping" : "") + " decide" + (both.empty() ? "s" : "") +
+                       " on validation accuracy (" + o.chain.recipe + " recipe): add " +
+                       (plateau ? "--schedule cosine" : "") + both + (stopping ? "--early-stopping 0" : "") +
+                       ", or hold out a validation fraction");
+  }
   return o;
 }
 

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "data/sample_order.h"
 #include "engine/json.h"
 
 namespace rf::app {
@@ -44,7 +45,12 @@ struct ChainConfig {
   std::string val_split = "random";    // random | tail
   long long train_limit = 0;           // 0: all
   long long test_limit = 0;
+  // The order an image-folder tree's files are put in at load (data/sample_order.h), which
+  // decides what a tail split and --train-limit take; nullopt: the files' class-sorted order.
+  std::optional<std::uint64_t> sample_order_seed = data::kDefaultSampleOrderSeed;
   int figure_images = 12;              // training images in the Figure-4 grid
+  int precise_bn = 100;                // batches for precise batch-norm statistics; 0: off
+  bool deterministic = false;          // GPU: bitwise-repeatable runs (Backend::set_deterministic)
 
   const std::string& model_for(int generation) const;  // 1-based generation
   Json to_json() const;

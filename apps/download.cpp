@@ -5,7 +5,6 @@
 #include "apps/http_fetch.h"
 #include "apps/md5.h"
 #include "apps/tar_extract.h"
-#include "data/bytes.h"
 #include "engine/check.h"
 
 namespace rf::app {
@@ -95,8 +94,7 @@ void download_dataset(const DatasetSource& source, const fs::path& downloads_dir
     fs::path scratch = file;
     scratch += ".unpacking";
     fs::remove_all(scratch);
-    const data::Bytes tar = data::gunzip(data::read_file(file), file.string());
-    const std::vector<std::string> members = extract_tar(tar, scratch, file.string());
+    const std::vector<std::string> members = extract_tar_file(file, scratch);
     for (const auto& entry : fs::directory_iterator(scratch)) {
       fs::remove_all(dir / entry.path().filename());
       fs::rename(entry.path(), dir / entry.path().filename());

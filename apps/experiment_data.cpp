@@ -13,8 +13,10 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// N images spread evenly over the split, in order. Not simply the first N: an image-folder
-// tree is sorted by class, and its first N images would all be airplanes.
+// N images spread evenly over the split, in order: a fixed subset with the split's class mix.
+// The sources are in a shuffled order (published, or data/sample_order.h), where the first N
+// would do as well; spreading also keeps the mix of a run recorded with an image-folder tree in
+// its class-sorted file order, whose first N images would all be airplanes.
 data::Dataset spread_subset(const data::Dataset& d, long long limit) {
   if (limit <= 0 || size_t(limit) >= d.size()) return d;
   std::vector<size_t> idx(static_cast<size_t>(limit));
@@ -40,6 +42,7 @@ data::AugmentConfig augment_config(const ChainConfig& c) {
 data::TrainTest load_experiment_data(const ChainConfig& c, const DataLocation& where) {
   data::LoadOptions o;
   o.cache_dir = where.cache_dir;
+  o.sample_order_seed = c.sample_order_seed;
   o.log = [](const std::string& msg) { std::printf("data: %s\n", msg.c_str()); };
   if (!where.data_dir.empty()) o.search_dirs = {where.data_dir};
   o.search_dirs.push_back(where.downloads_dir);

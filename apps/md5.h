@@ -1,10 +1,12 @@
 #pragma once
-// MD5 (RFC 1321), only to check downloads against the checksums the dataset authors publish;
-// not for anything that needs collision resistance.
+// MD5 through OpenSSL's EVP interface, only to check downloads against the checksums the dataset
+// authors publish; not for anything that needs collision resistance.
 #include <cstddef>
-#include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <string>
+
+using EVP_MD_CTX = struct evp_md_ctx_st;
 
 namespace rf::app {
 
@@ -15,11 +17,10 @@ class Md5 {
   std::string hex_digest();  // finishes the hash; lowercase hex
 
  private:
-  void block(const std::uint8_t* p);
-  std::uint32_t state_[4];
-  std::uint64_t length_ = 0;  // bytes
-  std::uint8_t buffer_[64];
-  size_t buffered_ = 0;
+  struct Free {
+    void operator()(EVP_MD_CTX* c) const;
+  };
+  std::unique_ptr<EVP_MD_CTX, Free> ctx_;
 };
 
 std::string md5_hex(const void* data, size_t bytes);

@@ -43,9 +43,12 @@ void RunProgress::batch(const train::BatchProgress& p) {
 
 void RunProgress::epoch(const train::EpochStats& s) {
   const double all_eta = s.eta_seconds + remaining_after_current(generation_elapsed() + s.eta_seconds);
-  std::printf("%s%s  epoch %d/%d  loss %.4f  acc %.1f%%  val loss %.4f  val acc %.1f%%  lr %.3g  %.0f img/s  %s  ETA %s (all %s)\n",
+  char val[64] = "val n/a";  // no validation split
+  if (std::isfinite(s.val_accuracy))
+    std::snprintf(val, sizeof val, "val loss %.4f  val acc %.1f%%", s.val_loss, 100 * s.val_accuracy);
+  std::printf("%s%s  epoch %d/%d  loss %.4f  acc %.1f%%  %s  lr %.3g  %.0f img/s  %s  ETA %s (all %s)\n",
               live_ ? "\r\033[K" : "", label_.c_str(), s.epoch + 1, s.epochs, s.train_loss,
-              100 * s.train_accuracy, s.val_loss, 100 * s.val_accuracy, s.lr, s.images_per_second,
+              100 * s.train_accuracy, val, s.lr, s.images_per_second,
               train::format_duration(s.epoch_seconds).c_str(), train::format_duration(s.eta_seconds).c_str(),
               train::format_duration(all_eta).c_str());
   std::fflush(stdout);

@@ -38,15 +38,9 @@ fs::path default_cache_dir() {
 }
 
 Json run_record(const Options& o, const std::string& device, int argc, char** argv) {
-  Json command = Json::array();
-  for (int i = 0; i < argc; ++i) command.push(argv[i]);
-  Json grid;
-  if (o.table1) {
-    grid = Json::array();
-    for (const auto& d : o.table1->datasets) grid.push(d);
-  }
+  const Json grid = o.table1 ? Json(o.table1->datasets) : Json();
   return Json::object({{"format", "refine_app-run-1"}, {"chain", o.chain.to_json()}, {"table1", grid}, {"device", device},
-                       {"threads", o.threads}, {"command", command}});
+                       {"threads", o.threads}, {"command", std::vector<std::string>(argv, argv + argc)}});
 }
 
 // --resume: the recorded configuration replaces the command line's (only --threads, --cache-dir
@@ -55,18 +49,17 @@ void load_run_record(Options& o, const fs::path& dir) {
   const fs::path file = dir / "config.json";
   if (!fs::exists(file))
     throw UsageError("--resume " + dir.string() + ": no config.json there (not a refine_app run directory)");
-  const Json j = Json::parse(read_text_file(file), file.string());
-  const std::string data_dir = o.chain.data_dir;
-  o.chain = ChainConfig::from_json(j.at("chain"));
-  if (!data_dir.empty()) o.chain.data_dir = data_dir;
-  o.table1.reset();
-  if (!j.at("table1").is_null()) {
-    o.table1 = GridConfig{};
-    for (const Json& d : j.at("table1").as_array()) o.table1->datasets.push_back(d.as_string());
-  }
-  o.device = j.at("device").as_string();
-  // CPU results are bitwise reproducible for a given thread count: keep the run's.
-  if (o.threads == 0) o.threads = int(j.at("threads").as_int());
+  const Json j = parse_json(read_text_file(file), file.string());
+  read_json(file.string(), [&] {
+    const std::string data_dir = o.chain.data_dir;
+    o.chain = ChainConfig::from_json(j.at("chain"));
+    if (!data_dir.empty()) o.chain.data_dir = data_dir;
+    o.table1.reset();
+    if (!j.at("table1").is_null()) o.table1 = GridConfig{.datasets = j.at("table1").get<std::vector<std::string>>()};
+    o.device = j.at("device").get<std::string>();
+    // CPU results are bitwise reproducible for a given thread count: keep the run's.
+    if (o.threads == 0) o.threads = json_integer<int>(j.at("threads"));
+  });
 }
 
 Device choose_device(const std::string& requested) {

@@ -25,7 +25,8 @@ std::vector<train::EpochStats> read_history(const fs::path& metrics) {
   std::istringstream in(read_text_file(metrics));
   std::string line;
   while (std::getline(in, line))
-    if (!line.empty()) h.push_back(train::EpochStats::from_json(Json::parse(line, metrics.string())));
+    if (!line.empty())
+      h.push_back(read_json(metrics.string(), [&] { return train::EpochStats::from_json(parse_json(line, metrics.string())); }));
   return h;
 }
 
@@ -89,12 +90,16 @@ std::string top3_text(const data::SoftLabels& s, size_t row, const std::vector<s
 std::string config_lines(const ChainConfig& c, const std::string& device) {
   std::string models;
   for (const auto& m : c.models) models += (models.empty() ? "" : ",") + m;
+  char v[64] = "none (--val-fraction 0: every training image trains)";
+  if (c.val_fraction > 0)
+    std::snprintf(v, sizeof v, "%.0f%% (%s, hard labels)", 100 * c.val_fraction, c.val_split.c_str());
+  const std::string validation = v;
   char b[640];
   std::snprintf(b, sizeof b,
                 "- dataset: %s, %lld train / %lld test images (0 = all)\n"
                 "- refinery: %s, %d generations, temperature %g, alpha %g, %d seed(s) from %llu\n"
                 "- recipe: %s; models %s; %d epochs max, batch %d, %s lr %g, weight decay %g, schedule %s%s\n"
-                "- augmentation: %s%s; validation %.0f%% (%s, hard labels)\n"
+                "- augmentation: %s%s; validation %s\n"
                 "- device: %s\n",
                 c.dataset.c_str(), c.train_limit, c.test_limit, c.refine.c_str(), c.generations, c.temperature,
                 c.alpha, c.seeds, static_cast<unsigned long long>(c.seed), c.recipe.c_str(), models.c_str(),
@@ -103,7 +108,7 @@ std::string config_lines(const ChainConfig& c, const std::string& device) {
                 c.augment == "none" ? ""
                 : c.augment_copies > 0 ? (" (" + std::to_string(c.augment_copies) + " static copies)").c_str()
                                        : " (on the fly)",
-                100 * c.val_fraction, c.val_split.c_str(), device.c_str());
+                validation.c_str(), device.c_str());
   return b;
 }
 
@@ -146,15 +151,25 @@ std::string markdown_table_to_html(const std::string& md) {
   return out + "</table>\n";
 }
 
+// A CSV number; an empty field where there is none (NaN: no validation split, say), which
+// spreadsheets, pandas and R all read as missing.
+std::string csv_number(double x) {
+  if (!std::isfinite(x)) return "";
+  char b[32];
+  std::snprintf(b, sizeof b, "%.6f", x);
+  return b;
+}
+
 // Every seed and generation, one row each, for spreadsheets and scripts.
 std::string results_csv(const ChainResults& r) {
-  std::string out = "seed,generation,model,test_accuracy,val_accuracy,label_agreement,label_entropy,train_seconds,images_per_second,epochs_run,stopped_early\n";
+  std::string out = "seed,generation,model,test_accuracy,val_accuracy,label_agreement,label_entropy,train_seconds,images_per_second,epochs_run,stopped_early,train_mode_accuracy,eval_mode_accuracy\n";
   char b[256];
   for (const auto& chain : r)
     for (const auto& g : chain) {
-      std::snprintf(b, sizeof b, "%d,%d,%s,%.6f,%.6f,%.6f,%.6f,%.1f,%.1f,%d,%d\n", g.seed_index, g.generation,
-                    g.model.c_str(), g.test_accuracy, g.val_accuracy, g.label_agreement, g.label_entropy,
-                    g.train_seconds, g.images_per_second, g.epochs_run, g.stopped_early ? 1 : 0);
+      std::snprintf(b, sizeof b, "%d,%d,%s,%.6f,%s,%.6f,%.6f,%.1f,%.1f,%d,%d,%s,%s\n", g.seed_index, g.generation,
+                    g.model.c_str(), g.test_accuracy, csv_number(g.val_accuracy).c_str(), g.label_agreement,
+                    g.label_entropy, g.train_seconds, g.images_per_second, g.epochs_run, g.stopped_early ? 1 : 0,
+                    csv_number(g.train_mode_accuracy).c_str(), csv_number(g.eval_mode_accuracy).c_str());
       out += b;
     }
   return out;

@@ -5,6 +5,10 @@
 
 namespace rf::app {
 
+namespace {
+Json finite_or_null(double x) { return std::isfinite(x) ? Json(x) : Json(); }
+}  // namespace
+
 Json GenerationResult::to_json() const {
   return Json::object({{"seed_index", seed_index},
                        {"generation", generation},
@@ -13,6 +17,8 @@ Json GenerationResult::to_json() const {
                        {"val_accuracy", std::isfinite(val_accuracy) ? Json(val_accuracy) : Json()},  // null: no validation split
                        {"label_agreement", label_agreement},
                        {"label_entropy", label_entropy},
+                       {"train_mode_accuracy", finite_or_null(train_mode_accuracy)},
+                       {"eval_mode_accuracy", finite_or_null(eval_mode_accuracy)},
                        {"train_seconds", train_seconds},
                        {"images_per_second", images_per_second},
                        {"epochs_run", epochs_run},
@@ -21,17 +27,22 @@ Json GenerationResult::to_json() const {
 
 GenerationResult GenerationResult::from_json(const Json& j) {
   GenerationResult r;
-  r.seed_index = int(j.at("seed_index").as_int());
-  r.generation = int(j.at("generation").as_int());
-  r.model = j.at("model").as_string();
-  r.test_accuracy = j.at("test_accuracy").as_number();
-  r.val_accuracy = j.at("val_accuracy").is_null() ? std::nan("") : j.at("val_accuracy").as_number();
-  r.label_agreement = j.at("label_agreement").as_number();
-  r.label_entropy = j.at("label_entropy").as_number();
-  r.train_seconds = j.at("train_seconds").as_number();
-  r.images_per_second = j.at("images_per_second").as_number();
-  r.epochs_run = int(j.at("epochs_run").as_int());
-  r.stopped_early = j.at("stopped_early").as_bool();
+  r.seed_index = json_integer<int>(j.at("seed_index"));
+  r.generation = json_integer<int>(j.at("generation"));
+  r.model = j.at("model").get<std::string>();
+  r.test_accuracy = j.at("test_accuracy").get<double>();
+  r.val_accuracy = j.at("val_accuracy").is_null() ? std::nan("") : j.at("val_accuracy").get<double>();
+  r.label_agreement = j.at("label_agreement").get<double>();
+  r.label_entropy = j.at("label_entropy").get<double>();
+  const auto optional_number = [&](const char* key) {
+    return j.contains(key) && !j.at(key).is_null() ? j.at(key).get<double>() : std::nan("");
+  };
+  r.train_mode_accuracy = optional_number("train_mode_accuracy");
+  r.eval_mode_accuracy = optional_number("eval_mode_accuracy");
+  r.train_seconds = j.at("train_seconds").get<double>();
+  r.images_per_second = j.at("images_per_second").get<double>();
+  r.epochs_run = json_integer<int>(j.at("epochs_run"));
+  r.stopped_early = j.at("stopped_early").get<bool>();
   return r;
 }
 
@@ -57,13 +68,16 @@ std::vector<double> across_seeds(const ChainResults& r, int generation,
   return out;
 }
 
-std::string format_percent(const MeanStd& m) {
-  char buf[64];
-  if (m.n > 1)
-    std::snprintf(buf, sizeof buf, "%.1f ± %.1f", 100 * m.mean, 100 * m.std);
-  else
-    std::snprintf(buf, sizeof buf, "%.1f", 100 * m.mean);
+std::string percent_text(double x, int decimals) {
+  if (!std::isfinite(x)) return "n/a";
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.*f", decimals, 100 * x);
   return buf;
+}
+
+std::string format_percent(const MeanStd& m) {
+  if (m.n > 1 && std::isfinite(m.mean)) return percent_text(m.mean, 1) + " ± " + percent_text(m.std, 1);
+  return percent_text(m.mean, 1);
 }
 
 std::string summary_table(const ChainResults& r) {

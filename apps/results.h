@@ -15,6 +15,10 @@ struct GenerationResult {
   double val_accuracy = 0;       // hard labels, the last epoch's weights
   double label_agreement = 0;    // argmax of this generation's labels == ground truth
   double label_entropy = 0;      // mean entropy (nats) of this generation's labels
+  // Accuracy on up to 2,000 training images with batch statistics and with the running ones
+  // (train/batchnorm_statistics.h); NaN in runs recorded before it was measured.
+  double train_mode_accuracy = 0;
+  double eval_mode_accuracy = 0;
   double train_seconds = 0;
   double images_per_second = 0;  // training steps
   int epochs_run = 0;
@@ -36,7 +40,9 @@ MeanStd mean_std(const std::vector<double>& values);
 std::vector<double> across_seeds(const ChainResults& r, int generation,
                                  double GenerationResult::*field);
 
-// "68.7 ± 4.5" (percent) or "68.7" for one seed.
+// 100 * x with `decimals` decimals, or "n/a" where x is NaN (no validation split).
+std::string percent_text(double x, int decimals);
+// "68.7 ± 4.5" (percent) or "68.7" for one seed; "n/a" where there is no value.
 std::string format_percent(const MeanStd& m);
 
 // The per-generation table (markdown-compatible, also readable on a terminal).

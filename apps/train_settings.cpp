@@ -12,20 +12,20 @@ train::TrainConfig train_config(const ChainConfig& c, const std::filesystem::pat
   t.optimizer.momentum = 0.9;
   t.optimizer.nesterov = t.optimizer.kind == train::OptimizerConfig::Kind::Sgd;
   t.optimizer.weight_decay = c.weight_decay;
-  t.schedule.kind = parse_schedule_kind(c.schedule);
+  t.schedule.kind = train::parse_schedule_kind(c.schedule);
   t.schedule.lr = c.lr;
   switch (t.schedule.kind) {
-    case ScheduleConfig::Kind::Cosine:
+    case train::ScheduleConfig::Kind::Cosine:
       // Short runs (quick tests) keep a warmup, but shorter than training.
       t.schedule.warmup_epochs = std::min(c.warmup_epochs, c.epochs / 5.0);
       break;
-    case ScheduleConfig::Kind::Step:
+    case train::ScheduleConfig::Kind::Step:
       // PyTorch's usual CIFAR milestones: 50% and 75% of training.
       t.schedule.milestones = {c.epochs / 2, c.epochs * 3 / 4};
       break;
-    case ScheduleConfig::Kind::Plateau:
+    case train::ScheduleConfig::Kind::Plateau:
       // Keras ReduceLROnPlateau as the blog used it.
-      t.schedule.monitor = Monitor::ValAccuracy;
+      t.schedule.monitor = train::Monitor::ValAccuracy;
       t.schedule.factor = 0.1;
       t.schedule.patience = 10;
       t.schedule.min_lr = 1e-5;
@@ -34,8 +34,8 @@ train::TrainConfig train_config(const ChainConfig& c, const std::filesystem::pat
       break;
   }
   if (c.early_stopping) {
-    EarlyStoppingConfig e;
-    e.monitor = Monitor::ValAccuracy;
+    train::EarlyStoppingConfig e;
+    e.monitor = train::Monitor::ValAccuracy;
     e.patience = c.early_stopping_patience;
     e.restore_best = false;  // the blog keeps the last epoch's weights
     t.early_stopping = e;

@@ -1,8 +1,11 @@
 // Throughput of every kernel of one backend (CUDA when usable, else CPU), each validated first:
 // the CPU backend against the naive references, the CUDA backend against the CPU backend.
 // Figures are relative to the device's own measured peaks (copy bandwidth, sgemm GFLOP/s).
+// Validation runs in the math mode that is timed (--math; the CPU always computes FP32), with
+// the tolerance of that mode: TF32 results are held to tf32_tolerance of the reduction length.
 //
-//   bench_kernels [--device cpu|cuda] [--batch N] [--quick] [--json]
+//   bench_kernels [--device cpu|cuda] [--math fp32|tf32] [--batch N] [--quick] [--json]
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -15,6 +18,7 @@
 #include "engine/tensor.h"
 #include "reference.h"
 #include "resnet50_shapes.h"
+#include "tolerance.h"
 
 #ifdef RF_WITH_CUDA
 #include "engine/cuda/cuda_backend.h"
@@ -26,6 +30,7 @@ namespace {
 
 struct Options {
   Device device = Device::CPU;
+  bool tf32 = true;  // what training runs with on the GPU; the CPU has no TF32
   int batch = 256;
   bool quick = false, json = false;
 };
@@ -66,6 +71,13 @@ double max_rel_err(const Tensor& got, const ref::Vec& want) {
     scale = std::max(scale, std::abs(want[i]));
   }
   return err / scale;
+}
+
+// The validation tolerance of a result whose longest sum has `reduction` terms: FP32 for the CPU
+// and for the GPU with TF32 off, tf32_tolerance otherwise.
+double tolerance(int64_t reduction, double fp32_tol) {
+  const bool tf32 = g_opt.device == Device::CUDA && g_opt.tf32;
+  return tf32 ? std::max(fp32_tol, test::tf32_tolerance(reduction)) : fp32_tol;
 }
 
 std::string verdict(double err, double tol) {
@@ -151,7 +163,9 @@ std::string validate_conv(ConvGeom g) {
     err = std::max({max_rel_err(y, as_vec(yc)), max_rel_err(dx, as_vec(dxc)),
                     max_rel_err(dw, as_vec(dwc))});
   }
-  return verdict(err, 1e-4);  // TF32 is allowed while benchmarking the GPU
+  const int64_t reduction =
+      std::max({int64_t(g.r) * g.s * g.c, int64_t(g.r) * g.s * g.k, int64_t(g.p()) * g.q()});
+  return verdict(err, tolerance(reduction, 1e-4));
 }
 
 void bench_convs() {
@@ -195,7 +209,8 @@ void bench_gemm() {
     const ref::Vec b_ref = as_vec(b);
     const ref::Vec yr =
         ref::linear_forward(vr, s.in, s.out, as_vec(xs), as_vec(w.to(Device::CPU)), &b_ref);
-    const std::string check = verdict(max_rel_err(y.view(0, {vr, s.out}), yr), 1e-4);
+    const std::string check =
+        verdict(max_rel_err(y.view(0, {vr, s.out}), yr), tolerance(s.in, 1e-4));
     const double ms =
         time_ms([&] { be.linear_forward(s.n, s.in, s.out, x.data(), w.data(), b.data(), y.data()); });
     add_row("gemm", std::to_string(s.n) + "x" + std::to_string(s.in) + " * " +
@@ -206,16 +221,18 @@ void bench_gemm() {
 
 void bench_batchnorm() {
   Backend& be = backend_for(g_opt.device);
+  constexpr float kEps = 1.001e-5f;  // the blog's
   for (auto [hw, c] : {std::pair{8, 256}, std::pair{2, 1024}}) {
-    const int64_t rows = int64_t(g_opt.batch) * hw * hw;
+    const BnGeom geom{g_opt.batch, hw, hw, c};
+    const int64_t rows = geom.rows();
     Tensor x = random_tensor({rows, c}, 11, g_opt.device), y = Tensor::empty({rows, c}, g_opt.device);
     Tensor dx = Tensor::empty({rows, c}, g_opt.device);
     Tensor gamma = Tensor::full({c}, 1.f, g_opt.device), beta = Tensor::zeros({c}, g_opt.device);
     Tensor rm = Tensor::zeros({c}, g_opt.device), rv = Tensor::full({c}, 1.f, g_opt.device);
     Tensor sm = Tensor::empty({c}, g_opt.device), si = Tensor::empty({c}, g_opt.device);
     Tensor dg = Tensor::empty({c}, g_opt.device), db = Tensor::empty({c}, g_opt.device);
-    be.batchnorm_forward_train(rows, c, x.data(), gamma.data(), beta.data(), 1e-5f, 0.1f,
-                               rm.data(), rv.data(), y.data(), sm.data(), si.data());
+    be.batchnorm_forward_train(geom, x.data(), gamma.data(), beta.data(), kEps, 0.1f, rm.data(),
+                               rv.data(), y.data(), sm.data(), si.data());
     // Validation: batch-normalized output has mean 0 and variance 1 per channel.
     const std::vector<float> yh = y.to_host();
     double worst = 0;
@@ -228,11 +245,11 @@ void bench_batchnorm() {
     }
     const std::string check = verdict(worst, 1e-3);
     const double fwd = time_ms([&] {
-      be.batchnorm_forward_train(rows, c, x.data(), gamma.data(), beta.data(), 1e-5f, 0.1f,
+      be.batchnorm_forward_train(geom, x.data(), gamma.data(), beta.data(), kEps, 0.1f,
                                  rm.data(), rv.data(), y.data(), sm.data(), si.data());
     });
     const double bwd = time_ms([&] {
-      be.batchnorm_backward(rows, c, x.data(), y.data(), gamma.data(), sm.data(), si.data(),
+      be.batchnorm_backward(geom, x.data(), y.data(), gamma.data(), sm.data(), si.data(), kEps,
                             dx.data(), dg.data(), db.data());
     });
     const std::string shape = std::to_string(rows) + " x " + std::to_string(c);
@@ -290,8 +307,9 @@ void bench_optimizers() {
 }
 
 void print_json() {
-  std::printf("{\"device\": \"%s\", \"batch\": %d, \"peak_copy_gbs\": %.2f, \"peak_sgemm_gflops\": %.2f, \"rows\": [\n",
-              device_name(g_opt.device), g_opt.batch, g_peak_gbs, g_peak_gflops);
+  std::printf("{\"device\": \"%s\", \"math\": \"%s\", \"batch\": %d, \"peak_copy_gbs\": %.2f, \"peak_sgemm_gflops\": %.2f, \"rows\": [\n",
+              device_name(g_opt.device), g_opt.device == Device::CUDA && g_opt.tf32 ? "tf32" : "fp32",
+              g_opt.batch, g_peak_gbs, g_peak_gflops);
   for (size_t i = 0; i < g_rows.size(); ++i) {
     const Row& r = g_rows[i];
     std::printf("  {\"kernel\": \"%s\", \"shape\": \"%s\", \"ms\": %.5f, \"rate\": %.3f, \"unit\": \"%s\", \"of_peak\": %.4f, \"check\": \"%s\"}%s\n",
@@ -302,7 +320,7 @@ void print_json() {
 }
 
 [[noreturn]] void usage(const char* why) {
-  std::fprintf(stderr, "bench_kernels: %s\nusage: bench_kernels [--device cpu|cuda] [--batch N] [--quick] [--json]\n", why);
+  std::fprintf(stderr, "bench_kernels: %s\nusage: bench_kernels [--device cpu|cuda] [--math fp32|tf32] [--batch N] [--quick] [--json]\n", why);
   std::exit(2);
 }
 
@@ -316,6 +334,11 @@ int main(int argc, char** argv) {
       g_opt.json = true;
     } else if (a == "--quick") {
       g_opt.quick = true;
+    } else if (a == "--math" && i + 1 < argc) {
+      const std::string m = argv[++i];
+      if (m == "bf16") usage("--math bf16: not implemented (the engine has no bf16 kernels yet)");
+      if (m != "fp32" && m != "tf32") usage(("--math must be fp32 or tf32, not '" + m + "'").c_str());
+      g_opt.tf32 = m == "tf32";
     } else if (a == "--batch" && i + 1 < argc) {
       g_opt.batch = std::atoi(argv[++i]);
       if (g_opt.batch < 1) usage("--batch needs a positive integer");
@@ -329,13 +352,15 @@ int main(int argc, char** argv) {
       usage(("unknown argument '" + a + "'").c_str());
     }
   }
+  if (g_opt.device == Device::CUDA) cuda_backend().set_allow_tf32(g_opt.tf32);
+  const char* math = g_opt.device == Device::CUDA && g_opt.tf32 ? "tf32" : "fp32";
   if (!g_opt.json) {
     if (!cuda_available()) std::printf("CUDA unavailable: benchmarking the CPU backend\n");
 #ifdef RF_WITH_CUDA
     if (g_opt.device == Device::CUDA) std::printf("device: %s\n", cuda_device_description().c_str());
 #endif
-    std::printf("backend: %s, batch %d%s\n", device_name(g_opt.device), g_opt.batch,
-                g_opt.quick ? " (quick)" : "");
+    std::printf("backend: %s, math %s, batch %d%s\n", device_name(g_opt.device), math,
+                g_opt.batch, g_opt.quick ? " (quick)" : "");
   }
   measure_peaks();
   if (!g_opt.json)

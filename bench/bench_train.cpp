@@ -1,12 +1,30 @@
 // Images per second of whole training steps (forward, backward, Adam update) on the CPU for the
 // CIFAR ResNet-8 and ResNet-20 and the blog's ResNet50, on synthetic 32x32x3 batches.
-// Usage: bench_train [model ...]   (default: resnet8 resnet20 resnet50)
+//
+// Usage: bench_train [model ...] [--model NAME] [--batch N] [--steps N] [--threads N]
+//                    [--profile] [--json]
+//   model, --model  any name of models/factory.h (default: resnet8 resnet20 resnet50)
+//   --batch         images per step (default 128, 32 for resnet50*)
+//   --steps         timed steps after one warm-up step (default 10 / 5 / 4 by model)
+//   --threads       OpenMP threads (default: OpenMP's, i.e. OMP_NUM_THREADS or every core)
+//   --profile       per-op time of a step (engine/profiler.h): calls, ms and % of the step by op
+//                   kind; "other" is the step's wall-clock outside every op (allocation,
+//                   autograd bookkeeping). The throughput printed is of the profiled steps.
+//   --json          one JSON object per model and line instead of the table
+//                   (bench/compare_train_cpu.py reads it)
+// images/s is batch * steps / (total time of the timed steps); median_step_ms is the median step.
+#include <omp.h>
+
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
 #include "engine/ops.h"
+#include "engine/profiler.h"
+#include "kernels/cpu/blas_kernels.h"
 #include "models/factory.h"
 #include "train/optimizer_config.h"
 
@@ -16,10 +34,15 @@ namespace {
 
 struct Case {
   std::string model;
-  int batch, steps;
+  int batch = 0, steps = 0;
 };
 
-double images_per_second(const Case& c) {
+struct Result {
+  double images_per_s = 0, median_step_ms = 0, mean_step_ms = 0;
+  profiler::Totals ops{};
+};
+
+Result run(const Case& c, bool profile) {
   auto model = models::make_model(c.model, {.classes = 10, .seed = 1});
   auto opt = train::make_optimizer(train::OptimizerConfig{}, model->parameters(), 1e-3f);
   std::vector<float> x(size_t(c.batch) * 32 * 32 * 3), t(size_t(c.batch) * 10, 0.f);
@@ -35,28 +58,140 @@ double images_per_second(const Case& c) {
     (void)loss.value().item();
   };
   step();  // warm-up: first-touch allocations, thread pool start
+  profiler::reset();
+  profiler::set_enabled(profile);
+  std::vector<double> ms;
   const auto t0 = std::chrono::steady_clock::now();
-  for (int s = 0; s < c.steps; ++s) step();
+  for (int s = 0; s < c.steps; ++s) {
+    const auto s0 = std::chrono::steady_clock::now();
+    step();
+    ms.push_back(
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - s0).count());
+  }
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  return double(c.batch) * c.steps / secs;
+  profiler::set_enabled(false);
+  Result r;
+  r.images_per_s = double(c.batch) * c.steps / secs;
+  r.mean_step_ms = 1e3 * secs / c.steps;
+  std::sort(ms.begin(), ms.end());
+  r.median_step_ms = ms.size() % 2 ? ms[ms.size() / 2]
+                                   : 0.5 * (ms[ms.size() / 2 - 1] + ms[ms.size() / 2]);
+  if (profile) r.ops = profiler::totals();
+  return r;
+}
+
+// Ops with time or calls, largest first.
+std::vector<int> ops_by_time(const profiler::Totals& t) {
+  std::vector<int> order;
+  for (int i = 0; i < profiler::kOpCount; ++i)
+    if (t[size_t(i)].calls > 0) order.push_back(i);
+  std::stable_sort(order.begin(), order.end(),
+                   [&](int a, int b) { return t[size_t(a)].seconds > t[size_t(b)].seconds; });
+  return order;
+}
+
+double ops_seconds(const profiler::Totals& t) {
+  double s = 0;
+  for (const profiler::OpStats& o : t) s += o.seconds;
+  return s;
+}
+
+void print_profile(const Case& c, const Result& r) {
+  const double step_ms = r.mean_step_ms;
+  std::printf("\nper-op time of a %s step, batch %d, %d threads (mean of %d steps, %.1f ms):\n",
+              c.model.c_str(), c.batch, omp_get_max_threads(), c.steps, step_ms);
+  std::printf("  %-20s %9s %10s %7s\n", "op", "calls", "ms/step", "%");
+  for (int i : ops_by_time(r.ops)) {
+    const profiler::OpStats& o = r.ops[size_t(i)];
+    const double op_ms = 1e3 * o.seconds / c.steps;
+    std::printf("  %-20s %9.1f %10.2f %6.1f%%\n", profiler::op_name(profiler::Op(i)),
+                double(o.calls) / c.steps, op_ms, 100 * op_ms / step_ms);
+  }
+  const double other_ms = step_ms - 1e3 * ops_seconds(r.ops) / c.steps;
+  std::printf("  %-20s %9s %10.2f %6.1f%%\n", "other (host)", "", other_ms,
+              100 * other_ms / step_ms);
+}
+
+void print_json(const Case& c, const Result& r, bool profile) {
+  std::printf("{\"model\": \"%s\", \"batch\": %d, \"steps\": %d, \"threads\": %d, "
+              "\"blas\": \"%s\", \"images_per_s\": %.3f, \"mean_step_ms\": %.4f, "
+              "\"median_step_ms\": %.4f",
+              c.model.c_str(), c.batch, c.steps, omp_get_max_threads(),
+              cpu::select_blas_kernels(), r.images_per_s,
+              r.mean_step_ms, r.median_step_ms);
+  if (profile) {
+    std::printf(", \"profile\": [");
+    bool first = true;
+    for (int i : ops_by_time(r.ops)) {
+      const profiler::OpStats& o = r.ops[size_t(i)];
+      std::printf("%s{\"op\": \"%s\", \"calls_per_step\": %.2f, \"ms_per_step\": %.4f}",
+                  first ? "" : ", ", profiler::op_name(profiler::Op(i)),
+                  double(o.calls) / c.steps, 1e3 * o.seconds / c.steps);
+      first = false;
+    }
+    std::printf("], \"other_ms_per_step\": %.4f",
+                r.mean_step_ms - 1e3 * ops_seconds(r.ops) / c.steps);
+  }
+  std::printf("}\n");
+}
+
+[[noreturn]] void usage(const std::string& why) {
+  std::fprintf(stderr,
+               "bench_train: %s\nusage: bench_train [model ...] [--model NAME] [--batch N] "
+               "[--steps N] [--threads N] [--profile] [--json]\n",
+               why.c_str());
+  std::exit(2);
+}
+
+int positive(const char* flag, const char* value) {
+  char* end = nullptr;
+  const long v = std::strtol(value, &end, 10);
+  if (end == value || *end != '\0' || v < 1 || v > 1000000)
+    usage(std::string(flag) + " needs a positive integer, not '" + value + "'");
+  return int(v);
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  const std::vector<Case> all = {{"resnet8", 128, 10}, {"resnet20", 128, 5}, {"resnet50", 32, 4}};
-  std::vector<Case> chosen;
-  for (int i = 1; i < argc; ++i)
-    for (const Case& c : all)
-      if (c.model == argv[i]) chosen.push_back(c);
-  if (argc > 1 && chosen.size() != size_t(argc - 1)) {
-    std::fprintf(stderr, "bench_train: models are resnet8, resnet20, resnet50\n");
-    return 2;
+  std::vector<std::string> names;
+  int batch = 0, steps = 0, threads = 0;
+  bool profile = false, json = false;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    const bool has_value = i + 1 < argc;
+    if (a == "--profile") profile = true;
+    else if (a == "--json") json = true;
+    else if (a == "--model" && has_value) names.push_back(argv[++i]);
+    else if (a == "--batch" && has_value) batch = positive("--batch", argv[++i]);
+    else if (a == "--steps" && has_value) steps = positive("--steps", argv[++i]);
+    else if (a == "--threads" && has_value) threads = positive("--threads", argv[++i]);
+    else if (a.starts_with("-")) usage("unknown or incomplete flag '" + a + "'");
+    else names.push_back(a);
   }
-  if (chosen.empty()) chosen = all;
-  std::printf("%-10s %6s %6s %10s\n", "model", "batch", "steps", "images/s");
-  for (const Case& c : chosen) {
-    std::printf("%-10s %6d %6d %10.1f\n", c.model.c_str(), c.batch, c.steps, images_per_second(c));
+  const std::vector<std::string> known = models::model_names();
+  for (const std::string& n : names)
+    if (std::find(known.begin(), known.end(), n) == known.end())
+      usage("unknown model '" + n + "'");
+  if (names.empty()) names = {"resnet8", "resnet20", "resnet50"};
+  if (threads > 0) omp_set_num_threads(threads);
+  (void)cpu_backend();  // selects OpenBLAS's kernels (kernels/cpu/blas_kernels.h)
+  if (!json) std::printf("OpenBLAS kernels: %s\n", cpu::select_blas_kernels());
+
+  if (!json) std::printf("%-10s %6s %6s %8s %10s %14s\n", "model", "batch", "steps", "threads",
+                         "images/s", "median step ms");
+  for (const std::string& n : names) {
+    const bool big = n.starts_with("resnet50");
+    Case c{n, batch > 0 ? batch : (big ? 32 : 128),
+           steps > 0 ? steps : (n == "resnet8" ? 10 : big ? 4 : 5)};
+    const Result r = run(c, profile);
+    if (json) {
+      print_json(c, r, profile);
+    } else {
+      std::printf("%-10s %6d %6d %8d %10.1f %14.2f\n", c.model.c_str(), c.batch, c.steps,
+                  omp_get_max_threads(), r.images_per_s, r.median_step_ms);
+      if (profile) print_profile(c, r);
+    }
     std::fflush(stdout);
   }
   return 0;

@@ -59,7 +59,7 @@ int main(int argc, char** argv) try {
   c.optimizer.kind = train::parse_optimizer_kind(a["optimizer"]);
   c.optimizer.nesterov = c.optimizer.kind == train::OptimizerConfig::Kind::Sgd;
   c.optimizer.weight_decay = std::stod(a["wd"]);
-  c.schedule.kind = parse_schedule_kind(a["schedule"]);
+  c.schedule.kind = train::parse_schedule_kind(a["schedule"]);
   c.schedule.lr = std::stod(a["lr"]);
   c.log_file = a["log"];
   train::Trainer trainer(*model, c, int64_t(train_loader.batches_per_epoch()));

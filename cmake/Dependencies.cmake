@@ -21,6 +21,12 @@ target_link_libraries(rf_blas INTERFACE ${RF_OPENBLAS_LIBRARY})
 target_include_directories(rf_blas INTERFACE ${CBLAS_INCLUDE_DIR})
 message(STATUS "OpenBLAS: ${RF_OPENBLAS_LIBRARY}")
 
+# JSON (Debian nlohmann-json3-dev, header-only); tar/gzip extraction (libarchive-dev); MD5 through
+# OpenSSL's EVP interface (libssl-dev, also what libcurl4-openssl-dev builds on).
+find_package(nlohmann_json 3.10 REQUIRED)
+find_package(LibArchive REQUIRED)
+find_package(OpenSSL REQUIRED COMPONENTS Crypto)
+
 # doctest and stb are header-only (Debian: doctest-dev, libstb-dev).
 find_path(DOCTEST_INCLUDE_DIR doctest/doctest.h REQUIRED)
 find_path(STB_INCLUDE_DIR stb_image.h PATH_SUFFIXES stb REQUIRED)

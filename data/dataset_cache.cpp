@@ -1,6 +1,9 @@
 #include "data/dataset_cache.h"
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstring>
 #include <fstream>
@@ -98,15 +101,24 @@ CachedDataset parse_dataset_cache(ByteSpan bytes, const std::string& name) {
 void write_dataset_cache(const fs::path& file, const Dataset& d, std::uint64_t fingerprint) {
   const Bytes bytes = serialize_dataset(d, fingerprint);
   if (file.has_parent_path()) fs::create_directories(file.parent_path());
+  // A temporary name of this writer's own: processes (a grid's cells, two runs started together)
+  // and threads that decode the same source at once each write whole files, and the last rename
+  // wins with identical contents.
+  static std::atomic<unsigned> writes{0};
   fs::path tmp = file;
-  tmp += ".tmp";
+  tmp += ".tmp." + std::to_string(::getpid()) + "." + std::to_string(writes++);
   {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
     if (!out) fail(tmp.string(), "cannot create cache file");
     out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
     if (!out) fail(tmp.string(), "write error");
   }
-  fs::rename(tmp, file);
+  std::error_code ec;
+  fs::rename(tmp, file, ec);
+  if (ec) {
+    fs::remove(tmp, ec);
+    fail(file.string(), "cannot move the new cache file into place: " + ec.message());
+  }
 }
 
 std::uint64_t source_fingerprint(const fs::path& source) {

@@ -1,7 +1,8 @@
 #pragma once
 // Image-folder datasets: ROOT/{train,test}/<class>/*.{png,jpg,jpeg,bmp} (extensions matched
 // case-insensitively), decoded with stb_image. Classes are the sorted sub-directory names, so
-// the label order is stable across machines. Every image is decoded to RGB (grayscale files are
+// the label order is stable across machines. The readers here return the files class by class,
+// in sorted order; load_dataset (registry.h) then puts them in a seeded order (sample_order.h). Every image is decoded to RGB (grayscale files are
 // replicated) and must have the size of the first image in sorted order; a differing size is
 // rejected with an error naming the file rather than silently resized, since resampling would
 // change what a model is evaluated on.

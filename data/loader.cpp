@@ -192,6 +192,8 @@ std::size_t Loader::batches_per_epoch() const {
   return impl_->opt.drop_last ? n / bs : (n + bs - 1) / bs;
 }
 
+std::size_t Loader::batch_size() const { return impl_->opt.batch_size; }
+
 std::vector<std::size_t> Loader::epoch_order(std::uint64_t epoch) const {
   // The order stream is keyed apart from the per-sample augmentation streams (index < 2^64-1).
   Rng rng(impl_->opt.seed, epoch, ~std::uint64_t{0});

@@ -73,6 +73,7 @@ class Loader {
   Loader& operator=(const Loader&) = delete;
 
   std::size_t batches_per_epoch() const;
+  std::size_t batch_size() const;
   // The sample order of `epoch` (identity when shuffle is off).
   std::vector<std::size_t> epoch_order(std::uint64_t epoch) const;
 

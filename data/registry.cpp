@@ -52,6 +52,13 @@ TrainTest image_tree(const fs::path& root, const std::string& name, const LoadOp
   note(o, name + ": image folders under " + root.string());
   TrainTest t{image_split(root / "train", name, o), image_split(root / "test", name, o)};
   check_splits_match(t, root);
+  // After the cache, so a cached and a freshly decoded tree come out in the same order.
+  if (o.sample_order_seed) {
+    t.train = in_sample_order(t.train, *o.sample_order_seed);
+    t.test = in_sample_order(t.test, *o.sample_order_seed);
+    note(o, name + ": files put in sample order " + std::to_string(*o.sample_order_seed) +
+                " (they are listed class by class)");
+  }
   return t;
 }
 

@@ -4,12 +4,15 @@
 // "svhn" (format 2 .mat files), "fashion-mnist" (IDX files), or a path to a directory in any of
 // these forms (an image-folder tree ROOT/{train,test}/<class>/ most usefully).
 
+#include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "data/dataset.h"
+#include "data/sample_order.h"
 
 namespace rf::data {
 
@@ -22,6 +25,11 @@ struct LoadOptions {
   // cache. The binary formats are not cached: reading them is already a plain copy.
   std::filesystem::path cache_dir;
   unsigned decode_threads = 0;  // 0 = hardware concurrency
+  // Image-folder trees list their files class by class; both splits are put in the seeded
+  // order of sample_order.h. nullopt keeps the files' sorted order (that of runs recorded
+  // before the order existed). Sources with a published order (CIFAR-10 binary, SVHN .mat,
+  // IDX) always keep theirs.
+  std::optional<std::uint64_t> sample_order_seed = kDefaultSampleOrderSeed;
   std::function<void(const std::string&)> log;  // told where data came from and cache events
 };
 

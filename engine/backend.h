@@ -37,6 +37,10 @@ class Backend {
   virtual void synchronize() = 0;
   // Tensor-core TF32 math for convolutions and GEMMs (CUDA only; tests turn it off).
   virtual void set_allow_tf32(bool) {}
+  // Bitwise-repeatable results from run to run (CUDA only: the CPU backend always is, for a
+  // given thread count). On: convolution algorithms that cuDNN marks deterministic, chosen by
+  // its heuristic ranking rather than by timing. Off (the default): the fastest measured.
+  virtual void set_deterministic(bool) {}
 
   // ---- elementwise ----
   virtual void fill(int64_t n, float value, float* y) = 0;
@@ -58,21 +62,21 @@ class Backend {
   virtual void conv2d_backward_filter(const ConvGeom& g, const float* x, const float* dy,
                                       float* dw, float* dbias) = 0;
 
-  // ---- batch norm over NHWC: `rows` = n*h*w rows of `c` channels ----
+  // ---- batch norm over an NHWC tensor of geometry g (per-channel statistics over n*h*w) ----
   // Training: normalizes with the batch statistics (biased variance), updates the running
   // averages as running = (1 - momentum) * running + momentum * batch (unbiased variance, as
   // PyTorch and cuDNN do), and saves mean and 1/sqrt(var + eps) for the backward pass.
-  virtual void batchnorm_forward_train(int64_t rows, int c, const float* x, const float* gamma,
+  virtual void batchnorm_forward_train(const BnGeom& g, const float* x, const float* gamma,
                                        const float* beta, float eps, float momentum,
                                        float* running_mean, float* running_var, float* y,
                                        float* save_mean, float* save_invstd) = 0;
-  virtual void batchnorm_forward_eval(int64_t rows, int c, const float* x, const float* gamma,
+  virtual void batchnorm_forward_eval(const BnGeom& g, const float* x, const float* gamma,
                                       const float* beta, const float* running_mean,
                                       const float* running_var, float eps, float* y) = 0;
-  // dx, dgamma, dbeta are overwritten.
-  virtual void batchnorm_backward(int64_t rows, int c, const float* x, const float* dy,
+  // dx, dgamma, dbeta are overwritten. `eps` is the forward's (cuDNN asks for the same value).
+  virtual void batchnorm_backward(const BnGeom& g, const float* x, const float* dy,
                                   const float* gamma, const float* save_mean,
-                                  const float* save_invstd, float* dx, float* dgamma,
+                                  const float* save_invstd, float eps, float* dx, float* dgamma,
                                   float* dbeta) = 0;
 
   // ---- pooling ----

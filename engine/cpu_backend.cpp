@@ -6,6 +6,7 @@
 
 #include "engine/backend.h"
 #include "kernels/cpu/batchnorm.h"
+#include "kernels/cpu/blas_kernels.h"
 #include "kernels/cpu/conv2d.h"
 #include "kernels/cpu/elementwise.h"
 #include "kernels/cpu/linear.h"
@@ -18,6 +19,8 @@ namespace {
 
 class CpuBackend final : public Backend {
  public:
+  // OpenBLAS's fallback kernels on CPUs newer than it are replaced before any BLAS call.
+  CpuBackend() { cpu::select_blas_kernels(); }
   Device device() const override { return Device::CPU; }
   const char* name() const override { return "cpu"; }
 
@@ -66,22 +69,25 @@ class CpuBackend final : public Backend {
     cpu::conv2d_backward_filter(g, x, dy, dw, dbias, workspace(g));
   }
 
-  void batchnorm_forward_train(int64_t rows, int c, const float* x, const float* gamma,
+  // The statistics are per channel over all n*h*w positions: the kernels see a [rows, c] matrix.
+  void batchnorm_forward_train(const BnGeom& g, const float* x, const float* gamma,
                                const float* beta, float eps, float momentum, float* running_mean,
                                float* running_var, float* y, float* save_mean,
                                float* save_invstd) override {
-    cpu::batchnorm_forward_train(rows, c, x, gamma, beta, eps, momentum, running_mean,
+    cpu::batchnorm_forward_train(g.rows(), g.c, x, gamma, beta, eps, momentum, running_mean,
                                  running_var, y, save_mean, save_invstd);
   }
-  void batchnorm_forward_eval(int64_t rows, int c, const float* x, const float* gamma,
+  void batchnorm_forward_eval(const BnGeom& g, const float* x, const float* gamma,
                               const float* beta, const float* running_mean,
                               const float* running_var, float eps, float* y) override {
-    cpu::batchnorm_forward_eval(rows, c, x, gamma, beta, running_mean, running_var, eps, y);
+    cpu::batchnorm_forward_eval(g.rows(), g.c, x, gamma, beta, running_mean, running_var, eps, y);
   }
-  void batchnorm_backward(int64_t rows, int c, const float* x, const float* dy, const float* gamma,
-                          const float* save_mean, const float* save_invstd, float* dx,
-                          float* dgamma, float* dbeta) override {
-    cpu::batchnorm_backward(rows, c, x, dy, gamma, save_mean, save_invstd, dx, dgamma, dbeta);
+  // eps is already folded into save_invstd.
+  void batchnorm_backward(const BnGeom& g, const float* x, const float* dy, const float* gamma,
+                          const float* save_mean, const float* save_invstd, float /*eps*/,
+                          float* dx, float* dgamma, float* dbeta) override {
+    cpu::batchnorm_backward(g.rows(), g.c, x, dy, gamma, save_mean, save_invstd, dx, dgamma,
+                            dbeta);
   }
 
   void maxpool_forward(const PoolGeom& g, const float* x, float* y) override {

@@ -1,71 +1,51 @@
 #pragma once
-// A small, strict JSON value with its own parser and writer, enough for safetensors headers and
-// the training state stored in checkpoints. Strict on purpose: a checkpoint whose header is not
-// exactly valid JSON (RFC 8259) is corrupt, and saying so beats guessing.
+// JSON is nlohmann-json (Debian nlohmann-json3-dev), objects keeping their insertion order so that
+// config.json, stats.json and metrics.jsonl read in the order they are written. Numbers: integers
+// stay integers; doubles are written with the shortest digits that read back bit-exactly, which
+// exact resume depends on.
+#include <nlohmann/json.hpp>
+
+#include <concepts>
 #include <cstdint>
-#include <map>
-#include <memory>
+#include <limits>
 #include <string>
 #include <string_view>
 #include <utility>
-#include <vector>
+
+#include "engine/check.h"
 
 namespace rf {
 
-class Json {
- public:
-  enum class Kind { Null, Bool, Number, String, Array, Object };
-  using Array = std::vector<Json>;
-  using Object = std::vector<std::pair<std::string, Json>>;  // keys unique, insertion order kept
+using Json = nlohmann::ordered_json;
 
-  Json() = default;  // null
-  Json(bool b) : kind_(Kind::Bool), bool_(b) {}
-  Json(double d) : kind_(Kind::Number), number_(d) {}
-  Json(int v) : Json(double(v)) {}
-  Json(int64_t v) : Json(double(v)) {}
-  Json(uint64_t v) : Json(double(v)) {}
-  Json(std::string s) : kind_(Kind::String), string_(std::move(s)) {}
-  Json(const char* s) : Json(std::string(s)) {}
-  static Json array(Array items = {});
-  static Json object(Object members = {});
+// Exactly one JSON value (RFC 8259; surrounding whitespace allowed), rejecting what nlohmann
+// accepts but a file of ours never holds: duplicate keys and nesting deeper than 64. Throws
+// rf::Error("<where>: invalid JSON at byte N: <what>").
+Json parse_json(std::string_view text, const std::string& where);
 
-  Kind kind() const { return kind_; }
-  bool is_null() const { return kind_ == Kind::Null; }
-  bool is_object() const { return kind_ == Kind::Object; }
+// An integer (a count, an epoch, a seed) as T. nlohmann's get<T>() would cast a floating-point
+// value, undefined behaviour out of range (fuzz_run_json found it), so only a JSON integer that
+// fits T is taken; anything else throws rf::Error.
+template <std::integral T = int64_t>
+T json_integer(const Json& v) {
+  if (v.is_number_unsigned()) {
+    if (const auto u = v.get<std::uint64_t>(); std::in_range<T>(u)) return T(u);
+  } else if (v.is_number_integer()) {
+    if (const auto i = v.get<std::int64_t>(); std::in_range<T>(i)) return T(i);
+  }
+  throw Error("JSON: expected an integer that fits " + std::to_string(std::numeric_limits<T>::digits) +
+              " bits, found " + v.dump());
+}
 
-  // Typed access; each throws rf::Error naming the expected and actual kind.
-  bool as_bool() const;
-  double as_number() const;
-  // A number that is an integer exactly representable as int64 (offsets, counts, epochs).
-  int64_t as_int() const;
-  const std::string& as_string() const;
-  const Array& as_array() const;
-  const Object& as_object() const;
-
-  // Object members: has() / at() (throws naming the missing key) / set() (adds or replaces).
-  bool has(std::string_view key) const;
-  const Json& at(std::string_view key) const;
-  Json& set(std::string key, Json value);
-  // Arrays: appends.
-  void push(Json value);
-
-  // Compact text. Numbers are written with the fewest digits (15 to 17) that read back
-  // bit-exactly, which exact resume depends on.
-  std::string dump() const;
-  // Throws rf::Error("<where>: <what> at byte N") on anything but exactly one JSON value
-  // (surrounding whitespace allowed).
-  static Json parse(std::string_view text, const std::string& where);
-
- private:
-  void dump_to(std::string& out) const;
-  Kind kind_ = Kind::Null;
-  bool bool_ = false;
-  double number_ = 0;
-  std::string string_;
-  std::shared_ptr<Array> array_;
-  std::shared_ptr<Object> object_;
-};
-
-const char* json_kind_name(Json::Kind k);
+// Runs `read` (code that takes values out of a parsed Json); nlohmann's errors from it (a missing
+// key, a wrong type) become an rf::Error naming `where`, the file the JSON came from.
+template <class Read>
+decltype(auto) read_json(const std::string& where, Read&& read) {
+  try {
+    return read();
+  } catch (const Json::exception& e) {
+    throw Error(where + ": " + e.what());
+  }
+}
 
 }  // namespace rf

@@ -1,9 +1,16 @@
 #include "engine/ops.h"
 
+#include <climits>
+
 #include "engine/check.h"
+#include "engine/profiler.h"
 
 namespace rf {
 namespace {
+
+using profiler::Op;
+// Times one backend call under `op` when the profiler is on (engine/profiler.h).
+using Prof = profiler::Scope;
 
 Tensor empty_like(const Tensor& t) { return Tensor::empty(t.shape(), t.device()); }
 
@@ -27,7 +34,10 @@ Variable add(const Variable& a, const Variable& b) {
            "add: shapes " << shape_str(a.shape()) << " and " << shape_str(b.shape()));
   const Tensor& av = a.value();
   Tensor y = empty_like(av);
-  av.backend().add(y.numel(), av.data(), b.value().data(), y.data());
+  {
+    const Prof p(Op::add, av.device());
+    av.backend().add(y.numel(), av.data(), b.value().data(), y.data());
+  }
   return Variable::from_op(y, {a, b}, [](std::vector<Variable>& in, const Tensor& g) {
     for (Variable& v : in)
       if (v.requires_grad()) v.add_grad(g);
@@ -37,10 +47,16 @@ Variable add(const Variable& a, const Variable& b) {
 Variable scale(const Variable& x, float alpha) {
   const Tensor& xv = x.value();
   Tensor y = empty_like(xv);
-  xv.backend().scale(y.numel(), alpha, xv.data(), y.data());
+  {
+    const Prof p(Op::scale, xv.device());
+    xv.backend().scale(y.numel(), alpha, xv.data(), y.data());
+  }
   return Variable::from_op(y, {x}, [alpha](std::vector<Variable>& in, const Tensor& g) {
     Tensor dx = empty_like(g);
-    g.backend().scale(g.numel(), alpha, g.data(), dx.data());
+    {
+      const Prof p(Op::scale, g.device());
+      g.backend().scale(g.numel(), alpha, g.data(), dx.data());
+    }
     in[0].add_grad(dx);
   });
 }
@@ -48,10 +64,16 @@ Variable scale(const Variable& x, float alpha) {
 Variable relu(const Variable& x) {
   const Tensor& xv = x.value();
   Tensor y = empty_like(xv);
-  xv.backend().relu_forward(y.numel(), xv.data(), y.data());
+  {
+    const Prof p(Op::relu_forward, xv.device());
+    xv.backend().relu_forward(y.numel(), xv.data(), y.data());
+  }
   return Variable::from_op(y, {x}, [y](std::vector<Variable>& in, const Tensor& g) {
     Tensor dx = empty_like(g);
-    g.backend().relu_backward(g.numel(), y.data(), g.data(), dx.data());
+    {
+      const Prof p(Op::relu_backward, g.device());
+      g.backend().relu_backward(g.numel(), y.data(), g.data(), dx.data());
+    }
     in[0].add_grad(dx);
   });
 }
@@ -75,8 +97,11 @@ Variable conv2d(const Variable& x, const Variable& w, const Variable& bias, int 
                                                            << " for " << ws[0] << " channels");
   }
   Tensor y = Tensor::empty({xs[0], geom.p(), geom.q(), ws[0]}, x.value().device());
-  x.value().backend().conv2d_forward(geom, x.value().data(), w.value().data(),
-                                     bias.defined() ? bias.value().data() : nullptr, y.data());
+  {
+    const Prof p(Op::conv2d_forward, x.value().device());
+    x.value().backend().conv2d_forward(geom, x.value().data(), w.value().data(),
+                                       bias.defined() ? bias.value().data() : nullptr, y.data());
+  }
   return Variable::from_op(
       y, {x, w, bias}, [geom](std::vector<Variable>& in, const Tensor& g) {
         Backend& be = g.backend();
@@ -84,15 +109,21 @@ Variable conv2d(const Variable& x, const Variable& w, const Variable& bias, int 
         const Tensor& wv = in[1].value();
         if (in[0].requires_grad()) {
           Tensor dx = empty_like(xv);
-          be.conv2d_backward_data(geom, g.data(), wv.data(), dx.data());
+          {
+            const Prof p(Op::conv2d_backward_data, g.device());
+            be.conv2d_backward_data(geom, g.data(), wv.data(), dx.data());
+          }
           in[0].add_grad(dx);
         }
         const bool want_b = in[2].requires_grad();
         if (in[1].requires_grad() || want_b) {
           Tensor dw = empty_like(wv);
           Tensor db = want_b ? empty_like(in[2].value()) : Tensor();
-          be.conv2d_backward_filter(geom, xv.data(), g.data(), dw.data(),
-                                    want_b ? db.data() : nullptr);
+          {
+            const Prof p(Op::conv2d_backward_filter, g.device());
+            be.conv2d_backward_filter(geom, xv.data(), g.data(), dw.data(),
+                                      want_b ? db.data() : nullptr);
+          }
           if (in[1].requires_grad()) in[1].add_grad(dw);
           if (want_b) in[2].add_grad(db);
         }
@@ -104,7 +135,13 @@ Variable batchnorm(const Variable& x, const Variable& gamma, const Variable& bet
                    float eps) {
   const Tensor& xv = x.value();
   const int c = int(xv.dim(-1));
-  const int64_t rows = xv.numel() / c;
+  const int64_t rows = c > 0 ? xv.numel() / c : 0;
+  // An NHWC activation keeps its (n, h, w); any other input is a [rows, c] matrix.
+  RF_CHECK(c > 0 && rows > 0 && rows <= INT_MAX,
+           "batchnorm: unsupported input " << shape_str(xv.shape()));
+  const BnGeom geom = xv.ndim() == 4
+                          ? BnGeom{int(xv.dim(0)), int(xv.dim(1)), int(xv.dim(2)), c}
+                          : BnGeom{int(rows), 1, 1, c};
   const Tensor* per_channel[] = {&gamma.value(), &beta.value(), &running_mean, &running_var};
   for (const Tensor* t : per_channel) {
     RF_CHECK(t->shape() == Shape{c}, "batchnorm: per-channel tensor " << shape_str(t->shape())
@@ -115,8 +152,11 @@ Variable batchnorm(const Variable& x, const Variable& gamma, const Variable& bet
   Backend& be = xv.backend();
   Tensor y = empty_like(xv);
   if (!training) {
-    be.batchnorm_forward_eval(rows, c, xv.data(), gamma.value().data(), beta.value().data(),
-                              running_mean.data(), running_var.data(), eps, y.data());
+    {
+      const Prof p(Op::batchnorm_forward, xv.device());
+      be.batchnorm_forward_eval(geom, xv.data(), gamma.value().data(), beta.value().data(),
+                                running_mean.data(), running_var.data(), eps, y.data());
+    }
     // Eval mode is for inference and labeling; gradients through frozen statistics are not
     // something this engine's training ever needs, so asking for them is an error, not a guess.
     const bool wants_grad =
@@ -128,19 +168,25 @@ Variable batchnorm(const Variable& x, const Variable& gamma, const Variable& bet
                          << shape_str(xv.shape()));
   Tensor save_mean = Tensor::empty({c}, xv.device());
   Tensor save_invstd = Tensor::empty({c}, xv.device());
-  be.batchnorm_forward_train(rows, c, xv.data(), gamma.value().data(), beta.value().data(), eps,
-                             momentum, running_mean.data(), running_var.data(), y.data(),
-                             save_mean.data(), save_invstd.data());
+  {
+    const Prof p(Op::batchnorm_forward, xv.device());
+    be.batchnorm_forward_train(geom, xv.data(), gamma.value().data(), beta.value().data(), eps,
+                               momentum, running_mean.data(), running_var.data(), y.data(),
+                               save_mean.data(), save_invstd.data());
+  }
   return Variable::from_op(
       y, {x, gamma, beta},
-      [rows, c, save_mean, save_invstd](std::vector<Variable>& in, const Tensor& g) {
+      [geom, eps, save_mean, save_invstd](std::vector<Variable>& in, const Tensor& g) {
         const Tensor& xv = in[0].value();
         Tensor dx = empty_like(xv);
         Tensor dgamma = empty_like(in[1].value());
         Tensor dbeta = empty_like(in[2].value());
-        g.backend().batchnorm_backward(rows, c, xv.data(), g.data(), in[1].value().data(),
-                                       save_mean.data(), save_invstd.data(), dx.data(),
-                                       dgamma.data(), dbeta.data());
+        {
+          const Prof p(Op::batchnorm_backward, g.device());
+          g.backend().batchnorm_backward(geom, xv.data(), g.data(), in[1].value().data(),
+                                         save_mean.data(), save_invstd.data(), eps, dx.data(),
+                                         dgamma.data(), dbeta.data());
+        }
         if (in[0].requires_grad()) in[0].add_grad(dx);
         if (in[1].requires_grad()) in[1].add_grad(dgamma);
         if (in[2].requires_grad()) in[2].add_grad(dbeta);
@@ -156,10 +202,16 @@ Variable maxpool2d(const Variable& x, int window, int stride, int pad) {
   RF_CHECK(geom.p() > 0 && geom.q() > 0,
            "maxpool2d: window " << window << " larger than padded input " << shape_str(xs));
   Tensor y = Tensor::empty({xs[0], geom.p(), geom.q(), xs[3]}, x.value().device());
-  x.value().backend().maxpool_forward(geom, x.value().data(), y.data());
+  {
+    const Prof p(Op::pool_forward, x.value().device());
+    x.value().backend().maxpool_forward(geom, x.value().data(), y.data());
+  }
   return Variable::from_op(y, {x}, [geom](std::vector<Variable>& in, const Tensor& g) {
     Tensor dx = empty_like(in[0].value());
-    g.backend().maxpool_backward(geom, in[0].value().data(), g.data(), dx.data());
+    {
+      const Prof p(Op::pool_backward, g.device());
+      g.backend().maxpool_backward(geom, in[0].value().data(), g.data(), dx.data());
+    }
     in[0].add_grad(dx);
   });
 }
@@ -169,10 +221,16 @@ Variable global_avgpool(const Variable& x) {
   const Shape& xs = x.shape();
   const int n = int(xs[0]), hw = int(xs[1] * xs[2]), c = int(xs[3]);
   Tensor y = Tensor::empty({xs[0], xs[3]}, x.value().device());
-  x.value().backend().global_avgpool_forward(n, hw, c, x.value().data(), y.data());
+  {
+    const Prof p(Op::pool_forward, x.value().device());
+    x.value().backend().global_avgpool_forward(n, hw, c, x.value().data(), y.data());
+  }
   return Variable::from_op(y, {x}, [n, hw, c](std::vector<Variable>& in, const Tensor& g) {
     Tensor dx = empty_like(in[0].value());
-    g.backend().global_avgpool_backward(n, hw, c, g.data(), dx.data());
+    {
+      const Prof p(Op::pool_backward, g.device());
+      g.backend().global_avgpool_backward(n, hw, c, g.data(), dx.data());
+    }
     in[0].add_grad(dx);
   });
 }
@@ -197,16 +255,22 @@ Variable linear(const Variable& x, const Variable& w, const Variable& b) {
     RF_CHECK(b.shape() == Shape{out},
              "linear: bias " << shape_str(b.shape()) << " for " << out << " outputs");
   Tensor y = Tensor::empty({n, out}, x.value().device());
-  x.value().backend().linear_forward(n, in, out, x.value().data(), w.value().data(),
-                                     b.defined() ? b.value().data() : nullptr, y.data());
+  {
+    const Prof p(Op::linear_forward, x.value().device());
+    x.value().backend().linear_forward(n, in, out, x.value().data(), w.value().data(),
+                                       b.defined() ? b.value().data() : nullptr, y.data());
+  }
   return Variable::from_op(y, {x, w, b}, [n, in, out](std::vector<Variable>& v, const Tensor& g) {
     Tensor dx = v[0].requires_grad() ? empty_like(v[0].value()) : Tensor();
     Tensor dw = v[1].requires_grad() ? empty_like(v[1].value()) : Tensor();
     Tensor db = v[2].requires_grad() ? empty_like(v[2].value()) : Tensor();
-    g.backend().linear_backward(n, in, out, v[0].value().data(), v[1].value().data(), g.data(),
-                                dx.defined() ? dx.data() : nullptr,
-                                dw.defined() ? dw.data() : nullptr,
-                                db.defined() ? db.data() : nullptr);
+    {
+      const Prof p(Op::linear_backward, g.device());
+      g.backend().linear_backward(n, in, out, v[0].value().data(), v[1].value().data(),
+                                  g.data(), dx.defined() ? dx.data() : nullptr,
+                                  dw.defined() ? dw.data() : nullptr,
+                                  db.defined() ? db.data() : nullptr);
+    }
     if (dx.defined()) v[0].add_grad(dx);
     if (dw.defined()) v[1].add_grad(dw);
     if (db.defined()) v[2].add_grad(db);
@@ -218,10 +282,16 @@ Variable softmax(const Variable& x) {
   const int64_t rows = x.value().dim(0);
   const int cols = int(x.value().dim(1));
   Tensor y = empty_like(x.value());
-  x.value().backend().softmax_forward(rows, cols, x.value().data(), y.data());
+  {
+    const Prof p(Op::softmax_forward, x.value().device());
+    x.value().backend().softmax_forward(rows, cols, x.value().data(), y.data());
+  }
   return Variable::from_op(y, {x}, [rows, cols, y](std::vector<Variable>& in, const Tensor& g) {
     Tensor dx = empty_like(g);
-    g.backend().softmax_backward(rows, cols, y.data(), g.data(), dx.data());
+    {
+      const Prof p(Op::softmax_backward, g.device());
+      g.backend().softmax_backward(rows, cols, y.data(), g.data(), dx.data());
+    }
     in[0].add_grad(dx);
   });
 }
@@ -239,12 +309,18 @@ Variable softmax_cross_entropy(const Variable& logits, const Tensor& targets) {
   Tensor loss = Tensor::empty({}, lv.device());
   const bool want_grad = grad_enabled() && logits.requires_grad();
   Tensor dlogits = want_grad ? empty_like(lv) : Tensor();
-  lv.backend().softmax_xent(rows, cols, lv.data(), targets.data(), loss.data(),
-                            want_grad ? dlogits.data() : nullptr);
+  {
+    const Prof p(Op::softmax_xent, lv.device());
+    lv.backend().softmax_xent(rows, cols, lv.data(), targets.data(), loss.data(),
+                              want_grad ? dlogits.data() : nullptr);
+  }
   return Variable::from_op(loss, {logits}, [dlogits](std::vector<Variable>& in, const Tensor& g) {
     // The fused forward already wrote d(loss)/d(logits); only the upstream scalar is applied.
     Tensor dx = empty_like(dlogits);
-    g.backend().scale_by(dx.numel(), g.data(), dlogits.data(), dx.data());
+    {
+      const Prof p(Op::softmax_xent, g.device());
+      g.backend().scale_by(dx.numel(), g.data(), dlogits.data(), dx.data());
+    }
     in[0].add_grad(dx);
   });
 }

@@ -1,6 +1,7 @@
 #include "engine/optimizer.h"
 
 #include "engine/check.h"
+#include "engine/profiler.h"
 
 namespace rf {
 
@@ -11,6 +12,7 @@ Sgd::Sgd(ParameterSet& params, SgdParams p) : params_(params), p_(p) {
 
 void Sgd::step() {
   const Tensor& w = params_.values();
+  const profiler::Scope p(profiler::Op::optimizer_update, w.device());
   w.backend().sgd_update(w.numel(), p_, w.data(), params_.grads().data(), velocity_.data());
 }
 
@@ -23,6 +25,7 @@ Adam::Adam(ParameterSet& params, AdamParams p) : params_(params), p_(p) {
 
 void Adam::step() {
   const Tensor& w = params_.values();
+  const profiler::Scope p(profiler::Op::optimizer_update, w.device());
   w.backend().adam_update(w.numel(), p_, w.data(), params_.grads().data(), m_.data(), v_.data());
   ++p_.step;
 }

@@ -1,6 +1,7 @@
 #include "engine/parameters.h"
 
 #include "engine/check.h"
+#include "engine/profiler.h"
 
 namespace rf {
 
@@ -36,6 +37,7 @@ void ParameterSet::pack(Device device) {
 
 void ParameterSet::zero_grad() {
   RF_CHECK(packed(), "zero_grad() before pack()");
+  const profiler::Scope p(profiler::Op::zero_grad, grads_.device());
   grads_.zero_();
 }
 

@@ -11,6 +11,7 @@
 
 #include "engine/check.h"
 #include "engine/json.h"
+#include "engine/safetensors_header.h"
 
 namespace rf {
 
@@ -48,22 +49,14 @@ void write_safetensors(const std::filesystem::path& file,
                        const std::vector<std::pair<std::string, Tensor>>& tensors,
                        const TensorMetadata& metadata) {
   Json header = Json::object();
-  if (!metadata.empty()) {
-    Json meta = Json::object();
-    for (const auto& [k, v] : metadata) meta.set(k, v);
-    header.set("__metadata__", meta);
-  }
+  if (!metadata.empty()) header["__metadata__"] = metadata;
   uint64_t offset = 0;
   for (const auto& [name, t] : tensors) {
     RF_CHECK(name != "__metadata__" && !name.empty(),
              file.string() << ": invalid tensor name '" << name << "'");
-    RF_CHECK(!header.has(name), file.string() << ": duplicate tensor name '" << name << "'");
-    Json shape = Json::array();
-    for (int64_t d : t.shape()) shape.push(Json(d));
+    RF_CHECK(!header.contains(name), file.string() << ": duplicate tensor name '" << name << "'");
     const uint64_t bytes = uint64_t(t.numel()) * sizeof(float);
-    header.set(name, Json::object({{"dtype", "F32"},
-                                   {"shape", shape},
-                                   {"data_offsets", Json::array({Json(offset), Json(offset + bytes)})}}));
+    header[name] = {{"dtype", "F32"}, {"shape", t.shape()}, {"data_offsets", {offset, offset + bytes}}};
     offset += bytes;
   }
   std::string text = header.dump();
@@ -126,63 +119,13 @@ SafetensorsFile SafetensorsFile::read(const std::filesystem::path& file) {
 
   SafetensorsFile f;
   f.path_ = file;
-  const Json header = Json::parse(text, where + ": safetensors header");
-  RF_CHECK(header.is_object(), where << ": safetensors header is a JSON "
-                                     << json_kind_name(header.kind()) << ", not an object");
   const uint64_t data_bytes = size - 8 - header_len;
-  struct Span {
-    size_t begin, end;
-    std::string name;
-  };
-  std::vector<Span> spans;
-  for (const auto& [name, v] : header.as_object()) {
-    const std::string what = where + ": tensor '" + name + "'";
-    if (name == "__metadata__") {
-      RF_CHECK(v.is_object(), where << ": __metadata__ is not a JSON object");
-      for (const auto& [k, s] : v.as_object()) {
-        RF_CHECK(s.kind() == Json::Kind::String,
-                 where << ": __metadata__ value of '" << k << "' is not a string");
-        f.metadata_[k] = s.as_string();
-      }
-      continue;
-    }
-    RF_CHECK(v.is_object(), what << ": entry is not a JSON object");
-    Entry e;
-    try {
-      RF_CHECK(v.at("dtype").as_string() == "F32",
-               "dtype " << v.at("dtype").as_string() << ", only F32 is supported");
-      for (const Json& d : v.at("shape").as_array()) {
-        RF_CHECK(d.as_int() >= 0, "negative dimension " << d.as_int());
-        e.shape.push_back(d.as_int());
-      }
-      const Json::Array& off = v.at("data_offsets").as_array();
-      RF_CHECK(off.size() == 2, "data_offsets has " << off.size() << " values, not 2");
-      const int64_t b = off[0].as_int(), en = off[1].as_int();
-      RF_CHECK(b >= 0 && b <= en && uint64_t(en) <= data_bytes,
-               "data_offsets [" << b << ", " << en << "] outside the " << data_bytes
-                                << " data bytes (file truncated?)");
-      RF_CHECK(uint64_t(en - b) == uint64_t(shape_numel(e.shape)) * sizeof(float),
-               "data_offsets span " << en - b << " bytes but shape " << shape_str(e.shape)
-                                    << " needs " << shape_numel(e.shape) * 4);
-      e.begin = size_t(b);
-      e.end = size_t(en);
-    } catch (const Error& err) {
-      RF_CHECK(false, what << ": " << err.what());
-    }
-    spans.push_back({e.begin, e.end, name});
-    f.entries_.emplace(name, e);
-    f.order_.push_back(name);
+  SafetensorsHeader header = parse_safetensors_header(text, data_bytes, where);
+  f.metadata_ = std::move(header.metadata);
+  for (SafetensorsHeader::Tensor& t : header.tensors) {
+    f.order_.push_back(t.name);
+    f.entries_.emplace(t.name, Entry{std::move(t.shape), t.begin, t.end});
   }
-  std::sort(spans.begin(), spans.end(), [](const Span& a, const Span& b) { return a.begin < b.begin; });
-  size_t covered = 0;
-  for (const Span& s : spans) {
-    RF_CHECK(s.begin == covered, where << ": tensor '" << s.name << "' starts at byte " << s.begin
-                                       << " but the previous tensor ends at " << covered
-                                       << " (overlap or hole in the data)");
-    covered = s.end;
-  }
-  RF_CHECK(covered == data_bytes, where << ": the tensors cover " << covered << " of the "
-                                        << data_bytes << " data bytes (trailing garbage)");
   f.data_.resize(data_bytes);
   in.read(f.data_.data(), std::streamsize(data_bytes));
   RF_CHECK(in, where << ": read error in the tensor data");

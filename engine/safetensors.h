@@ -11,11 +11,10 @@
 #include <utility>
 #include <vector>
 
+#include "engine/safetensors_header.h"
 #include "engine/tensor.h"
 
 namespace rf {
-
-using TensorMetadata = std::map<std::string, std::string>;
 
 // Writes atomically: a temporary file in the same directory, fsync, rename over `file`, fsync of
 // the directory. A crash leaves either the old file or the new one, never a torn one. Tensors may

@@ -3,6 +3,7 @@
 #include <unordered_set>
 
 #include "engine/check.h"
+#include "engine/profiler.h"
 
 namespace rf {
 
@@ -55,12 +56,16 @@ void Variable::add_grad(const Tensor& g) {
                                                   << shape_str(node_->value.shape()));
   Tensor& acc = node_->grad;
   if (node_->grad_in_buffer) {
+    const profiler::Scope p(profiler::Op::grad_accumulate, acc.device());
     acc.backend().axpy(acc.numel(), 1.f, g.data(), acc.data());
   } else if (!acc.defined()) {
     acc = g;
   } else {
     Tensor sum = Tensor::empty(acc.shape(), acc.device());
-    acc.backend().add(acc.numel(), acc.data(), g.data(), sum.data());
+    {
+      const profiler::Scope p(profiler::Op::grad_accumulate, acc.device());
+      acc.backend().add(acc.numel(), acc.data(), g.data(), sum.data());
+    }
     acc = sum;
   }
 }

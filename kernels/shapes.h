@@ -23,6 +23,15 @@ struct ConvGeom {
   double flops() const { return 2.0 * double(n) * p() * q() * k * r * s * c; }  // one pass
 };
 
+// Batch norm over an NHWC tensor: per-channel statistics over all n*h*w positions. The real
+// (n, h, w) is kept, not just their product, because cuDNN must be handed the real tensor: it
+// refused batch 128 of 32x32x16 described as 131,072 images of 1x1 (CUDNN_STATUS_NOT_SUPPORTED
+// on an H200). A [rows, c] matrix is n = rows, h = w = 1.
+struct BnGeom {
+  int n = 0, h = 1, w = 1, c = 0;
+  int64_t rows() const { return int64_t(n) * h * w; }
+};
+
 // Max pooling; the padding never wins (it acts as -infinity), as in Keras and PyTorch.
 struct PoolGeom {
   int n = 0, h = 0, w = 0, c = 0;

@@ -27,6 +27,9 @@ class BatchNorm2d final : public Module {
   // momentum 0.99 is 0.01 here.
   BatchNorm2d(int channels, float eps, float momentum);
   Variable forward(const Variable& x) override;
+  float momentum() const { return momentum_; }
+  // Precise statistics (train/precise_bn.h) average batch statistics by varying the momentum.
+  void set_momentum(float momentum) { momentum_ = momentum; }
 
  private:
   float eps_, momentum_;

@@ -2,6 +2,7 @@
 // A network ready to train: its module tree, the ParameterSet holding every parameter in one
 // flat buffer on the model's device (what the fused optimizers update), and its buffers.
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -26,6 +27,8 @@ class Model {
   Variable forward(const Variable& images) { return net_->forward(images); }
   void set_training(bool training) { net_->set_training(training); }
   bool training() const { return net_->training(); }
+  // Every module of the network, depth first (see Module::visit_modules).
+  void visit_modules(const std::function<void(Module&)>& fn) { net_->visit_modules(fn); }
 
   // Moves parameters (repacked; gradients reset) and buffers. Optimizers made before a move
   // refer to the old buffers: make them after.

@@ -27,6 +27,11 @@ void Module::visit_buffers(const BufferVisitor& fn, const std::string& prefix) {
   for (auto& [name, child] : children_) child->visit_buffers(fn, join(prefix, name));
 }
 
+void Module::visit_modules(const std::function<void(Module&)>& fn) {
+  fn(*this);
+  for (auto& [name, child] : children_) child->visit_modules(fn);
+}
+
 void Module::register_parameter(std::string name, Variable* parameter) {
   RF_CHECK(parameter && parameter->defined(), "parameter '" << name << "' registered undefined");
   parameters_.emplace_back(std::move(name), parameter);

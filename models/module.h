@@ -35,6 +35,9 @@ class Module {
   // Depth first, in registration order; `prefix` is prepended with a dot.
   void visit_parameters(const ParameterVisitor& fn, const std::string& prefix = "");
   void visit_buffers(const BufferVisitor& fn, const std::string& prefix = "");
+  // This module, then every descendant, depth first: for settings of one kind of layer (e.g. the
+  // batch-norm momentum while statistics are recomputed).
+  void visit_modules(const std::function<void(Module&)>& fn);
 
  protected:
   void register_parameter(std::string name, Variable* parameter);

@@ -6,6 +6,7 @@
 #include <random>
 
 #include "engine/ops.h"
+#include "tolerance.h"
 
 namespace rf::test {
 namespace {
@@ -71,21 +72,27 @@ OpCase conv_case(int n, int h, int w, int c, int k, int r, int stride, int pad, 
     return out;
   };
   oc.gpu_tol = 1e-5;
+  // Forward and backward-data sum r*s*c and r*s*k products, backward-filter n*p*q.
+  oc.tf32_reduction =
+      std::max({int64_t(r) * r * c, int64_t(r) * r * k, int64_t(n) * g.p() * g.q()});
   return oc;
 }
 
-OpCase batchnorm_case(const Shape& xs, bool training) {
+// `mean`: the inputs are mean + 3 * uniform(-1, 1). A large mean checks how the variance is
+// computed: E[x^2] - mean^2 in float would lose it to cancellation.
+OpCase batchnorm_case(const Shape& xs, bool training, float mean = 1.5f) {
   const int c = int(xs.back());
   const int64_t rows = shape_numel(xs) / c;
   const float eps = 1.001e-5f, momentum = 0.01f;
   const std::vector<float> rmean = uniform(c, 11, -0.2f, 0.2f), rvar = uniform(c, 12, 0.5f, 2.f);
   OpCase oc;
   oc.op = "batchnorm";
-  oc.shape = std::string(training ? "train" : "eval") + " x" + shape_str(xs);
+  oc.shape = std::string(training ? "train" : "eval") + " x" + shape_str(xs) +
+             (mean != 1.5f ? " mean " + std::to_string(int(mean)) : "");
   oc.input_shapes = {xs, {c}, {c}};
   // An offset and scale per case, so that the mean and variance are far from 0 and 1.
   std::vector<float> x = uniform(shape_numel(xs), 13);
-  for (float& v : x) v = 3.f * v + 1.5f;
+  for (float& v : x) v = 3.f * v + mean;
   oc.inputs = {x, uniform(c, 14, 0.5f, 1.5f), uniform(c, 15)};
   oc.backward = training;
   oc.forward = [=](std::vector<Variable>& in, Device d, Extras& extras) {
@@ -112,6 +119,10 @@ OpCase batchnorm_case(const Shape& xs, bool training) {
     return out;
   };
   oc.gpu_tol = 1e-4;
+  // The backward gets the batch mean as a float (Backend's save_mean, as cuDNN's): rounded by up
+  // to 3e-5 at mean 1000, i.e. 2e-5 of this input's spread, which every xhat of the backward
+  // inherits. The reference uses the exact mean.
+  if (training && mean >= 1000.f) oc.ref_tol = 5e-5;
   return oc;
 }
 
@@ -172,6 +183,7 @@ OpCase linear_case(int n, int in_f, int out_f, bool bias) {
     return out;
   };
   oc.gpu_tol = 1e-5;
+  oc.tf32_reduction = std::max({int64_t(in_f), int64_t(out_f), int64_t(n)});  // y, dx, dw
   return oc;
 }
 
@@ -277,6 +289,12 @@ OpCase with_fd_step(OpCase c, double step) {
   return c;
 }
 
+// A real-size case: compared across backends and with the naive reference, never differenced.
+OpCase real_size(OpCase c) {
+  c.gradcheck = false;
+  return c;
+}
+
 }  // namespace
 
 std::vector<OpCase> all_op_cases() {
@@ -311,7 +329,26 @@ std::vector<OpCase> all_op_cases() {
       elementwise_case("relu", {2, 3, 4, 5}),
       elementwise_case("add", {3, 5}),
       elementwise_case("scale", {1, 7}),
+      // The refinery's real shapes: CIFAR ResNets at batch 128 and the blog's ResNet50 at 250.
+      real_size(conv_case(250, 1, 1, 512, 512, 3, 1, 1, false, "ResNet50 stage-5 3x3 on 1x1")),
+      real_size(conv_case(250, 2, 2, 1024, 512, 1, 2, 0, false, "ResNet50 1x1 stride 2 on 2x2")),
+      real_size(conv_case(128, 2, 2, 1024, 2048, 1, 2, 0, true, "ResNet50 shortcut on 2x2")),
+      real_size(batchnorm_case({128, 32, 32, 16}, true)),
+      real_size(batchnorm_case({250, 16, 16, 64}, true)),
+      real_size(batchnorm_case({250, 1, 1, 2048}, true)),
+      real_size(batchnorm_case({250, 16, 16, 64}, false)),
+      with_fd_step(batchnorm_case({64, 8, 8, 32}, true, 1000.f), 5e-2),
+      batchnorm_case({64, 8, 8, 32}, false, 1000.f),
+      real_size(linear_case(250, 2048, 10, true)),
+      with_fd_step(xent_case(250, 10, Targets::Soft, 6.f), 5e-2),
+      real_size(xent_case(2000, 10, Targets::Soft, 6.f)),
   };
+}
+
+// TF32 math is held to tf32_tolerance (tolerance.h) of the op's longest reduction.
+double gpu_tolerance(const OpCase& c, bool tf32) {
+  if (!tf32 || c.tf32_reduction == 0) return c.gpu_tol;
+  return std::max(c.gpu_tol, tf32_tolerance(c.tf32_reduction));
 }
 
 std::vector<float> upstream_grad(int64_t n) { return uniform(n, 99, -1.f, 1.f); }

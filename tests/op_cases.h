@@ -1,8 +1,9 @@
 #pragma once
 // The cross-backend op table: every op of the engine on awkward shapes (odd sizes, batch 1,
-// channel counts that are not multiples of 4 or 32, 10 and 1000 classes), each with its fixed
-// inputs, its autograd forward, and its naive reference. The same table drives the CPU-vs-
-// reference test, the finite-difference gradient check and the CUDA-vs-CPU test.
+// channel counts that are not multiples of 4 or 32, 10 and 1000 classes) and on the real shapes
+// of the refinery's models (batch 128 and 250), each with its fixed inputs, its autograd
+// forward, and its naive reference. The same table drives the CPU-vs-reference test, the
+// finite-difference gradient check and the CUDA-vs-CPU test.
 #include <functional>
 #include <map>
 #include <string>
@@ -37,12 +38,22 @@ struct OpCase {
   std::function<Variable(std::vector<Variable>&, Device, Extras&)> forward;
   // The naive reference for the same inputs and upstream gradient dy.
   std::function<RefOut(const std::vector<ref::Vec>& inputs, const ref::Vec& dy)> reference;
+  double ref_tol = 1e-5;   // CPU vs the naive double reference, normalized max error
   double gpu_tol = 1e-5;   // CUDA vs CPU, normalized max error (FP32 math, TF32 off)
+  // Longest reduction the op may run in TF32 on the GPU (convolutions, linear); 0: none, the op
+  // computes in FP32 whatever the setting. See gpu_tolerance.
+  int64_t tf32_reduction = 0;
   bool backward = true;    // false: a forward-only mode (batch norm in eval mode)
   double fd_step = 1e-2;   // finite-difference step for the gradient check
+  // false for the real-size cases (batch 128/250): finite differences through millions of
+  // elements measure float noise, and each costs hundreds of forward passes.
+  bool gradcheck = true;
 };
 
 std::vector<OpCase> all_op_cases();
+
+// CUDA-vs-CPU tolerance of a case with TF32 off (gpu_tol) or allowed.
+double gpu_tolerance(const OpCase& c, bool tf32);
 
 // Fixed pseudo-random upstream gradient for an output of n elements.
 std::vector<float> upstream_grad(int64_t n);

@@ -1,10 +1,12 @@
 // The CUDA backend against the CPU backend: every op of the shared op table (outputs, input
-// gradients, side outputs) with a per-op tolerance, in FP32 (TF32 off), plus the fused optimizer
-// updates and memory round trips. The kernels under test: kernels/cuda/elementwise.cu,
-// softmax.cu, softmax_xent.cu, pooling.cu, linear_bias.cu, optimizers.cu, and the cuDNN and cuBLAS
-// paths in engine/cuda. Runs only where a GPU is usable (see gpu_test_main.cpp).
+// gradients, side outputs) with a per-op tolerance, in FP32 (TF32 off) and with TF32 allowed, and
+// in deterministic mode; plus the fused optimizer updates and memory round trips. The kernels
+// under test: kernels/cuda/elementwise.cu, softmax.cu, softmax_xent.cu, pooling.cu,
+// linear_bias.cu, optimizers.cu, and the cuDNN and cuBLAS paths in engine/cuda. Runs only where
+// a GPU is usable (see gpu_test_main.cpp).
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cstdio>
 
 #include "op_cases.h"
@@ -21,24 +23,65 @@ TEST_CASE("cuda memory: host -> device -> device -> host round trip") {
   CHECK(d.to(Device::CPU).to_host() == v);
 }
 
-TEST_CASE("cuda backend matches the cpu backend for every op") {
-  cuda_backend().set_allow_tf32(false);
-  std::printf("%-70s %12s %12s %10s\n", "op (cuda vs cpu)", "forward", "gradients", "tolerance");
+namespace {
+
+struct Errors {
+  double fwd = 0, bwd = 0;
+};
+
+// Compares one CUDA run with the CPU run of the same case; side outputs are checked here.
+Errors compare(const RunOut& got, const RunOut& want, double tol) {
+  Errors e;
+  e.fwd = normalized_error(got.y, want.y);
+  REQUIRE(got.grads.size() == want.grads.size());
+  for (size_t i = 0; i < got.grads.size(); ++i)
+    e.bwd = std::max(e.bwd, normalized_error(got.grads[i], want.grads[i]));
+  for (const auto& [name, v] : want.extras)
+    CHECK_MESSAGE(normalized_error(got.extras.at(name), v) <= tol + 1e-7, name);
+  return e;
+}
+
+}  // namespace
+
+// Every case in both math modes: FP32 (TF32 off) with the case's own tolerance, and TF32 allowed
+// (what real training runs) with the tolerance of gpu_tolerance.
+TEST_CASE("cuda backend matches the cpu backend for every op, TF32 off and on") {
+  std::printf("%-70s %5s %10s %10s %8s\n", "op (cuda vs cpu)", "math", "forward", "gradients",
+              "tol");
   for (const OpCase& c : all_op_cases()) {
     CAPTURE(case_name(c));
     const RunOut want = run_case(c, Device::CPU);
-    const RunOut got = run_case(c, Device::CUDA);
-    const double fwd = normalized_error(got.y, want.y);
-    double bwd = 0;
-    REQUIRE(got.grads.size() == want.grads.size());
-    for (size_t i = 0; i < got.grads.size(); ++i)
-      bwd = std::max(bwd, normalized_error(got.grads[i], want.grads[i]));
-    for (const auto& [name, v] : want.extras)
-      CHECK_MESSAGE(normalized_error(got.extras.at(name), v) <= c.gpu_tol + 1e-7, name);
-    std::printf("%-70s %12.2e %12.2e %10.0e\n", case_name(c).c_str(), fwd, bwd, c.gpu_tol);
-    CHECK(fwd <= c.gpu_tol + 1e-7);
-    CHECK(bwd <= c.gpu_tol + 1e-7);
+    for (const bool tf32 : {false, true}) {
+      CAPTURE(tf32);
+      cuda_backend().set_allow_tf32(tf32);
+      const double tol = gpu_tolerance(c, tf32);
+      const Errors e = compare(run_case(c, Device::CUDA), want, tol);
+      std::printf("%-70s %5s %10.2e %10.2e %8.1e\n", case_name(c).c_str(), tf32 ? "tf32" : "fp32",
+                  e.fwd, e.bwd, tol);
+      CHECK(e.fwd <= tol + 1e-7);
+      CHECK(e.bwd <= tol + 1e-7);
+    }
   }
+  cuda_backend().set_allow_tf32(false);
+}
+
+// --deterministic: the same inputs give the same bits twice (a fresh algorithm choice for the
+// first run, the cached one for the second), and the result still matches the CPU in FP32.
+TEST_CASE("cuda deterministic mode repeats every op bitwise") {
+  cuda_backend().set_allow_tf32(false);
+  cuda_backend().set_deterministic(true);
+  for (const OpCase& c : all_op_cases()) {
+    CAPTURE(case_name(c));
+    const RunOut first = run_case(c, Device::CUDA);
+    const RunOut second = run_case(c, Device::CUDA);
+    CHECK(first.y == second.y);
+    CHECK(first.grads == second.grads);
+    CHECK(first.extras == second.extras);
+    const Errors e = compare(first, run_case(c, Device::CPU), c.gpu_tol);
+    CHECK(e.fwd <= c.gpu_tol + 1e-7);
+    CHECK(e.bwd <= c.gpu_tol + 1e-7);
+  }
+  cuda_backend().set_deterministic(false);
 }
 
 TEST_CASE("cuda sgd update (optimizers.cu) matches the reference") {

@@ -25,7 +25,7 @@ void Trainer::save_checkpoint(const std::filesystem::path& file) const {
   for (size_t i = 0; i < opt.size(); ++i) extra.emplace_back(optimizer_tensor_name(i), opt[i]);
   for (const auto& [name, t] : best_) extra.emplace_back(best_tensor_name(name), t);
   Json history = Json::array();
-  for (const EpochStats& s : history_) history.push(s.to_json());
+  for (const EpochStats& s : history_) history.push_back(s.to_json());
   const auto* adam = dynamic_cast<const Adam*>(optimizer_.get());
   const TensorMetadata meta{
       {"format", kFormat},
@@ -42,25 +42,28 @@ void Trainer::save_checkpoint(const std::filesystem::path& file) const {
 void Trainer::resume(const std::filesystem::path& file) {
   const SafetensorsFile f = SafetensorsFile::read(file);
   const std::string where = file.string();
+  // A key missing from, or of the wrong type in, the JSON metadata: an error naming the file.
+  read_json(where, [&] {
   RF_CHECK(f.metadata().count("format") && f.meta("format") == kFormat,
            where << ": not a training checkpoint (format '"
                  << (f.metadata().count("format") ? f.meta("format") : "") << "')");
-  auto parse = [&](const std::string& key) { return Json::parse(f.meta(key), where + ": metadata '" + key + "'"); };
-  const std::string saved_config = parse("trainer_config").dump();
-  RF_CHECK(saved_config == config_json().dump(),
+  auto parse = [&](const std::string& key) { return parse_json(f.meta(key), where + ": metadata '" + key + "'"); };
+  // Compared as values: the same numbers match whatever digits wrote them.
+  const Json saved_config = parse("trainer_config");
+  RF_CHECK(saved_config == config_json(),
            where << ": written by a different training configuration; resume needs the same one.\n  checkpoint: "
-                 << saved_config << "\n  now:        " << config_json().dump());
+                 << saved_config.dump() << "\n  now:        " << config_json().dump());
 
   // Everything is parsed and checked before anything is written, so a bad file changes nothing.
   std::vector<EpochStats> history;
   const Json saved_history = parse("history");
-  for (const Json& j : saved_history.as_array()) history.push_back(EpochStats::from_json(j));
+  for (const Json& j : saved_history) history.push_back(EpochStats::from_json(j));
   RF_CHECK(std::to_string(history.size()) == f.meta("epochs_done"),
            where << ": history of " << history.size() << " epochs, metadata says " << f.meta("epochs_done"));
   const Json schedule_state = parse("schedule_state");
   const Json stopping_state = parse("early_stopping_state");
   RF_CHECK(stopping_state.is_null() != bool(early_stopping_), where << ": early-stopping state does not fit the configuration");
-  const int64_t optimizer_steps = Json::parse(f.meta("optimizer_steps"), where).as_int();
+  const int64_t optimizer_steps = json_integer(parse_json(f.meta("optimizer_steps"), where));
   const std::vector<Tensor> opt = optimizer_->state();
   for (size_t i = 0; i < opt.size(); ++i) {
     const std::string name = optimizer_tensor_name(i);
@@ -82,13 +85,14 @@ void Trainer::resume(const std::filesystem::path& file) {
       best_.emplace_back(name, copy);
     }
   history_ = std::move(history);
-  stopped_early_ = parse("stopped_early").as_bool();
+  stopped_early_ = parse("stopped_early").get<bool>();
 
   if (!config_.log_file.empty()) {
     std::ofstream out(config_.log_file, std::ios::trunc);
     for (const EpochStats& s : history_) out << s.to_json().dump() << '\n';
     RF_CHECK(out.flush(), config_.log_file.string() << ": cannot rewrite the training log");
   }
+  });
 }
 
 }  // namespace rf::train

@@ -32,13 +32,13 @@ Json OptimizerConfig::to_json() const {
 
 OptimizerConfig OptimizerConfig::from_json(const Json& j) {
   OptimizerConfig c;
-  c.kind = parse_optimizer_kind(j.at("kind").as_string());
-  c.momentum = j.at("momentum").as_number();
-  c.nesterov = j.at("nesterov").as_bool();
-  c.beta1 = j.at("beta1").as_number();
-  c.beta2 = j.at("beta2").as_number();
-  c.eps = j.at("eps").as_number();
-  c.weight_decay = j.at("weight_decay").as_number();
+  c.kind = parse_optimizer_kind(j.at("kind").get<std::string>());
+  c.momentum = j.at("momentum").get<double>();
+  c.nesterov = j.at("nesterov").get<bool>();
+  c.beta1 = j.at("beta1").get<double>();
+  c.beta2 = j.at("beta2").get<double>();
+  c.eps = j.at("eps").get<double>();
+  c.weight_decay = j.at("weight_decay").get<double>();
   return c;
 }
 

@@ -10,7 +10,7 @@ namespace rf::train {
 namespace {
 // NaN (no validation) is not JSON: it is written as null.
 Json number_or_null(double v) { return std::isfinite(v) ? Json(v) : Json(); }
-double number_or_nan(const Json& j) { return j.is_null() ? std::nan("") : j.as_number(); }
+double number_or_nan(const Json& j) { return j.is_null() ? std::nan("") : j.get<double>(); }
 }  // namespace
 
 Json EpochStats::to_json() const {
@@ -29,17 +29,19 @@ Json EpochStats::to_json() const {
 
 EpochStats EpochStats::from_json(const Json& j) {
   EpochStats s;
-  s.epoch = int(j.at("epoch").as_int()) - 1;
-  s.epochs = int(j.at("epochs").as_int());
+  const int epoch = json_integer<int>(j.at("epoch"));  // counted from 1 in the log
+  RF_CHECK(epoch >= 1, "JSON: epoch " << epoch << ", counted from 1");
+  s.epoch = epoch - 1;
+  s.epochs = json_integer<int>(j.at("epochs"));
   s.train_loss = number_or_nan(j.at("train_loss"));
-  s.train_accuracy = j.at("train_accuracy").as_number();
+  s.train_accuracy = j.at("train_accuracy").get<double>();
   s.val_loss = number_or_nan(j.at("val_loss"));
   s.val_accuracy = number_or_nan(j.at("val_accuracy"));
-  s.lr = j.at("lr").as_number();
-  s.images_per_second = j.at("images_per_second").as_number();
-  s.epoch_seconds = j.at("epoch_seconds").as_number();
-  s.elapsed_seconds = j.at("elapsed_seconds").as_number();
-  s.eta_seconds = j.at("eta_seconds").as_number();
+  s.lr = j.at("lr").get<double>();
+  s.images_per_second = j.at("images_per_second").get<double>();
+  s.epoch_seconds = j.at("epoch_seconds").get<double>();
+  s.elapsed_seconds = j.at("elapsed_seconds").get<double>();
+  s.eta_seconds = j.at("eta_seconds").get<double>();
   return s;
 }
 
@@ -73,10 +75,13 @@ void ConsolePrinter::batch(const BatchProgress& p) {
 }
 
 void ConsolePrinter::epoch(const EpochStats& s) {
-  std::printf("%s%sepoch %d/%d  loss %.4f  acc %.2f%%  val_loss %.4f  val_acc %.2f%%  lr %.3g  "
+  char val[64] = "val n/a";  // trained without a validation loader
+  if (std::isfinite(s.val_accuracy))
+    std::snprintf(val, sizeof val, "val_loss %.4f  val_acc %.2f%%", s.val_loss, 100 * s.val_accuracy);
+  std::printf("%s%sepoch %d/%d  loss %.4f  acc %.2f%%  %s  lr %.3g  "
               "%.0f img/s  %s elapsed  ETA %s\n",
               live_ ? "\r\033[K" : "", label_.c_str(), s.epoch + 1, s.epochs, s.train_loss,
-              100 * s.train_accuracy, s.val_loss, 100 * s.val_accuracy, s.lr, s.images_per_second,
+              100 * s.train_accuracy, val, s.lr, s.images_per_second,
               format_duration(s.elapsed_seconds).c_str(), format_duration(s.eta_seconds).c_str());
   std::fflush(stdout);
 }

@@ -7,8 +7,10 @@
 #include "engine/check.h"
 #include "engine/ops.h"
 #include "train/batch_tensors.h"
+#include "train/batchnorm_statistics.h"
 #include "train/evaluate.h"
 #include "train/metrics.h"
+#include "train/out_of_memory.h"
 
 namespace rf::train {
 
@@ -21,6 +23,8 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 Trainer::Trainer(models::Model& model, TrainConfig config, int64_t steps_per_epoch)
     : model_(model), config_(std::move(config)), steps_per_epoch_(steps_per_epoch) {
   RF_CHECK(config_.epochs > 0, "training for " << config_.epochs << " epochs");
+  RF_CHECK(config_.precise_bn_batches == 0 || config_.statistics_loader,
+           "precise batch-norm statistics need a loader of training batches");
   schedule_ = make_schedule(config_.schedule, steps_per_epoch, config_.epochs);
   optimizer_ = make_optimizer(config_.optimizer, model.parameters(), float(schedule_->lr(0)));
   if (config_.early_stopping) early_stopping_.emplace(*config_.early_stopping);
@@ -38,7 +42,8 @@ Json Trainer::config_json() const {
                        {"steps_per_epoch", steps_per_epoch_},
                        {"optimizer", config_.optimizer.to_json()},
                        {"schedule", config_.schedule.to_json()},
-                       {"early_stopping", config_.early_stopping ? config_.early_stopping->to_json() : Json()}});
+                       {"early_stopping", config_.early_stopping ? config_.early_stopping->to_json() : Json()},
+                       {"precise_bn_batches", config_.precise_bn_batches}});
 }
 
 Trainer::EpochTotals Trainer::train_epoch(data::Loader& train, int epoch) {
@@ -111,7 +116,9 @@ Trainer::EpochTotals Trainer::train_epoch(data::Loader& train, int epoch) {
   return t;
 }
 
-FitResult Trainer::fit(data::Loader& train, data::Loader* val) {
+// A GPU out-of-memory error anywhere in here (a step, validation) leaves restated with the batch
+// size that asked for the memory, the one setting a person can change.
+FitResult Trainer::fit(data::Loader& train, data::Loader* val) try {
   RF_CHECK(int64_t(train.batches_per_epoch()) == steps_per_epoch_,
            "the training loader has " << train.batches_per_epoch() << " batches per epoch, the trainer was made for "
                                       << steps_per_epoch_);
@@ -132,6 +139,8 @@ FitResult Trainer::fit(data::Loader& train, data::Loader* val) {
     s.train_accuracy = t.seen ? double(t.correct) / double(t.seen) : 0;
     s.val_loss = s.val_accuracy = std::nan("");
     if (val) {
+      if (config_.precise_bn_batches > 0)
+        recompute_batchnorm_statistics(model_, *config_.statistics_loader, config_.precise_bn_batches);
       const Evaluation e = evaluate(model_, *val);
       s.val_loss = e.loss;
       s.val_accuracy = e.accuracy();
@@ -160,6 +169,8 @@ FitResult Trainer::fit(data::Loader& train, data::Loader* val) {
   result.stopped_early = stopped_early_;
   result.best_epoch = early_stopping_ ? early_stopping_->best_epoch() : -1;
   return result;
+} catch (const OutOfMemory& e) {
+  throw explain_out_of_memory(e, train.batch_size());
 }
 
 void Trainer::append_log(const EpochStats& s) const {

@@ -12,9 +12,9 @@
 #include <vector>
 
 #include "data/loader.h"
-#include "engine/early_stopping.h"
+#include "train/early_stopping.h"
 #include "engine/optimizer.h"
-#include "engine/schedule.h"
+#include "train/schedule.h"
 #include "models/model.h"
 #include "train/optimizer_config.h"
 #include "train/progress.h"
@@ -33,6 +33,11 @@ struct TrainConfig {
   // Polled between batches; when it becomes true fit() returns with `interrupted` set and the
   // model as of the last batch (the last checkpoint holds the last complete epoch).
   const std::atomic<bool>* stop = nullptr;
+  // Precise batch-norm statistics (batchnorm_statistics.h), recomputed over this many batches of
+  // `statistics_loader` before every validation, so that the plateau schedule and early stopping
+  // judge the weights and not statistics that lag them. 0: the running averages as they are.
+  int precise_bn_batches = 0;
+  data::Loader* statistics_loader = nullptr;
 };
 
 // The targets of a batch: [n, classes] on the device of `images` (the batch's images, already

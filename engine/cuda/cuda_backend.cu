@@ -59,6 +59,9 @@ class CudaBackend final : public Backend {
     const cudaError_t e = cudaMallocAsync(&p, bytes, stream_);
     if (e != cudaSuccess) {
       cudaGetLastError();  // reported here; keep it out of the next launch check
+      if (e == cudaErrorMemoryAllocation)
+        throw OutOfMemory(bytes, "CUDA allocation of " + std::to_string(bytes) + " bytes failed: " +
+                                     cudaGetErrorName(e) + ": " + cudaGetErrorString(e));
       RF_CHECK(false, "CUDA allocation of " << bytes << " bytes failed: " << cudaGetErrorName(e)
                                             << ": " << cudaGetErrorString(e));
     }
@@ -87,12 +90,17 @@ class CudaBackend final : public Backend {
   }
   void synchronize() override { RF_CUDA_CHECK(cudaStreamSynchronize(stream_)); }
 
-  // Convolution plans are keyed by the math type, so algorithms found under one setting are
-  // never used under the other.
+  // Convolution plans are keyed by the policy, so algorithms found under one setting are never
+  // used under another.
   void set_allow_tf32(bool allow) override {
-    allow_tf32_ = allow;
+    conv_policy_.tf32 = allow;
     if (cublas_ != nullptr) apply_cublas_math();
   }
+  // Only the convolutions have a choice to make. Our kernels (kernels/cuda) reduce in a fixed
+  // order and use no atomics; cuDNN's batch norm is deterministic (its reproducibility notes
+  // list only some convolution, pooling and CTC paths as not); cuBLAS GEMMs repeat bitwise on
+  // one stream with atomics not allowed (see cublas()).
+  void set_deterministic(bool on) override { conv_policy_.deterministic = on; }
 
   // ---- elementwise ----
   void fill(int64_t n, float value, float* y) override { gpu::fill(n, value, y, stream_); }
@@ -119,37 +127,36 @@ class CudaBackend final : public Backend {
   // which is a row-major [n*p*q, k] matrix ----
   void conv2d_forward(const ConvGeom& g, const float* x, const float* w, const float* bias,
                       float* y) override {
-    conv_.forward(cudnn(), workspace_, g, allow_tf32_, x, w, y);
+    conv_.forward(cudnn(), workspace_, g, conv_policy_, x, w, y);
     if (bias != nullptr) gpu::bias_add(int64_t(g.n) * g.p() * g.q(), g.k, bias, y, stream_);
   }
   void conv2d_backward_data(const ConvGeom& g, const float* dy, const float* w,
                             float* dx) override {
-    conv_.backward_data(cudnn(), workspace_, g, allow_tf32_, dy, w, dx);
+    conv_.backward_data(cudnn(), workspace_, g, conv_policy_, dy, w, dx);
   }
   void conv2d_backward_filter(const ConvGeom& g, const float* x, const float* dy, float* dw,
                               float* dbias) override {
-    if (dw != nullptr) conv_.backward_filter(cudnn(), workspace_, g, allow_tf32_, x, dy, dw);
+    if (dw != nullptr) conv_.backward_filter(cudnn(), workspace_, g, conv_policy_, x, dy, dw);
     if (dbias != nullptr) column_sums(int64_t(g.n) * g.p() * g.q(), g.k, dy, dbias);
   }
 
   // ---- batch norm: cuDNN ----
-  void batchnorm_forward_train(int64_t rows, int c, const float* x, const float* gamma,
+  void batchnorm_forward_train(const BnGeom& g, const float* x, const float* gamma,
                                const float* beta, float eps, float momentum, float* running_mean,
                                float* running_var, float* y, float* save_mean,
                                float* save_invstd) override {
-    cudnn_batchnorm_forward_train(cudnn(), rows, c, x, gamma, beta, eps, momentum, running_mean,
+    cudnn_batchnorm_forward_train(cudnn(), g, x, gamma, beta, eps, momentum, running_mean,
                                   running_var, y, save_mean, save_invstd);
   }
-  void batchnorm_forward_eval(int64_t rows, int c, const float* x, const float* gamma,
+  void batchnorm_forward_eval(const BnGeom& g, const float* x, const float* gamma,
                               const float* beta, const float* running_mean,
                               const float* running_var, float eps, float* y) override {
-    cudnn_batchnorm_forward_eval(cudnn(), rows, c, x, gamma, beta, running_mean, running_var, eps,
-                                 y);
+    cudnn_batchnorm_forward_eval(cudnn(), g, x, gamma, beta, running_mean, running_var, eps, y);
   }
-  void batchnorm_backward(int64_t rows, int c, const float* x, const float* dy,
-                          const float* gamma, const float* save_mean, const float* save_invstd,
-                          float* dx, float* dgamma, float* dbeta) override {
-    cudnn_batchnorm_backward(cudnn(), rows, c, x, dy, gamma, save_mean, save_invstd, dx, dgamma,
+  void batchnorm_backward(const BnGeom& g, const float* x, const float* dy, const float* gamma,
+                          const float* save_mean, const float* save_invstd, float eps, float* dx,
+                          float* dgamma, float* dbeta) override {
+    cudnn_batchnorm_backward(cudnn(), g, x, dy, gamma, save_mean, save_invstd, eps, dx, dgamma,
                              dbeta);
   }
 
@@ -246,6 +253,10 @@ class CudaBackend final : public Backend {
       RF_CUBLAS_CHECK(cublasCreate(&cublas_));
       RF_CUBLAS_CHECK(cublasSetStream(cublas_, stream_));
       RF_CUBLAS_CHECK(cublasSetPointerMode(cublas_, CUBLAS_POINTER_MODE_HOST));
+      // cuBLAS's default, made explicit: with atomics not allowed its routines give the same
+      // bits on every run on one device and stream (cuBLAS documentation, "Results
+      // reproducibility"); --deterministic relies on it.
+      RF_CUBLAS_CHECK(cublasSetAtomicsMode(cublas_, CUBLAS_ATOMICS_NOT_ALLOWED));
       apply_cublas_math();
     }
     return cublas_;
@@ -253,8 +264,8 @@ class CudaBackend final : public Backend {
 
   // CUBLAS_DEFAULT_MATH computes fp32 GEMMs in full fp32; TF32 tensor cores only when allowed.
   void apply_cublas_math() {
-    RF_CUBLAS_CHECK(
-        cublasSetMathMode(cublas_, allow_tf32_ ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
+    RF_CUBLAS_CHECK(cublasSetMathMode(
+        cublas_, conv_policy_.tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
   }
 
   void column_sums(int64_t rows, int cols, const float* x, float* out) {
@@ -265,7 +276,7 @@ class CudaBackend final : public Backend {
   cudaStream_t stream_ = create_stream();
   cudnnHandle_t cudnn_ = nullptr;
   cublasHandle_t cublas_ = nullptr;
-  bool allow_tf32_ = true;
+  ConvPolicy conv_policy_;  // TF32 allowed, fastest algorithms; its tf32 also sets cuBLAS's math
   DeviceScratch workspace_{stream_};  // cuDNN convolution workspace
   DeviceScratch scratch_{stream_};    // partial sums of our reductions
   CudnnConv conv_;

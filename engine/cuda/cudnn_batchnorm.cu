@@ -1,7 +1,5 @@
 #include "engine/cuda/cudnn_batchnorm.h"
 
-#include <climits>
-
 #include "engine/check.h"
 #include "engine/cuda/cudnn_check.h"
 #include "engine/cuda/cudnn_descriptors.h"
@@ -18,13 +16,14 @@ namespace rf {
 namespace {
 
 struct BnDescriptors {
-  TensorDescriptor x;      // (rows, c, 1, 1) NHWC = row-major [rows, c]
+  TensorDescriptor x;      // NHWC (n, c, h, w): the activation as it is in memory
   TensorDescriptor param;  // 1 x c x 1 x 1, derived by cuDNN
-  BnDescriptors(int64_t rows, int c) {
-    RF_CHECK(rows > 0 && rows <= INT_MAX && c > 0,
-             "batchnorm: unsupported shape " << rows << " x " << c);
-    RF_CUDNN_CHECK(cudnnSetTensor4dDescriptor(x, CUDNN_TENSOR_NHWC, CUDNN_DATA_FLOAT, int(rows),
-                                              c, 1, 1));
+  explicit BnDescriptors(const BnGeom& g) {
+    RF_CHECK(g.n > 0 && g.h > 0 && g.w > 0 && g.c > 0,
+             "batchnorm: unsupported shape n=" << g.n << " h=" << g.h << " w=" << g.w
+                                               << " c=" << g.c);
+    RF_CUDNN_CHECK(
+        cudnnSetTensor4dDescriptor(x, CUDNN_TENSOR_NHWC, CUDNN_DATA_FLOAT, g.n, g.c, g.h, g.w));
     RF_CUDNN_CHECK(cudnnDeriveBNTensorDescriptor(param, x, CUDNN_BATCHNORM_SPATIAL));
   }
 };
@@ -36,40 +35,39 @@ void check_eps(float eps) {
 
 }  // namespace
 
-void cudnn_batchnorm_forward_train(cudnnHandle_t h, int64_t rows, int c, const float* x,
+void cudnn_batchnorm_forward_train(cudnnHandle_t h, const BnGeom& g, const float* x,
                                    const float* gamma, const float* beta, float eps,
                                    float momentum, float* running_mean, float* running_var,
                                    float* y, float* save_mean, float* save_invstd) {
   check_eps(eps);
-  const BnDescriptors d(rows, c);
+  const BnDescriptors d(g);
   const float one = 1.f, zero = 0.f;
   RF_CUDNN_CHECK(cudnnBatchNormalizationForwardTraining(
       h, CUDNN_BATCHNORM_SPATIAL, &one, &zero, d.x, x, d.x, y, d.param, gamma, beta,
       double(momentum), running_mean, running_var, double(eps), save_mean, save_invstd));
 }
 
-void cudnn_batchnorm_forward_eval(cudnnHandle_t h, int64_t rows, int c, const float* x,
+void cudnn_batchnorm_forward_eval(cudnnHandle_t h, const BnGeom& g, const float* x,
                                   const float* gamma, const float* beta, const float* running_mean,
                                   const float* running_var, float eps, float* y) {
   check_eps(eps);
-  const BnDescriptors d(rows, c);
+  const BnDescriptors d(g);
   const float one = 1.f, zero = 0.f;
   RF_CUDNN_CHECK(cudnnBatchNormalizationForwardInference(
       h, CUDNN_BATCHNORM_SPATIAL, &one, &zero, d.x, x, d.x, y, d.param, gamma, beta,
       running_mean, running_var, double(eps)));
 }
 
-void cudnn_batchnorm_backward(cudnnHandle_t h, int64_t rows, int c, const float* x,
-                              const float* dy, const float* gamma, const float* save_mean,
-                              const float* save_invstd, float* dx, float* dgamma, float* dbeta) {
-  const BnDescriptors d(rows, c);
+// cuDNN's reference asks for the forward's epsilon here too, saved statistics or not.
+void cudnn_batchnorm_backward(cudnnHandle_t h, const BnGeom& g, const float* x, const float* dy,
+                              const float* gamma, const float* save_mean, const float* save_invstd,
+                              float eps, float* dx, float* dgamma, float* dbeta) {
+  check_eps(eps);
+  const BnDescriptors d(g);
   const float one = 1.f, zero = 0.f;
-  // cuDNN uses epsilon only to recompute the statistics when no saved ones are passed; ours are
-  // always passed (the Backend interface carries no eps here), so any valid value does.
-  const double unused_eps = 1e-5;
   RF_CUDNN_CHECK(cudnnBatchNormalizationBackward(
       h, CUDNN_BATCHNORM_SPATIAL, &one, &zero, &one, &zero, d.x, x, d.x, dy, d.x, dx, d.param,
-      gamma, dgamma, dbeta, unused_eps, save_mean, save_invstd));
+      gamma, dgamma, dbeta, double(eps), save_mean, save_invstd));
 }
 
 }  // namespace rf

@@ -1,8 +1,9 @@
 #include "engine/cuda/cudnn_conv.h"
 
 #include <algorithm>
-#include <cstdio>
 #include <optional>
+#include <sstream>
+#include <string>
 #include <vector>
 
 #include "engine/check.h"
@@ -10,14 +11,24 @@
 #include "engine/cuda/cudnn_descriptors.h"
 #include "kernels/cuda/check.cuh"
 
-// Algorithm choice: cudnnFind*AlgorithmEx, once per (geometry, math type) and direction, on the
-// caller's real buffers (their outputs are about to be overwritten anyway). Find times every
-// algorithm that supports the problem, so the choice is the measured fastest, not the
-// heuristic's guess (cudnnGet*_v7), at the cost of one slower first step per layer shape. Find
-// runs with a temporary workspace as large as the hungriest algorithm asks for (capped); the
-// chosen algorithm then runs in the backend's shared, grow-only workspace. Results whose status
-// is not SUCCESS are skipped, and with TF32 off, results that are not pure-FMA math too; when no
-// result is usable a plain algorithm that needs little or no workspace is taken, with a notice.
+// Algorithm choice, once per (geometry, policy) and direction.
+//  - Default: cudnnFind*AlgorithmEx on the caller's real buffers (their outputs are about to be
+//    overwritten anyway). Find times every algorithm that supports the problem, so the choice is
+//    the measured fastest, at the cost of one slower first step per layer shape. Find runs with
+//    a temporary workspace as large as the hungriest algorithm asks for (capped); the chosen
+//    algorithm then runs in the backend's shared, grow-only workspace.
+//  - Deterministic: cudnnGet*Algorithm_v7, cuDNN's heuristic ranking, keeping only results it
+//    marks CUDNN_DETERMINISTIC. Timing is noisy, so Find could pick a different (equally
+//    deterministic) algorithm in the next process, and a different algorithm sums in a different
+//    order: a run and its --resume would then part bitwise. The ranking is a pure function of
+//    the problem, the device and the cuDNN version.
+// Math: the descriptor is set to CUDNN_FMA_MATH (TF32 off: FP32 FMA kernels only) or
+// CUDNN_DEFAULT_MATH (TF32 tensor cores allowed) before the search. A result reporting
+// CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION (fp32 data down-converted to fp16) is never taken (there
+// is no bf16/fp16 mode), nor CUDNN_TENSOR_OP_MATH with TF32 off; with TF32 off the chosen
+// algorithm always runs under CUDNN_FMA_MATH, whatever label the result carries (one that cuDNN
+// does not support under FMA is passed over). When no result qualifies the call throws, listing
+// what cuDNN offered: there is no silent fallback.
 
 namespace rf {
 namespace {
@@ -27,9 +38,22 @@ constexpr size_t kFindWorkspaceCap = size_t(1) << 30;
 template <class Algo>
 struct Choice {
   Algo algo;
-  cudnnMathType_t math;
+  cudnnMathType_t math;  // what the algorithm runs under
   size_t workspace;
 };
+
+// Whether a result's math type computes in FP32 (FMA) or, when allowed, TF32.
+bool math_allowed(cudnnMathType_t m, bool tf32) {
+  switch (m) {
+    case CUDNN_FMA_MATH:
+    case CUDNN_DEFAULT_MATH:  // run under CUDNN_FMA_MATH when TF32 is off (see above)
+      return true;
+    case CUDNN_TENSOR_OP_MATH:  // for fp32 data: TF32 tensor cores
+      return tf32;
+    default:  // CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION: fp16 down-conversion
+      return false;
+  }
+}
 
 using FwdAlgo = cudnnConvolutionFwdAlgo_t;
 using BwdDataAlgo = cudnnConvolutionBwdDataAlgo_t;
@@ -65,7 +89,8 @@ class FindWorkspace {
 
 struct CudnnConv::Plan {
   ConvGeom g;
-  cudnnMathType_t math;  // requested
+  ConvPolicy policy;
+  cudnnMathType_t math;  // set on the descriptor for the search
   TensorDescriptor x, y;
   FilterDescriptor w;
   ConvolutionDescriptor conv;
@@ -83,7 +108,6 @@ struct Fwd {
   using Algo = FwdAlgo;
   using Perf = cudnnConvolutionFwdAlgoPerf_t;
   static constexpr int kCount = CUDNN_CONVOLUTION_FWD_ALGO_COUNT;
-  static constexpr Algo kFallback = CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM;
   static constexpr const char* kName = "forward";
   static cudnnStatus_t workspace(cudnnHandle_t h, const Plan& p, Algo a, size_t* bytes) {
     return cudnnGetConvolutionForwardWorkspaceSize(h, p.x, p.w, p.conv, p.y, a, bytes);
@@ -97,13 +121,15 @@ struct Fwd {
     return cudnnFindConvolutionForwardAlgorithmEx(h, p.x, a, p.w, b, p.conv, p.y, out, n,
                                                   returned, perf, ws, bytes);
   }
+  static cudnnStatus_t rank(cudnnHandle_t h, const Plan& p, int n, int* returned, Perf* perf) {
+    return cudnnGetConvolutionForwardAlgorithm_v7(h, p.x, p.w, p.conv, p.y, n, returned, perf);
+  }
 };
 
 struct BwdData {
   using Algo = BwdDataAlgo;
   using Perf = cudnnConvolutionBwdDataAlgoPerf_t;
   static constexpr int kCount = CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT;
-  static constexpr Algo kFallback = CUDNN_CONVOLUTION_BWD_DATA_ALGO_1;
   static constexpr const char* kName = "backward-data";
   static cudnnStatus_t workspace(cudnnHandle_t h, const Plan& p, Algo a, size_t* bytes) {
     return cudnnGetConvolutionBackwardDataWorkspaceSize(h, p.w, p.y, p.conv, p.x, a, bytes);
@@ -117,13 +143,16 @@ struct BwdData {
     return cudnnFindConvolutionBackwardDataAlgorithmEx(h, p.w, a, p.y, b, p.conv, p.x, out, n,
                                                        returned, perf, ws, bytes);
   }
+  static cudnnStatus_t rank(cudnnHandle_t h, const Plan& p, int n, int* returned, Perf* perf) {
+    return cudnnGetConvolutionBackwardDataAlgorithm_v7(h, p.w, p.y, p.conv, p.x, n, returned,
+                                                       perf);
+  }
 };
 
 struct BwdFilter {
   using Algo = BwdFilterAlgo;
   using Perf = cudnnConvolutionBwdFilterAlgoPerf_t;
   static constexpr int kCount = CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT;
-  static constexpr Algo kFallback = CUDNN_CONVOLUTION_BWD_FILTER_ALGO_1;
   static constexpr const char* kName = "backward-filter";
   static cudnnStatus_t workspace(cudnnHandle_t h, const Plan& p, Algo a, size_t* bytes) {
     return cudnnGetConvolutionBackwardFilterWorkspaceSize(h, p.x, p.y, p.conv, p.w, a, bytes);
@@ -137,51 +166,80 @@ struct BwdFilter {
     return cudnnFindConvolutionBackwardFilterAlgorithmEx(h, p.x, a, p.y, b, p.conv, p.w, out, n,
                                                          returned, perf, ws, bytes);
   }
+  static cudnnStatus_t rank(cudnnHandle_t h, const Plan& p, int n, int* returned, Perf* perf) {
+    return cudnnGetConvolutionBackwardFilterAlgorithm_v7(h, p.x, p.y, p.conv, p.w, n, returned,
+                                                         perf);
+  }
 };
 
-// The workspace an algorithm needs under a math type: Find's figure, or the query's when larger.
+// The algorithm under the math type it will run with, and the workspace it needs there (the
+// search's figure, or the query's when larger); nullopt when cuDNN does not support it so.
 template <class Ops>
-Choice<typename Ops::Algo> settle(cudnnHandle_t h, const Plan& p, typename Ops::Algo algo,
-                                  cudnnMathType_t math, size_t find_bytes) {
+std::optional<Choice<typename Ops::Algo>> settle(cudnnHandle_t h, const Plan& p,
+                                                 typename Ops::Algo algo, cudnnMathType_t math,
+                                                 size_t search_bytes) {
   RF_CUDNN_CHECK(cudnnSetConvolutionMathType(p.conv, math));
   size_t bytes = 0;
-  RF_CUDNN_CHECK(Ops::workspace(h, p, algo, &bytes));
-  return {algo, math, std::max(bytes, find_bytes)};
+  if (Ops::workspace(h, p, algo, &bytes) != CUDNN_STATUS_SUCCESS) return std::nullopt;
+  return Choice<typename Ops::Algo>{algo, math, std::max(bytes, search_bytes)};
+}
+
+// The results cuDNN returned, for the error message when none qualifies.
+template <class Perf>
+std::string describe(const std::vector<Perf>& perf, int returned) {
+  std::ostringstream os;
+  for (int i = 0; i < returned; ++i) {
+    const Perf& r = perf[size_t(i)];
+    os << "\n  algo " << int(r.algo) << ": " << cudnnGetErrorString(r.status) << ", math "
+       << int(r.mathType) << ", "
+       << (r.determinism == CUDNN_DETERMINISTIC ? "deterministic" : "non-deterministic") << ", "
+       << r.memory << " bytes";
+  }
+  return returned > 0 ? os.str() : std::string("\n  (none)");
 }
 
 template <class Ops>
 Choice<typename Ops::Algo> choose(cudnnHandle_t h, const Plan& p, const void* a, const void* b,
                                   void* out) {
   RF_CUDNN_CHECK(cudnnSetConvolutionMathType(p.conv, p.math));
-  size_t want = 0;
-  for (int i = 0; i < Ops::kCount; ++i) {
-    size_t bytes = 0;  // algorithms that do not support the problem report an error: skipped
-    if (Ops::workspace(h, p, typename Ops::Algo(i), &bytes) == CUDNN_STATUS_SUCCESS)
-      want = std::max(want, bytes);
-  }
-  cudaStream_t stream = nullptr;
-  RF_CUDNN_CHECK(cudnnGetStream(h, &stream));
-  const FindWorkspace ws(stream, want);
-
   int count = 0;
   RF_CUDNN_CHECK(Ops::max_count(h, &count));
   std::vector<typename Ops::Perf> perf(size_t(std::max(count, 1)));
   int returned = 0;
-  RF_CUDNN_CHECK(Ops::find(h, p, a, b, out, int(perf.size()), &returned, perf.data(), ws.data(),
-                           ws.size()));
-  for (int i = 0; i < returned; ++i) {  // sorted by time, fastest first
+  size_t ws_limit = kFindWorkspaceCap;
+  if (p.policy.deterministic) {
+    RF_CUDNN_CHECK(Ops::rank(h, p, int(perf.size()), &returned, perf.data()));
+  } else {
+    size_t want = 0;
+    for (int i = 0; i < Ops::kCount; ++i) {
+      size_t bytes = 0;  // algorithms that do not support the problem report an error: skipped
+      if (Ops::workspace(h, p, typename Ops::Algo(i), &bytes) == CUDNN_STATUS_SUCCESS)
+        want = std::max(want, bytes);
+    }
+    cudaStream_t stream = nullptr;
+    RF_CUDNN_CHECK(cudnnGetStream(h, &stream));
+    const FindWorkspace ws(stream, want);
+    RF_CUDNN_CHECK(Ops::find(h, p, a, b, out, int(perf.size()), &returned, perf.data(),
+                             ws.data(), ws.size()));
+    ws_limit = ws.size();
+  }
+  for (int i = 0; i < returned; ++i) {  // best first (fastest measured, or heuristic rank)
     const auto& r = perf[size_t(i)];
-    if (r.status != CUDNN_STATUS_SUCCESS || r.memory > ws.size()) continue;
-    if (p.math == CUDNN_FMA_MATH && r.mathType != CUDNN_FMA_MATH) continue;
-    return settle<Ops>(h, p, r.algo, r.mathType, r.memory);
+    if (r.status != CUDNN_STATUS_SUCCESS || r.memory > ws_limit) continue;
+    if (!math_allowed(r.mathType, p.policy.tf32)) continue;
+    if (p.policy.deterministic && r.determinism != CUDNN_DETERMINISTIC) continue;
+    const cudnnMathType_t run_math = p.policy.tf32 ? r.mathType : CUDNN_FMA_MATH;
+    if (auto c = settle<Ops>(h, p, r.algo, run_math, r.memory)) return *c;
   }
   const ConvGeom& g = p.g;
-  std::fprintf(stderr,
-               "rf: cuDNN Find returned no usable %s algorithm for conv n=%d h=%d w=%d c=%d k=%d "
-               "r=%d s=%d stride=%d pad=%d; using algorithm %d\n",
-               Ops::kName, g.n, g.h, g.w, g.c, g.k, g.r, g.s, g.stride, g.pad,
-               int(Ops::kFallback));
-  return settle<Ops>(h, p, Ops::kFallback, p.math, 0);
+  RF_CHECK(false, "conv2d: cuDNN offers no " << Ops::kName << " algorithm in "
+                      << (p.policy.tf32 ? "FP32/TF32" : "FP32") << " math"
+                      << (p.policy.deterministic ? ", deterministic," : "")
+                      << " within " << ws_limit << " workspace bytes for n=" << g.n
+                      << " h=" << g.h << " w=" << g.w << " c=" << g.c << " k=" << g.k
+                      << " r=" << g.r << " s=" << g.s << " stride=" << g.stride
+                      << " pad=" << g.pad << "; cuDNN returned:" << describe(perf, returned));
+  return {};  // not reached
 }
 
 }  // namespace
@@ -189,8 +247,9 @@ Choice<typename Ops::Algo> choose(cudnnHandle_t h, const Plan& p, const void* a,
 CudnnConv::CudnnConv() = default;
 CudnnConv::~CudnnConv() = default;
 
-CudnnConv::Plan& CudnnConv::plan(const ConvGeom& g, bool tf32) {
-  const Key key{g.n, g.h, g.w, g.c, g.k, g.r, g.s, g.stride, g.pad, tf32 ? 1 : 0};
+CudnnConv::Plan& CudnnConv::plan(const ConvGeom& g, ConvPolicy policy) {
+  const Key key{g.n,   g.h, g.w, g.c, g.k, g.r, g.s, g.stride, g.pad, policy.tf32 ? 1 : 0,
+                policy.deterministic ? 1 : 0};
   auto it = plans_.find(key);
   if (it != plans_.end()) return *it->second;
 
@@ -201,9 +260,10 @@ CudnnConv::Plan& CudnnConv::plan(const ConvGeom& g, bool tf32) {
                                         << " stride=" << g.stride << " pad=" << g.pad);
   auto p = std::make_unique<Plan>();
   p->g = g;
+  p->policy = policy;
   // With TF32 allowed cuDNN may use TF32 tensor cores for fp32 (CUDNN_DEFAULT_MATH);
   // CUDNN_FMA_MATH restricts it to fp32 FMA kernels.
-  p->math = tf32 ? CUDNN_DEFAULT_MATH : CUDNN_FMA_MATH;
+  p->math = policy.tf32 ? CUDNN_DEFAULT_MATH : CUDNN_FMA_MATH;
   RF_CUDNN_CHECK(
       cudnnSetTensor4dDescriptor(p->x, CUDNN_TENSOR_NHWC, CUDNN_DATA_FLOAT, g.n, g.c, g.h, g.w));
   RF_CUDNN_CHECK(cudnnSetTensor4dDescriptor(p->y, CUDNN_TENSOR_NHWC, CUDNN_DATA_FLOAT, g.n, g.k,
@@ -223,9 +283,9 @@ CudnnConv::Plan& CudnnConv::plan(const ConvGeom& g, bool tf32) {
   return *plans_.emplace(key, std::move(p)).first->second;
 }
 
-void CudnnConv::forward(cudnnHandle_t h, DeviceScratch& workspace, const ConvGeom& g, bool tf32,
-                        const float* x, const float* w, float* y) {
-  Plan& p = plan(g, tf32);
+void CudnnConv::forward(cudnnHandle_t h, DeviceScratch& workspace, const ConvGeom& g,
+                        ConvPolicy policy, const float* x, const float* w, float* y) {
+  Plan& p = plan(g, policy);
   if (!p.fwd) p.fwd = choose<Fwd>(h, p, x, w, y);
   const float one = 1.f, zero = 0.f;
   RF_CUDNN_CHECK(cudnnSetConvolutionMathType(p.conv, p.fwd->math));
@@ -235,8 +295,8 @@ void CudnnConv::forward(cudnnHandle_t h, DeviceScratch& workspace, const ConvGeo
 }
 
 void CudnnConv::backward_data(cudnnHandle_t h, DeviceScratch& workspace, const ConvGeom& g,
-                              bool tf32, const float* dy, const float* w, float* dx) {
-  Plan& p = plan(g, tf32);
+                              ConvPolicy policy, const float* dy, const float* w, float* dx) {
+  Plan& p = plan(g, policy);
   if (!p.bwd_data) p.bwd_data = choose<BwdData>(h, p, w, dy, dx);
   const float one = 1.f, zero = 0.f;
   RF_CUDNN_CHECK(cudnnSetConvolutionMathType(p.conv, p.bwd_data->math));
@@ -247,8 +307,8 @@ void CudnnConv::backward_data(cudnnHandle_t h, DeviceScratch& workspace, const C
 }
 
 void CudnnConv::backward_filter(cudnnHandle_t h, DeviceScratch& workspace, const ConvGeom& g,
-                                bool tf32, const float* x, const float* dy, float* dw) {
-  Plan& p = plan(g, tf32);
+                                ConvPolicy policy, const float* x, const float* dy, float* dw) {
+  Plan& p = plan(g, policy);
   if (!p.bwd_filter) p.bwd_filter = choose<BwdFilter>(h, p, x, dy, dw);
   const float one = 1.f, zero = 0.f;
   RF_CUDNN_CHECK(cudnnSetConvolutionMathType(p.conv, p.bwd_filter->math));

@@ -1,6 +1,6 @@
 #pragma once
 // Convolutions through cuDNN's legacy API (NHWC activations, KRSC filters, fp32). Descriptors and
-// algorithm choices are cached per (geometry, math type); the bias is not cuDNN's business here
+// algorithm choices are cached per (geometry, policy); the bias is not cuDNN's business here
 // (see CudaBackend). All calls run on the cuDNN handle's stream.
 #include <cudnn.h>
 
@@ -13,6 +13,15 @@
 
 namespace rf {
 
+// What a convolution may compute with. tf32: TF32 tensor cores allowed, else FP32 FMA only; never
+// a down-conversion to fp16/bf16. deterministic: only algorithms cuDNN marks deterministic,
+// ranked by its heuristic (a function of problem, device and cuDNN version) instead of timed, so
+// the same run picks the same algorithm every time.
+struct ConvPolicy {
+  bool tf32 = true;
+  bool deterministic = false;
+};
+
 class CudnnConv {
  public:
   CudnnConv();
@@ -20,20 +29,20 @@ class CudnnConv {
   CudnnConv(const CudnnConv&) = delete;
   CudnnConv& operator=(const CudnnConv&) = delete;
 
-  // `tf32`: allow TF32 tensor cores (CUDNN_DEFAULT_MATH) or only fp32 FMA (CUDNN_FMA_MATH).
-  // `workspace` is grown to what the chosen algorithm needs. Outputs are overwritten.
-  void forward(cudnnHandle_t h, DeviceScratch& workspace, const ConvGeom& g, bool tf32,
+  // `workspace` is grown to what the chosen algorithm needs. Outputs are overwritten. Throws
+  // when cuDNN offers no algorithm that the policy allows.
+  void forward(cudnnHandle_t h, DeviceScratch& workspace, const ConvGeom& g, ConvPolicy policy,
                const float* x, const float* w, float* y);
-  void backward_data(cudnnHandle_t h, DeviceScratch& workspace, const ConvGeom& g, bool tf32,
-                     const float* dy, const float* w, float* dx);
-  void backward_filter(cudnnHandle_t h, DeviceScratch& workspace, const ConvGeom& g, bool tf32,
-                       const float* x, const float* dy, float* dw);
+  void backward_data(cudnnHandle_t h, DeviceScratch& workspace, const ConvGeom& g,
+                     ConvPolicy policy, const float* dy, const float* w, float* dx);
+  void backward_filter(cudnnHandle_t h, DeviceScratch& workspace, const ConvGeom& g,
+                       ConvPolicy policy, const float* x, const float* dy, float* dw);
 
   struct Plan;  // descriptors and chosen algorithms of one geometry (defined in the .cu)
 
  private:
-  using Key = std::array<int, 10>;
-  Plan& plan(const ConvGeom& g, bool tf32);
+  using Key = std::array<int, 11>;
+  Plan& plan(const ConvGeom& g, ConvPolicy policy);
   std::map<Key, std::unique_ptr<Plan>> plans_;
 };
 

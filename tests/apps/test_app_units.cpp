@@ -76,10 +76,59 @@ TEST_CASE("bad command lines name the flag") {
   CHECK(parse({"--help"}).help);
 }
 
+TEST_CASE("--val-fraction 0 trains on the whole split, and is refused where a decision needs validation") {
+  const Options all = parse({"cifar10", "--val-fraction", "0"});
+  CHECK(all.chain.val_fraction == 0);
+  CHECK(all.chain.schedule == "cosine");
+  // The blog recipe's plateau schedule and early stopping both watch validation accuracy.
+  CHECK_THROWS_WITH_AS(parse({"cifar10", "--recipe", "blog", "--val-fraction", "0"}),
+                       "--val-fraction 0 leaves no validation images, but --schedule plateau and --early-stopping "
+                       "decide on validation accuracy (blog recipe): add --schedule cosine and --early-stopping 0, "
+                       "or hold out a validation fraction",
+                       UsageError);
+  CHECK_THROWS_WITH_AS(parse({"cifar10", "--val-fraction", "0", "--early-stopping", "5"}),
+                       doctest::Contains("but --early-stopping decides on validation accuracy"), UsageError);
+  CHECK_THROWS_WITH_AS(parse({"cifar10", "--val-fraction", "0", "--schedule", "plateau"}),
+                       doctest::Contains("but --schedule plateau decides on validation accuracy"), UsageError);
+  const Options blog = parse({"cifar10", "--recipe", "blog", "--val-fraction", "0", "--schedule", "cosine",
+                              "--early-stopping", "0"});
+  CHECK(blog.chain.val_fraction == 0);
+  CHECK_FALSE(blog.chain.early_stopping);
+}
+
+TEST_CASE("a missing value prints as n/a, never as nan") {
+  CHECK(percent_text(0.12345, 2) == "12.35");
+  CHECK(percent_text(std::nan(""), 2) == "n/a");
+  CHECK(format_percent(mean_std({std::nan("")})) == "n/a");
+  CHECK(format_percent(mean_std({std::nan(""), std::nan("")})) == "n/a");
+  GenerationResult r;
+  r.val_accuracy = std::nan("");
+  CHECK(summary_table({{r}}).find("| n/a |") != std::string::npos);
+  CHECK(summary_table({{r}}).find("nan") == std::string::npos);
+}
+
 TEST_CASE("the configuration round-trips through JSON exactly") {
   const Options o = parse({"svhn", "--recipe", "blog", "--model", "resnet8,resnet20", "--alpha", "0.3", "--seed", "7"});
-  const ChainConfig back = ChainConfig::from_json(rf::Json::parse(o.chain.to_json().dump(), "test"));
+  const ChainConfig back = ChainConfig::from_json(rf::parse_json(o.chain.to_json().dump(), "test"));
   CHECK(back.to_json().dump() == o.chain.to_json().dump());
+  CHECK(back.sample_order_seed == rf::data::kDefaultSampleOrderSeed);
+}
+
+TEST_CASE("the sample order is recorded; a config.json from before it loads with the order it ran in") {
+  const Options o = parse({"cifar10"});
+  rf::Json j = rf::parse_json(o.chain.to_json().dump(), "test");
+  CHECK(j.at("sample_order_seed").get<int64_t>() == int64_t(rf::data::kDefaultSampleOrderSeed));
+  j["sample_order_seed"] = int64_t(12);
+  CHECK(ChainConfig::from_json(j).sample_order_seed == std::uint64_t(12));
+  j["sample_order_seed"] = nullptr;  // null: the files' class-sorted order
+  CHECK_FALSE(ChainConfig::from_json(j).sample_order_seed.has_value());
+  // Older runs have no such field; they trained on the files in class-sorted order, and a
+  // resume must see the same images in the same places.
+  rf::Json older = j;
+  older.erase("sample_order_seed");
+  const ChainConfig old = ChainConfig::from_json(older);
+  CHECK_FALSE(old.sample_order_seed.has_value());
+  CHECK(old.dataset == "cifar10");
 }
 
 TEST_CASE("label agreement, entropy, top-k, mixing with the truth") {

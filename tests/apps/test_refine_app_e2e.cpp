@@ -11,6 +11,8 @@
 #include <chrono>
 #include <csignal>
 #include <filesystem>
+#include <set>
+#include <sstream>
 #include <thread>
 
 #include "apps/file_io.h"
@@ -102,9 +104,20 @@ void interrupt_after(pid_t pid, const fs::path& out, const std::string& rel, siz
   FAIL("the run never reached " << rel);
 }
 
+// The fields of one line, split at `sep`, without surrounding blanks.
+std::vector<std::string> cells(const std::string& line, char sep) {
+  std::vector<std::string> out;
+  std::istringstream in(line);
+  for (std::string c; std::getline(in, c, sep);) {
+    const size_t a = c.find_first_not_of(' '), b = c.find_last_not_of(' ');
+    out.push_back(a == std::string::npos ? "" : c.substr(a, b - a + 1));
+  }
+  return out;
+}
+
 rf::Json stats(const fs::path& run_dir, int gen) {
   const fs::path f = run_dir / "seed0" / ("gen" + std::to_string(gen)) / "stats.json";
-  return rf::Json::parse(rf::app::read_text_file(f), f.string());
+  return rf::parse_json(rf::app::read_text_file(f), f.string());
 }
 
 void check_run_directory(const fs::path& dir) {
@@ -122,10 +135,10 @@ void check_run_directory(const fs::path& dir) {
     rf::data::check_soft_labels(s, "labels.bin");
     CHECK(lines_in(gd / "labels_top3.csv") == s.rows + 1);
     const rf::Json st = stats(dir, g);
-    MESSAGE(dir.filename().string() << " R" << g << ": test accuracy " << st.at("test_accuracy").as_number());
-    CHECK(st.at("test_accuracy").as_number() > 0.25);  // chance is 0.10
-    CHECK(st.at("label_agreement").as_number() > 0.25);
-    CHECK(st.at("epochs_run").as_int() == 2);
+    MESSAGE(dir.filename().string() << " R" << g << ": test accuracy " << st.at("test_accuracy").get<double>());
+    CHECK(st.at("test_accuracy").get<double>() > 0.25);  // chance is 0.10
+    CHECK(st.at("label_agreement").get<double>() > 0.25);
+    CHECK(st.at("epochs_run").get<int64_t>() == 2);
   }
   const std::string html = rf::app::read_text_file(dir / "report.html");
   CHECK(html.find("<svg") != std::string::npos);
@@ -167,7 +180,7 @@ TEST_CASE("refine_app: static and dynamic chains, interrupted and resumed, on CI
   const fs::path run_whole = run_dir_in(out_whole);
   for (const char* f : {"seed0/gen1/labels.bin", "seed0/gen2/labels.bin", "seed0/gen2/model.safetensors"})
     CHECK_MESSAGE(rf::data::read_file(run_killed / f) == rf::data::read_file(run_whole / f), f);
-  CHECK(stats(run_killed, 2).at("test_accuracy").as_number() == stats(run_whole, 2).at("test_accuracy").as_number());
+  CHECK(stats(run_killed, 2).at("test_accuracy").get<double>() == stats(run_whole, 2).at("test_accuracy").get<double>());
 }
 
 TEST_CASE("refine_app: bad input gives a clear message and a non-zero exit code") {
@@ -192,6 +205,80 @@ TEST_CASE("refine_app: bad input gives a clear message and a non-zero exit code"
                            "--train-limit", "--test-limit", "--recipe", "--download", "--table1"})
     CHECK_MESSAGE((help.find(std::string("  ") + flag + " ") != std::string::npos ||
                    help.find(std::string("  ") + flag + "\n") != std::string::npos), flag);
+}
+
+TEST_CASE("refine_app --val-fraction 0: every training image trains, validation reads n/a") {
+  if (!fs::is_directory(kShared / "cifar10" / "train")) {
+    MESSAGE("SKIPPED: no CIFAR-10 image tree at " << (kShared / "cifar10").string());
+    return;
+  }
+  Scratch scratch;
+  const fs::path log = scratch.root / "log.txt";
+  // The blog recipe decides on validation accuracy twice over: refused before any work.
+  CHECK(wait_for(spawn({"cifar10", "--recipe", "blog", "--val-fraction", "0"}, log)) == 2);
+  CHECK(rf::app::read_text_file(log).find("--schedule plateau and --early-stopping") != std::string::npos);
+
+  const fs::path out = scratch.root / "all";
+  REQUIRE(run({"cifar10", "--data", kShared.string(), "--model", "resnet8", "--epochs", "1", "--generations", "1",
+               "--train-limit", "300", "--test-limit", "100", "--batch-size", "50", "--threads", "1",
+               "--val-fraction", "0", "--cache-dir", kCache.string(), "--out", out.string()},
+              log) == 0);
+  const fs::path dir = run_dir_in(out);
+  const rf::data::SoftLabels s =
+      rf::data::parse_soft_labels(rf::data::read_file(dir / "seed0" / "gen1" / "labels.bin"), "labels.bin");
+  CHECK(s.rows == 300);  // all of the training split
+  CHECK(stats(dir, 1).at("val_accuracy").is_null());
+  const std::string md = rf::app::read_text_file(dir / "report.md");
+  CHECK(md.find("validation none") != std::string::npos);
+  CHECK(md.find("| n/a |") != std::string::npos);
+  for (const char* f : {"report.md", "report.html", "results.csv"})
+    CHECK_MESSAGE(rf::app::read_text_file(dir / f).find("nan") == std::string::npos, f);
+  std::istringstream csv(rf::app::read_text_file(dir / "results.csv"));
+  std::string header, first;
+  std::getline(csv, header);
+  std::getline(csv, first);
+  const std::vector<std::string> row = cells(first + ",", ',');  // (getline drops a last empty field)
+  REQUIRE(row.size() > 4);
+  CHECK(row[4] == "");  // val_accuracy: empty, i.e. missing
+  CHECK(rf::app::read_text_file(log).find("val acc n/a") != std::string::npos);
+
+  // The run records the sample order its image-folder tree was loaded in, and that order mixes
+  // the classes: the Figure-4 rows (the first training images) are not all airplanes.
+  CHECK(rf::parse_json(rf::app::read_text_file(dir / "config.json"), "config.json")
+            .at("chain").at("sample_order_seed").get<int64_t>() == 0);
+  std::istringstream grid(md.substr(md.find("| image | ground truth |")));
+  std::string line;
+  std::getline(grid, line);  // header
+  std::getline(grid, line);  // |---|
+  int images = 0;
+  std::set<std::string> classes;
+  while (std::getline(grid, line) && line.rfind("| ", 0) == 0) {
+    ++images;
+    classes.insert(cells(line, '|').at(2));  // "| 0 | frog | ..."
+  }
+  CHECK(images == 12);
+  CHECK(classes.size() >= 4);
+}
+
+TEST_CASE("refine_app: a NaN loss stops the run with the epoch and batch, exit code 1") {
+  if (!fs::is_directory(kShared / "cifar10" / "train")) {
+    MESSAGE("SKIPPED: no CIFAR-10 image tree at " << (kShared / "cifar10").string());
+    return;
+  }
+  Scratch scratch;
+  const fs::path log = scratch.root / "log.txt";
+  // A learning rate of 1e30 overflows the weights within a few steps.
+  CHECK(wait_for(spawn({"cifar10", "--data", kShared.string(), "--model", "resnet8", "--epochs", "2",
+                        "--generations", "1", "--train-limit", "300", "--test-limit", "100", "--batch-size", "50",
+                        "--threads", "1", "--lr", "1e30", "--cache-dir", kCache.string(), "--out",
+                        (scratch.root / "nan").string()},
+                       log)) == 1);
+  const std::string text = rf::app::read_text_file(log);
+  INFO(text);
+  CHECK(text.find("refine_app: error: ") != std::string::npos);
+  CHECK(text.find("training loss is") != std::string::npos);
+  CHECK(text.find("at epoch 1, batch ") != std::string::npos);
+  CHECK(text.find("the last checkpoint is kept") != std::string::npos);
 }
 
 TEST_CASE("refine_app --table1: the blog-shaped grid with the blog's numbers beside ours") {

@@ -2,7 +2,9 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <atomic>
 #include <set>
+#include <thread>
 #include <stdexcept>
 
 #include "data/bytes.h"
@@ -78,6 +80,36 @@ TEST_CASE("cache: missing, stale and corrupt caches are rebuilt; a valid one is 
   bytes.resize(bytes.size() - 10);
   write_bytes(file, bytes);
   CHECK(load_or_build(file, 2, build).status == CacheStatus::Corrupt);
+}
+
+TEST_CASE("cache: writers racing on one file each finish, and the file is whole") {
+  // Two runs started together decode the same source at once; before each writer had its own
+  // temporary name, one writer's rename took the other's file away and that run died.
+  TempDir tmp;
+  const fs::path file = tmp.path() / "toy.rfcache";
+  const Dataset d = make_dataset(500);
+  std::vector<std::thread> writers;
+  std::atomic<int> failures{0};
+  for (int i = 0; i < 8; ++i)
+    writers.emplace_back([&] {
+      for (int k = 0; k < 10; ++k) {
+        try {
+          write_dataset_cache(file, d, 77);
+        } catch (const std::exception&) {
+          ++failures;
+        }
+      }
+    });
+  for (auto& t : writers) t.join();
+  CHECK(failures == 0);
+  int builds = 0;
+  const CacheResult r = load_or_build(file, 77, [&] {
+    ++builds;
+    return d;
+  });
+  CHECK(builds == 0);
+  CHECK(same(r.dataset, d));
+  for (const auto& e : fs::directory_iterator(tmp.path())) CHECK(e.path() == file);  // no leftovers
 }
 
 TEST_CASE("cache: parser rejects bad magic, versions and inconsistent sizes with the file name") {

@@ -5,7 +5,9 @@
 #define STB_IMAGE_WRITE_IMPLEMENTATION
 #include <stb_image_write.h>
 
+#include <algorithm>
 #include <cstdlib>
+#include <set>
 #include <stdexcept>
 
 #include "data/bytes.h"
@@ -13,6 +15,7 @@
 #include "data/idx.h"
 #include "data/image_folder.h"
 #include "data/registry.h"
+#include "data/sample_order.h"
 #include "data/svhn_mat.h"
 #include "tests/data/test_util.h"
 
@@ -104,6 +107,8 @@ void write_png(const fs::path& p, int w, int h, const std::vector<std::uint8_t>&
   REQUIRE(stbi_write_png(p.string().c_str(), w, h, 3, rgb.data(), w * 3) != 0);
 }
 
+bool same_dataset(const Dataset& a, const Dataset& b) { return a.images == b.images && a.labels == b.labels; }
+
 std::vector<std::uint8_t> pattern(int w, int h, int seed) {
   std::vector<std::uint8_t> px(static_cast<std::size_t>(w * h * 3));
   for (std::size_t i = 0; i < px.size(); ++i) px[i] = static_cast<std::uint8_t>((i * 11 + static_cast<std::size_t>(seed) * 29) % 256);
@@ -136,7 +141,8 @@ TEST_CASE("cifar10 binary: a batches directory with class names from batches.met
   CHECK(t.train.classes[9] == "j");
   check_cifar_pixels(t.train, 0);
   check_cifar_pixels(t.test, 100);
-  // The registry treats this directory as cifar10, whatever the directory is called.
+  // The registry treats this directory as cifar10, whatever the directory is called, and keeps
+  // the published order (no sample order is applied).
   const TrainTest via_path = load_dataset(tmp.path().string());
   CHECK(via_path.train.name == "cifar10");
   CHECK(via_path.train.images == t.train.images);
@@ -283,9 +289,68 @@ TEST_CASE("image folder: sorted classes, exact PNG/BMP pixels, grayscale replica
   CHECK(same(t.test.image(1), pattern(3, 2, 5)));
 
   // By path, the tree's directory name becomes the dataset name.
-  const TrainTest via_path = load_dataset(root.string());
+  LoadOptions file_order;
+  file_order.sample_order_seed.reset();
+  const TrainTest via_path = load_dataset(root.string(), file_order);
   CHECK(via_path.train.name == "shapes");
   CHECK(via_path.train.images == t.train.images);
+}
+
+TEST_CASE("image folder: files listed class by class are loaded in one seeded order that mixes the classes") {
+  // 3 classes x 20 images; image k (in file order) is filled with the value k.
+  TempDir tmp;
+  const fs::path root = tmp.path() / "sorted";
+  constexpr int kPerClass = 20;
+  for (int c = 0; c < 3; ++c)
+    for (int i = 0; i < kPerClass; ++i) {
+      const std::string name = std::to_string(100 + i) + ".png";
+      write_png(root / "train" / ("class" + std::to_string(c)) / name, 2, 2,
+                std::vector<std::uint8_t>(12, static_cast<std::uint8_t>(c * kPerClass + i)));
+      if (i < 4)
+        write_png(root / "test" / ("class" + std::to_string(c)) / name, 2, 2,
+                  std::vector<std::uint8_t>(12, static_cast<std::uint8_t>(200 + c * 4 + i)));
+    }
+  LoadOptions files;
+  files.sample_order_seed.reset();
+  const TrainTest listed = load_dataset(root.string(), files);
+  REQUIRE(listed.train.size() == 60);
+  REQUIRE(std::is_sorted(listed.train.labels.begin(), listed.train.labels.end()));
+
+  // The default: sample_order(n, kDefaultSampleOrderSeed) of the listed files, for both splits.
+  const TrainTest t = load_dataset(root.string());
+  const std::vector<std::size_t> order = sample_order(60, kDefaultSampleOrderSeed);
+  std::vector<std::size_t> sorted = order;
+  std::sort(sorted.begin(), sorted.end());
+  for (std::size_t i = 0; i < sorted.size(); ++i) REQUIRE(sorted[i] == i);  // a permutation
+  for (std::size_t i = 0; i < 60; ++i) {
+    CAPTURE(i);
+    REQUIRE(t.train.image(i)[0] == order[i]);  // position i holds file order[i]
+    REQUIRE(t.train.labels[i] == listed.train.labels[order[i]]);
+  }
+  CHECK(same_dataset(t.test, in_sample_order(listed.test, kDefaultSampleOrderSeed)));
+  CHECK(!same_dataset(t.test, listed.test));
+
+  // The classes are mixed: the blog's tail (the last 15%) and the first images (Figure 4) hold
+  // more than one class each.
+  const auto classes_in = [&](std::size_t from, std::size_t to) {
+    return std::set<std::int32_t>(t.train.labels.begin() + std::ptrdiff_t(from), t.train.labels.begin() + std::ptrdiff_t(to)).size();
+  };
+  CHECK(classes_in(51, 60) >= 2);
+  CHECK(classes_in(0, 12) == 3);
+
+  // Repeatable, the same whether decoded or read from the cache, and decided by its seed.
+  TempDir cache;
+  LoadOptions cached;
+  cached.cache_dir = cache.path();
+  CHECK(same_dataset(load_dataset(root.string(), cached).train, t.train));  // decoded, cache written
+  CHECK(same_dataset(load_dataset(root.string(), cached).train, t.train));  // from the cache
+  LoadOptions other;
+  other.sample_order_seed = 7;
+  const TrainTest seven = load_dataset(root.string(), other);
+  CHECK(same_dataset(seven.train, in_sample_order(listed.train, 7)));
+  CHECK(seven.train.labels != t.train.labels);
+  // The permutation is part of what a recorded run means: it must never change.
+  CHECK(sample_order(10, 0) == std::vector<std::size_t>{6, 9, 2, 0, 4, 7, 3, 5, 1, 8});
 }
 
 TEST_CASE("image folder: JPEG decodes close to its source") {

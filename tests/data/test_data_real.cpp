@@ -4,10 +4,12 @@
 
 #include <filesystem>
 #include <numeric>
+#include <set>
 
 #include "data/dataset_cache.h"
 #include "data/idx.h"
 #include "data/registry.h"
+#include "data/split.h"
 #include "tests/data/test_util.h"
 
 using namespace rf::data;
@@ -85,4 +87,34 @@ TEST_CASE("real cifar10 image tree: 60,000 images in 10 classes, then served fro
   CHECK(hits == 2);
   CHECK(again.train.images == t.train.images);
   CHECK(again.test.labels == t.test.labels);
+}
+
+TEST_CASE("real cifar10 image tree: the blog's tail split holds every class, in both parts") {
+  // The tree lists its files class by class; only the sample order applied at load makes the
+  // blog's validation split (the last 15% of the training file) a sample of every class.
+  const fs::path shared = RF_SHARED_DATA_DIR;
+  if (!fs::is_directory(shared / "cifar10" / "train")) {
+    MESSAGE("skipped: CIFAR-10 image tree not found at " << (shared / "cifar10"));
+    return;
+  }
+  LoadOptions o;
+  o.search_dirs = {shared};
+  const TrainTest t = load_dataset("cifar10", o);
+  const Split blog = split_validation(t.train, {.fraction = 0.15, .mode = SplitMode::Tail});
+  REQUIRE(blog.val.size() == 7500);
+  for (const Dataset* part : {&blog.train, &blog.val}) {
+    const std::vector<std::size_t> h = histogram(*part);
+    std::string shares;
+    for (std::size_t c = 0; c < h.size(); ++c) {
+      const double share = double(h[c]) / double(part->size());
+      CAPTURE(c);
+      CHECK(share >= 0.08);
+      CHECK(share <= 0.12);
+      shares += " " + part->classes[c] + " " + std::to_string(100 * share).substr(0, 5) + "%";
+    }
+    MESSAGE(std::string(part == &blog.train ? "train" : "val") << " (" << part->size() << "):" << shares);
+  }
+  // The report's Figure 4 shows the first training images: not twelve airplanes.
+  const std::set<std::int32_t> first(blog.train.labels.begin(), blog.train.labels.begin() + 12);
+  CHECK(first.size() >= 5);
 }

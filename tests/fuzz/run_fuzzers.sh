@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Builds the libFuzzer targets for the data layer's binary parsers (CIFAR-10, IDX, MAT, dataset
-# cache) with clang + ASan/UBSan and runs each for a bounded time.
+# Builds the libFuzzer targets with clang + ASan/UBSan and runs each for a bounded time: the data
+# layer's binary parsers (CIFAR-10, IDX, MAT, dataset cache) and our use of the libraries that
+# read untrusted files (safetensors headers and run-directory JSON through nlohmann-json,
+# tar/tar.gz unpacking and its path check through libarchive).
 #
 # usage: tests/fuzz/run_fuzzers.sh BUILD_DIR [SECONDS_PER_TARGET=30]
 #   CXX_FUZZ overrides the compiler (default clang++-14).
@@ -20,29 +22,45 @@ cxx=${CXX_FUZZ:-clang++-14}
 sanitize="-fsanitize=address,undefined -fno-sanitize-recover=undefined"
 flags=(-std=c++20 -O1 -g -fno-omit-frame-pointer -I"$root")
 
-# The parsers and what they depend on; image decoding (stb) and the loader are not needed.
-lib_sources=(bytes dataset cifar_binary idx svhn_mat dataset_cache)
+# The parsers and what they depend on; image decoding (stb), the loader and the tensors are not
+# needed.
+lib_sources=(data/bytes data/dataset data/cifar_binary data/idx data/svhn_mat data/dataset_cache
+             engine/json engine/safetensors_header train/progress train/schedule train/early_stopping
+             apps/results apps/tar_extract)
 mkdir -p "$build/obj"
 objects=()
 for s in "${lib_sources[@]}"; do
-  "$cxx" "${flags[@]}" $sanitize -fsanitize=fuzzer-no-link -c "$root/data/$s.cpp" -o "$build/obj/$s.o"
-  objects+=("$build/obj/$s.o")
+  o="$build/obj/${s//\//_}.o"
+  "$cxx" "${flags[@]}" $sanitize -fsanitize=fuzzer-no-link -c "$root/$s.cpp" -o "$o"
+  objects+=("$o")
 done
 
 # Seed corpora: the committed .mat fixtures, and tiny valid CIFAR/IDX/cache inputs.
 seeds="$build/seeds"
-mkdir -p "$seeds"/{cifar,idx,mat,cache}
+mkdir -p "$seeds"/{cifar,idx,mat,cache,safetensors,run_json,archive}
 cp "$root"/tests/data/fixtures/*.mat "$seeds/mat/"
 head -c 3073 /dev/urandom > "$seeds/cifar/one_record.bin"
 printf '\x00\x00\x08\x03\x00\x00\x00\x02\x00\x00\x00\x02\x00\x00\x00\x02ABCDEFGH' > "$seeds/idx/images.idx"
 printf '\x00\x00\x08\x01\x00\x00\x00\x03\x01\x02\x03' > "$seeds/idx/labels.idx"
 gzip -c "$seeds/idx/images.idx" > "$seeds/idx/images.idx.gz"
 printf 'RFDSCACH\x01\x00\x00\x00' > "$seeds/cache/header.bin"
+# safetensors: two bytes of data size (12, little-endian), then the header.
+printf '\x0c\x00{"__metadata__":{"format":"x"},"w":{"dtype":"F32","shape":[1,3],"data_offsets":[0,12]}}' \
+  > "$seeds/safetensors/one_tensor.bin"
+printf '{"seed_index":0,"generation":1,"model":"resnet8","test_accuracy":0.5,"val_accuracy":null,"label_agreement":0.4,"label_entropy":1.2,"train_seconds":3.5,"images_per_second":100.25,"epochs_run":2,"stopped_early":false}' \
+  > "$seeds/run_json/stats.json"
+printf '{"epoch":1,"epochs":2,"train_loss":2.1,"train_accuracy":0.3,"val_loss":null,"val_accuracy":null,"lr":0.1,"images_per_second":1e3,"epoch_seconds":1.5,"elapsed_seconds":1.5,"eta_seconds":1.5}' \
+  > "$seeds/run_json/metrics_line.json"
+printf '{"lr":0.01,"best":null,"wait":0,"cooldown_counter":0}' > "$seeds/run_json/plateau_state.json"
+rm -rf "$build/tree" && mkdir -p "$build/tree/a" && printf 'x' > "$build/tree/a/b.txt"
+tar -C "$build/tree" --format=ustar -cf "$seeds/archive/small.tar" a
+tar -C "$build/tree" --format=pax -cf "$seeds/archive/small_pax.tar" a
+gzip -c "$seeds/archive/small.tar" > "$seeds/archive/small.tar.gz"
 
 status=0
-for target in cifar idx mat cache; do
+for target in cifar idx mat cache safetensors run_json archive; do
   exe="$build/fuzz_$target"
-  "$cxx" "${flags[@]}" $sanitize -fsanitize=fuzzer "$root/tests/fuzz/fuzz_$target.cpp" "${objects[@]}" -lz -o "$exe"
+  "$cxx" "${flags[@]}" $sanitize -fsanitize=fuzzer "$root/tests/fuzz/fuzz_$target.cpp" "${objects[@]}" -lz -larchive -o "$exe"
   corpus="$build/corpus/$target"
   artifacts="$build/artifacts/$target"
   mkdir -p "$corpus" "$artifacts"

@@ -47,16 +47,31 @@ std::vector<float> eval_logits(models::Model& m) {
 }  // namespace
 
 TEST_CASE("JSON: strict parsing and exact number round trip") {
-  const Json j = Json::parse(R"( {"a": [1, -2.5e3, true, null], "s": "x\"\u00e9\ud83d\ude00"} )", "t");
-  CHECK(j.at("a").as_array().size() == 4);
-  CHECK(j.at("a").as_array()[1].as_number() == -2500);
-  CHECK(j.at("s").as_string() == "x\"\xc3\xa9\xf0\x9f\x98\x80");
+  const Json j = parse_json(R"( {"a": [1, -2.5e3, true, null], "s": "x\"\u00e9\ud83d\ude00"} )", "t");
+  CHECK(j.at("a").size() == 4);
+  CHECK(j.at("a")[1].get<double>() == -2500);
+  CHECK(j.at("s").get<std::string>() == "x\"\xc3\xa9\xf0\x9f\x98\x80");
   for (const char* bad : {"{\"a\":1,}", "[1 2]", "01", "{'a':1}", "\"\x01\"", "[1]x", "", "{\"a\":1,\"a\":2}",
                           "tru", "1.", "\"\\ud800\""})
-    CHECK_THROWS_AS(Json::parse(bad, "t"), Error);
+    CHECK_THROWS_AS(parse_json(bad, "t"), Error);
   const double x = 0.1 + 0.2;
-  CHECK(Json::parse(Json(x).dump(), "t").as_number() == x);
-  CHECK(Json::parse(Json(float(0.3f)).dump(), "t").as_number() == double(0.3f));
+  CHECK(parse_json(Json(x).dump(), "t").get<double>() == x);
+  CHECK(parse_json(Json(float(0.3f)).dump(), "t").get<double>() == double(0.3f));
+}
+
+TEST_CASE("JSON: errors name the file and what is wrong") {
+  CHECK_THROWS_WITH_AS(parse_json("{\"a\":1,\"a\":2}", "run/config.json"),
+                       doctest::Contains("run/config.json: invalid JSON: duplicate key \"a\""), Error);
+  CHECK_THROWS_WITH_AS(parse_json("[1 2]", "run/stats.json"), doctest::Contains("run/stats.json: invalid JSON at byte"), Error);
+  CHECK_THROWS_WITH_AS(parse_json(std::string(65, '[') + std::string(65, ']'), "deep.json"),
+                       doctest::Contains("deep.json: invalid JSON: nesting deeper than 64"), Error);
+  const Json j = parse_json(R"({"epochs": 2.5, "lr": "x"})", "t");
+  CHECK_THROWS_WITH_AS(read_json("run/metrics.jsonl", [&] { return j.at("missing").get<double>(); }),
+                       doctest::Contains("run/metrics.jsonl: [json.exception.out_of_range.403] key 'missing' not found"), Error);
+  CHECK_THROWS_WITH_AS(read_json("f", [&] { return j.at("lr").get<double>(); }), doctest::Contains("f: "), Error);
+  CHECK_THROWS_WITH_AS(json_integer(j.at("epochs")), doctest::Contains("expected an integer"), Error);
+  CHECK(json_integer<int>(parse_json("-3", "t")) == -3);
+  CHECK_THROWS_AS(json_integer<int>(parse_json("4294967296", "t")), Error);
 }
 
 TEST_CASE("safetensors: 8-byte length, JSON header padded to 8, F32 data in order") {
@@ -68,10 +83,10 @@ TEST_CASE("safetensors: 8-byte length, JSON header padded to 8, F32 data in orde
   std::memcpy(&n, bytes.data(), 8);
   CHECK(n % 8 == 0);
   CHECK(bytes.size() == 8 + n + 5 * 4);
-  const Json h = Json::parse(bytes.substr(8, n), "header");
-  CHECK(h.at("a").at("dtype").as_string() == "F32");
-  CHECK(h.at("b").at("data_offsets").as_array()[0].as_int() == 12);
-  CHECK(h.at("__metadata__").at("k").as_string() == "v");
+  const Json h = parse_json(bytes.substr(8, n), "header");
+  CHECK(h.at("a").at("dtype").get<std::string>() == "F32");
+  CHECK(h.at("b").at("data_offsets")[0].get<int64_t>() == 12);
+  CHECK(h.at("__metadata__").at("k").get<std::string>() == "v");
   const SafetensorsFile f = SafetensorsFile::read(file);
   CHECK(f.tensor("b").to_host() == std::vector<float>{4, 5});
   CHECK(f.meta("k") == "v");

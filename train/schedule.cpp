@@ -1,4 +1,4 @@
-#include "engine/schedule.h"
+#include "train/schedule.h"
 
 #include <algorithm>
 #include <cmath>
@@ -7,7 +7,7 @@
 
 #include "engine/check.h"
 
-namespace rf {
+namespace rf::train {
 
 const char* monitor_name(Monitor m) { return m == Monitor::ValAccuracy ? "val_accuracy" : "val_loss"; }
 
@@ -39,11 +39,9 @@ ScheduleConfig::Kind parse_schedule_kind(const std::string& s) {
 }
 
 Json ScheduleConfig::to_json() const {
-  Json m = Json::array();
-  for (int e : milestones) m.push(Json(e));
   return Json::object({{"kind", schedule_kind_name(kind)},
                        {"lr", lr},
-                       {"milestones", m},
+                       {"milestones", milestones},
                        {"gamma", gamma},
                        {"warmup_epochs", warmup_epochs},
                        {"final_lr", final_lr},
@@ -60,21 +58,21 @@ Json ScheduleConfig::to_json() const {
 
 ScheduleConfig ScheduleConfig::from_json(const Json& j) {
   ScheduleConfig c;
-  c.kind = parse_schedule_kind(j.at("kind").as_string());
-  c.lr = j.at("lr").as_number();
-  for (const Json& e : j.at("milestones").as_array()) c.milestones.push_back(int(e.as_int()));
-  c.gamma = j.at("gamma").as_number();
-  c.warmup_epochs = j.at("warmup_epochs").as_number();
-  c.final_lr = j.at("final_lr").as_number();
-  c.pct_start = j.at("pct_start").as_number();
-  c.div_factor = j.at("div_factor").as_number();
-  c.final_div_factor = j.at("final_div_factor").as_number();
-  c.monitor = parse_monitor(j.at("monitor").as_string());
-  c.factor = j.at("factor").as_number();
-  c.min_lr = j.at("min_lr").as_number();
-  c.min_delta = j.at("min_delta").as_number();
-  c.patience = int(j.at("patience").as_int());
-  c.cooldown = int(j.at("cooldown").as_int());
+  c.kind = parse_schedule_kind(j.at("kind").get<std::string>());
+  c.lr = j.at("lr").get<double>();
+  for (const Json& e : j.at("milestones")) c.milestones.push_back(json_integer<int>(e));
+  c.gamma = j.at("gamma").get<double>();
+  c.warmup_epochs = j.at("warmup_epochs").get<double>();
+  c.final_lr = j.at("final_lr").get<double>();
+  c.pct_start = j.at("pct_start").get<double>();
+  c.div_factor = j.at("div_factor").get<double>();
+  c.final_div_factor = j.at("final_div_factor").get<double>();
+  c.monitor = parse_monitor(j.at("monitor").get<std::string>());
+  c.factor = j.at("factor").get<double>();
+  c.min_lr = j.at("min_lr").get<double>();
+  c.min_delta = j.at("min_delta").get<double>();
+  c.patience = json_integer<int>(j.at("patience"));
+  c.cooldown = json_integer<int>(j.at("cooldown"));
   return c;
 }
 
@@ -185,10 +183,10 @@ class PlateauSchedule final : public LrSchedule {
                          {"cooldown_counter", cooldown_counter_}});
   }
   void load_state(const Json& s) override {
-    lr_ = float(s.at("lr").as_number());
-    if (!s.at("best").is_null()) best_ = s.at("best").as_number();
-    wait_ = int(s.at("wait").as_int());
-    cooldown_counter_ = int(s.at("cooldown_counter").as_int());
+    lr_ = float(s.at("lr").get<double>());
+    if (!s.at("best").is_null()) best_ = s.at("best").get<double>();
+    wait_ = json_integer<int>(s.at("wait"));
+    cooldown_counter_ = json_integer<int>(s.at("cooldown_counter"));
   }
 
  private:
@@ -224,4 +222,4 @@ std::unique_ptr<LrSchedule> make_schedule(const ScheduleConfig& c, int64_t steps
   return nullptr;
 }
 
-}  // namespace rf
+}  // namespace rf::train

@@ -6,10 +6,11 @@
 #include <numbers>
 
 #include "engine/check.h"
-#include "engine/early_stopping.h"
-#include "engine/schedule.h"
+#include "train/early_stopping.h"
+#include "train/schedule.h"
 
 using namespace rf;
+using namespace rf::train;
 
 TEST_CASE("constant") {
   ScheduleConfig c;
@@ -97,7 +98,7 @@ TEST_CASE("ReduceLROnPlateau on val loss with min_delta, and its state round tri
   CHECK(s->lr(0) == doctest::Approx(0.1));
   // A copy restored from the state continues identically.
   auto t = make_schedule(ScheduleConfig::from_json(c.to_json()), 1, 1);
-  t->load_state(Json::parse(s->state().dump(), "test"));
+  t->load_state(parse_json(s->state().dump(), "test"));
   s->on_epoch_end(0, 0.9498);
   t->on_epoch_end(0, 0.9498);
   CHECK(s->lr(0) == doctest::Approx(0.01));
@@ -141,7 +142,7 @@ TEST_CASE("early stopping as Keras: patience 0 stops after epoch 1 at the latest
   CHECK(d.stop);
   // State round trip.
   EarlyStopping copy({.monitor = Monitor::ValLoss, .min_delta = 0.1, .patience = 1});
-  copy.load_state(Json::parse(loss.state().dump(), "test"));
+  copy.load_state(parse_json(loss.state().dump(), "test"));
   CHECK(copy.best() == 1.0);
   CHECK(copy.best_epoch() == 0);
 }

@@ -3,9 +3,9 @@
 // min_delta for `patience` epochs. The caller keeps the best weights when restore_best is set
 // (it knows what "the weights" are); this class only decides.
 #include "engine/json.h"
-#include "engine/schedule.h"
+#include "train/schedule.h"
 
-namespace rf {
+namespace rf::train {
 
 struct EarlyStoppingConfig {
   Monitor monitor = Monitor::ValAccuracy;
@@ -41,4 +41,4 @@ class EarlyStopping {
   int best_epoch_ = -1;
 };
 
-}  // namespace rf
+}  // namespace rf::train

@@ -1,11 +1,11 @@
-#include "engine/early_stopping.h"
+#include "train/early_stopping.h"
 
 #include <cmath>
 #include <limits>
 
 #include "engine/check.h"
 
-namespace rf {
+namespace rf::train {
 
 Json EarlyStoppingConfig::to_json() const {
   return Json::object({{"monitor", monitor_name(monitor)},
@@ -16,10 +16,10 @@ Json EarlyStoppingConfig::to_json() const {
 
 EarlyStoppingConfig EarlyStoppingConfig::from_json(const Json& j) {
   EarlyStoppingConfig c;
-  c.monitor = parse_monitor(j.at("monitor").as_string());
-  c.min_delta = j.at("min_delta").as_number();
-  c.patience = int(j.at("patience").as_int());
-  c.restore_best = j.at("restore_best").as_bool();
+  c.monitor = parse_monitor(j.at("monitor").get<std::string>());
+  c.min_delta = j.at("min_delta").get<double>();
+  c.patience = json_integer<int>(j.at("patience"));
+  c.restore_best = j.at("restore_best").get<bool>();
   return c;
 }
 
@@ -54,9 +54,9 @@ Json EarlyStopping::state() const {
 }
 
 void EarlyStopping::load_state(const Json& s) {
-  if (!s.at("best").is_null()) best_ = s.at("best").as_number();
-  wait_ = int(s.at("wait").as_int());
-  best_epoch_ = int(s.at("best_epoch").as_int());
+  if (!s.at("best").is_null()) best_ = s.at("best").get<double>();
+  wait_ = json_integer<int>(s.at("wait"));
+  best_epoch_ = json_integer<int>(s.at("best_epoch"));
 }
 
-}  // namespace rf
+}  // namespace rf::train

@@ -9,7 +9,7 @@
 
 #include "engine/json.h"
 
-namespace rf {
+namespace rf::train {
 
 enum class Monitor { ValAccuracy, ValLoss };  // what plateau / early stopping watch
 const char* monitor_name(Monitor m);
@@ -59,4 +59,4 @@ class LrSchedule {
 std::unique_ptr<LrSchedule> make_schedule(const ScheduleConfig& c, int64_t steps_per_epoch,
                                           int epochs);
 
-}  // namespace rf
+}  // namespace rf::train
