@@ -115,8 +115,6 @@ GenerationResult run_generation(const ChainConfig& c, const ChainData& d, std::u
   }
   const train::FitResult fit = trainer.fit(train_loader, val_loader ? &*val_loader : nullptr);
   if (fit.interrupted) throw Interrupted("interrupted during " + paths.dir.string());
-  // The saved model, its evaluation and its labels all use statistics of the final weights.
-  if (c.precise_bn > 0) train::recompute_batchnorm_statistics(*model, statistics_loader, c.precise_bn);
   models::save_model(*model, paths.model);
 
   GenerationResult r;

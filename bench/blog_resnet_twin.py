@@ -1,6 +1,7 @@
 """The blog's Keras ResNet50 written in PyTorch, layer for layer as Keras builds it, so our engine's
 models/resnet.cpp (config "resnet50" in models/factory.cpp) can be compared with a reference
-framework. Shared by bench/make_trajectory_golden.py and bench/compare_blog_cifar.py.
+framework. Shared by bench/make_trajectory_golden.py, bench/blog_twin_pytorch.py and
+bench/compare_train_cpu.py.
 
 Keras' structure is kept literally where ours takes a shortcut, so a comparison also checks the
 shortcut: ZeroPadding2D(3) + 7x7/2 'valid' conv (ours: pad 3), ZeroPadding2D(1) + 3x3/2 max pool
@@ -57,13 +58,16 @@ class Bottleneck(nn.Module):
 
 
 class Stem(nn.Module):
-    def __init__(self, cin, width):
+    """keras_padding: Keras' explicit ZeroPadding2D layers (a comparison checks our shortcut);
+    False: the conv's and the pool's own padding, as ours (a benchmark times no extra copies)."""
+
+    def __init__(self, cin, width, keras_padding=True):
         super().__init__()
-        self.pad_conv = nn.ZeroPad2d(3)
-        self.conv = nn.Conv2d(cin, width, 7, 2, bias=True)  # 'valid' after the padding
+        self.pad_conv = nn.ZeroPad2d(3) if keras_padding else nn.Identity()
+        self.conv = nn.Conv2d(cin, width, 7, 2, padding=0 if keras_padding else 3, bias=True)
         self.bn = bn(width)
-        self.pad_pool = nn.ZeroPad2d(1)
-        self.pool = nn.MaxPool2d(3, 2)
+        self.pad_pool = nn.ZeroPad2d(1) if keras_padding else nn.Identity()
+        self.pool = nn.MaxPool2d(3, 2, padding=0 if keras_padding else 1)
 
     def forward(self, x):
         x = torch.relu(self.bn(self.conv(self.pad_conv(x))))
@@ -74,9 +78,9 @@ class BlogResNet(nn.Module):
     """Input NCHW. ResNet50 is stem_width 64, blocks (3, 4, 6, 3), widths (64, 128, 256, 512)."""
 
     def __init__(self, stem_width=64, blocks=(3, 4, 6, 3), widths=(64, 128, 256, 512),
-                 classes=10, in_channels=3):
+                 classes=10, in_channels=3, keras_padding=True):
         super().__init__()
-        self.stem = Stem(in_channels, stem_width)
+        self.stem = Stem(in_channels, stem_width, keras_padding)
         cin = stem_width
         for s, (n, w) in enumerate(zip(blocks, widths)):
             stage = nn.Module()

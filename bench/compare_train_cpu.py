@@ -18,9 +18,9 @@ The networks, as models/resnet.cpp and models/factory.cpp build them:
                      global average pool, fc; batch 128.
   resnet50           the blog's Keras ResNet50: 7x7/2 conv (pad 3) + BN + ReLU + 3x3/2 max pool,
                      bottlenecks (3, 4, 6, 3) of widths 64..512 with the stride on the first 1x1,
-                     a bias on every conv, BN eps 1.001e-5, fc; batch 32. (bench/blog_resnet_twin.py
-                     is the layer-for-layer twin with Keras' explicit ZeroPadding layers; here the
-                     padding is the conv's and the pool's own, as ours, so no extra copies are timed.)
+                     a bias on every conv, BN eps 1.001e-5, fc; batch 32. BlogResNet of
+                     bench/blog_resnet_twin.py with keras_padding=False: the conv's and the pool's
+                     own padding, as ours, so no extra copies are timed.
 PyTorch runs channels_last (NHWC, as ours) in float32 with torch.set_num_threads(T).
 
 PyTorch on a CPU-only machine: PyPI's torch is a CUDA build; it imports without a GPU when the
@@ -66,38 +66,15 @@ def torch_model(name):
             h = self.bn2(self.conv2(h))
             return torch.relu(h + (self.shortcut(x) if self.shortcut is not None else x))
 
-    def kbn(c):  # Keras' batch norm
-        return nn.BatchNorm2d(c, eps=1.001e-5, momentum=0.01)
-
-    class Bottleneck(nn.Module):
-        def __init__(self, cin, width, stride):
-            super().__init__()
-            out = 4 * width
-            self.conv1 = nn.Conv2d(cin, width, 1, stride, bias=True)
-            self.bn1 = kbn(width)
-            self.conv2 = nn.Conv2d(width, width, 3, 1, 1, bias=True)
-            self.bn2 = kbn(width)
-            self.conv3 = nn.Conv2d(width, out, 1, 1, bias=True)
-            self.bn3 = kbn(out)
-            self.shortcut = None
-            if stride != 1 or cin != out:
-                self.shortcut = nn.Sequential(nn.Conv2d(cin, out, 1, stride, bias=True), kbn(out))
-
-        def forward(self, x):
-            h = torch.relu(self.bn1(self.conv1(x)))
-            h = torch.relu(self.bn2(self.conv2(h)))
-            h = self.bn3(self.conv3(h))
-            return torch.relu(h + (self.shortcut(x) if self.shortcut is not None else x))
-
     class Net(nn.Module):
-        def __init__(self, stem, blocks, widths, block, expansion):
+        def __init__(self, stem, blocks, widths):
             super().__init__()
             self.stem = stem
             layers, cin = [], stem[0].out_channels
             for s, (n, w) in enumerate(zip(blocks, widths)):
                 for b in range(n):
-                    layers.append(block(cin, w, 2 if (s > 0 and b == 0) else 1))
-                    cin = expansion * w
+                    layers.append(Basic(cin, w, 2 if (s > 0 and b == 0) else 1))
+                    cin = w
             self.blocks = nn.Sequential(*layers)
             self.fc = nn.Linear(cin, 10)
 
@@ -107,11 +84,10 @@ def torch_model(name):
     if name in ("resnet8", "resnet20"):
         n = 1 if name == "resnet8" else 3
         stem = nn.Sequential(nn.Conv2d(3, 16, 3, 1, 1, bias=False), nn.BatchNorm2d(16), nn.ReLU())
-        return Net(stem, (n, n, n), (16, 32, 64), Basic, 1)
+        return Net(stem, (n, n, n), (16, 32, 64))
     if name == "resnet50":
-        stem = nn.Sequential(nn.Conv2d(3, 64, 7, 2, 3, bias=True), kbn(64), nn.ReLU(),
-                             nn.MaxPool2d(3, 2, 1))
-        return Net(stem, (3, 4, 6, 3), (64, 128, 256, 512), Bottleneck, 4)
+        from blog_resnet_twin import BlogResNet  # bench/, this script's folder
+        return BlogResNet(keras_padding=False)
     raise SystemExit(f"unknown model {name}")
 
 

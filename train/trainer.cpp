@@ -165,6 +165,10 @@ FitResult Trainer::fit(data::Loader& train, data::Loader* val) try {
   // As Keras 3: the best epoch's weights at the end of training, whether it stopped early or not.
   if (!result.interrupted && early_stopping_ && early_stopping_->config().restore_best && !best_.empty())
     model_.load_state(best_);
+  // With validation, the statistics were recomputed for the weights it judged (the last epoch's,
+  // or the best epoch's restored with them); without it, they are recomputed once here.
+  if (!result.interrupted && !val && config_.precise_bn_batches > 0)
+    recompute_batchnorm_statistics(model_, *config_.statistics_loader, config_.precise_bn_batches);
   result.history = history_;
   result.stopped_early = stopped_early_;
   result.best_epoch = early_stopping_ ? early_stopping_->best_epoch() : -1;

@@ -35,7 +35,8 @@ struct TrainConfig {
   const std::atomic<bool>* stop = nullptr;
   // Precise batch-norm statistics (batchnorm_statistics.h), recomputed over this many batches of
   // `statistics_loader` before every validation, so that the plateau schedule and early stopping
-  // judge the weights and not statistics that lag them. 0: the running averages as they are.
+  // judge the weights and not statistics that lag them; a completed fit() leaves the model with
+  // statistics of its final weights. 0: the running averages as they are.
   int precise_bn_batches = 0;
   data::Loader* statistics_loader = nullptr;
 };

@@ -117,7 +117,7 @@ TEST_CASE("spoiled running statistics part eval mode from training mode until re
       CHECK_MESSAGE(now[i].second.to_host() == params_before[i].second.to_host(), now[i].first);
 }
 
-TEST_CASE("the trainer recomputes the statistics before every validation") {
+TEST_CASE("the trainer recomputes the statistics before every validation, and at the end without one") {
   const data::Dataset d = test::synthetic_dataset(48, 0);
   const data::Dataset v = test::synthetic_dataset(24, 1);
   data::Loader train(d, test::loader_options(true));
@@ -135,6 +135,13 @@ TEST_CASE("the trainer recomputes the statistics before every validation") {
   const std::vector<float> after_fit = buffer(*model, "stem.bn.running_var");
   recompute_batchnorm_statistics(*model, stats, 2);
   CHECK(buffer(*model, "stem.bn.running_var") == after_fit);
+
+  // Without validation, fit() still ends with statistics of the final weights.
+  auto no_val = models::make_model("resnet8", {.classes = 3, .seed = 8});
+  Trainer(*no_val, c, int64_t(train.batches_per_epoch())).fit(train, nullptr);
+  const std::vector<float> after_fit_no_val = buffer(*no_val, "stem.bn.running_var");
+  recompute_batchnorm_statistics(*no_val, stats, 2);
+  CHECK(buffer(*no_val, "stem.bn.running_var") == after_fit_no_val);
 
   TrainConfig missing = c;
   missing.statistics_loader = nullptr;
