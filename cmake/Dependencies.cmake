@@ -21,6 +21,18 @@ target_link_libraries(rf_blas INTERFACE ${RF_OPENBLAS_LIBRARY})
 target_include_directories(rf_blas INTERFACE ${CBLAS_INCLUDE_DIR})
 message(STATUS "OpenBLAS: ${RF_OPENBLAS_LIBRARY}")
 
+# CPU convolutions through oneDNN (Debian libdnnl-dev, built on OpenMP like OpenBLAS above, so one
+# thread pool serves all three).
+find_path(DNNL_INCLUDE_DIR oneapi/dnnl/dnnl.hpp)
+find_library(DNNL_LIBRARY dnnl)
+if(NOT DNNL_INCLUDE_DIR OR NOT DNNL_LIBRARY)
+  message(FATAL_ERROR "oneDNN not found: apt-get install libdnnl-dev")
+endif()
+add_library(rf_onednn INTERFACE)
+target_link_libraries(rf_onednn INTERFACE ${DNNL_LIBRARY})
+target_include_directories(rf_onednn INTERFACE ${DNNL_INCLUDE_DIR})
+message(STATUS "oneDNN: ${DNNL_LIBRARY}")
+
 # JSON (Debian nlohmann-json3-dev, header-only); tar/gzip extraction (libarchive-dev); MD5 through
 # OpenSSL's EVP interface (libssl-dev, also what libcurl4-openssl-dev builds on).
 find_package(nlohmann_json 3.10 REQUIRED)

@@ -33,6 +33,41 @@ Backend& cuda_backend() {
 #endif
 }
 
+void Backend::batchnorm_relu_forward_train(const BnGeom& g, const float* x, const float* residual,
+                                           const float* gamma, const float* beta, float eps,
+                                           float momentum, float* running_mean,
+                                           float* running_var, float* y, float* save_mean,
+                                           float* save_invstd) {
+  batchnorm_forward_train(g, x, gamma, beta, eps, momentum, running_mean, running_var, y,
+                          save_mean, save_invstd);
+  const int64_t n = g.rows() * g.c;
+  if (residual) add(n, y, residual, y);
+  relu_forward(n, y, y);
+}
+
+void Backend::batchnorm_relu_forward_eval(const BnGeom& g, const float* x, const float* residual,
+                                          const float* gamma, const float* beta,
+                                          const float* running_mean, const float* running_var,
+                                          float eps, float* y) {
+  batchnorm_forward_eval(g, x, gamma, beta, running_mean, running_var, eps, y);
+  const int64_t n = g.rows() * g.c;
+  if (residual) add(n, y, residual, y);
+  relu_forward(n, y, y);
+}
+
+void Backend::batchnorm_relu_backward(const BnGeom& g, const float* x, const float* y,
+                                      const float* dy, const float* gamma, const float* save_mean,
+                                      const float* save_invstd, float eps, float* dx,
+                                      float* dresidual, float* dgamma, float* dbeta) {
+  const int64_t n = g.rows() * g.c;
+  // The masked gradient needs a buffer of its own when there is no residual to hold it (the
+  // plain backward's dy and dx must not alias).
+  float* masked = dresidual ? dresidual : static_cast<float*>(allocate(sizeof(float) * n));
+  relu_backward(n, y, dy, masked);
+  batchnorm_backward(g, x, masked, gamma, save_mean, save_invstd, eps, dx, dgamma, dbeta);
+  if (!dresidual) deallocate(masked);
+}
+
 Backend& backend_for(Device d) { return d == Device::CPU ? cpu_backend() : cuda_backend(); }
 
 Device default_device() { return cuda_available() ? Device::CUDA : Device::CPU; }

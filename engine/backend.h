@@ -79,6 +79,26 @@ class Backend {
                                   const float* save_invstd, float eps, float* dx, float* dgamma,
                                   float* dbeta) = 0;
 
+  // The ResNet epilogue fused in: y = relu(bn(x) + residual), residual may be null (then
+  // y = relu(bn(x))). Same statistics and saved values as the plain forwards above. The
+  // defaults compose the plain batch norm, add and ReLU (three passes over memory); a backend
+  // with a fused kernel overrides them (the CPU backend: one pass after the statistics).
+  virtual void batchnorm_relu_forward_train(const BnGeom& g, const float* x, const float* residual,
+                                            const float* gamma, const float* beta, float eps,
+                                            float momentum, float* running_mean,
+                                            float* running_var, float* y, float* save_mean,
+                                            float* save_invstd);
+  virtual void batchnorm_relu_forward_eval(const BnGeom& g, const float* x, const float* residual,
+                                           const float* gamma, const float* beta,
+                                           const float* running_mean, const float* running_var,
+                                           float eps, float* y);
+  // y is the forward's output; the batch norm's incoming gradient is dy where y > 0, else 0, and
+  // that is also the residual's gradient, written to dresidual when not null.
+  virtual void batchnorm_relu_backward(const BnGeom& g, const float* x, const float* y,
+                                       const float* dy, const float* gamma,
+                                       const float* save_mean, const float* save_invstd, float eps,
+                                       float* dx, float* dresidual, float* dgamma, float* dbeta);
+
   // ---- pooling ----
   virtual void maxpool_forward(const PoolGeom& g, const float* x, float* y) = 0;
   // The gradient goes to the first maximum of each window in row-major window order.

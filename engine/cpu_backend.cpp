@@ -2,12 +2,11 @@
 #include <cstdlib>
 #include <cstring>
 #include <new>
-#include <vector>
 
 #include "engine/backend.h"
+#include "engine/onednn_conv.h"
 #include "kernels/cpu/batchnorm.h"
 #include "kernels/cpu/blas_kernels.h"
-#include "kernels/cpu/conv2d.h"
 #include "kernels/cpu/elementwise.h"
 #include "kernels/cpu/linear.h"
 #include "kernels/cpu/optimizers.h"
@@ -58,15 +57,15 @@ class CpuBackend final : public Backend {
 
   void conv2d_forward(const ConvGeom& g, const float* x, const float* w, const float* bias,
                       float* y) override {
-    cpu::conv2d_forward(g, x, w, bias, y, workspace(g));
+    conv_.forward(g, x, w, bias, y);
   }
   void conv2d_backward_data(const ConvGeom& g, const float* dy, const float* w,
                             float* dx) override {
-    cpu::conv2d_backward_data(g, dy, w, dx, workspace(g));
+    conv_.backward_data(g, dy, w, dx);
   }
   void conv2d_backward_filter(const ConvGeom& g, const float* x, const float* dy, float* dw,
                               float* dbias) override {
-    cpu::conv2d_backward_filter(g, x, dy, dw, dbias, workspace(g));
+    conv_.backward_filter(g, x, dy, dw, dbias);
   }
 
   // The statistics are per channel over all n*h*w positions: the kernels see a [rows, c] matrix.
@@ -74,20 +73,42 @@ class CpuBackend final : public Backend {
                                const float* beta, float eps, float momentum, float* running_mean,
                                float* running_var, float* y, float* save_mean,
                                float* save_invstd) override {
-    cpu::batchnorm_forward_train(g.rows(), g.c, x, gamma, beta, eps, momentum, running_mean,
-                                 running_var, y, save_mean, save_invstd);
+    cpu::batchnorm_forward_train(g.rows(), g.c, x, gamma, beta, eps, momentum, nullptr, false,
+                                 running_mean, running_var, y, save_mean, save_invstd);
   }
   void batchnorm_forward_eval(const BnGeom& g, const float* x, const float* gamma,
                               const float* beta, const float* running_mean,
                               const float* running_var, float eps, float* y) override {
-    cpu::batchnorm_forward_eval(g.rows(), g.c, x, gamma, beta, running_mean, running_var, eps, y);
+    cpu::batchnorm_forward_eval(g.rows(), g.c, x, gamma, beta, running_mean, running_var, eps,
+                                nullptr, false, y);
   }
   // eps is already folded into save_invstd.
   void batchnorm_backward(const BnGeom& g, const float* x, const float* dy, const float* gamma,
                           const float* save_mean, const float* save_invstd, float /*eps*/,
                           float* dx, float* dgamma, float* dbeta) override {
-    cpu::batchnorm_backward(g.rows(), g.c, x, dy, gamma, save_mean, save_invstd, dx, dgamma,
-                            dbeta);
+    cpu::batchnorm_backward(g.rows(), g.c, x, nullptr, dy, gamma, save_mean, save_invstd, dx,
+                            nullptr, dgamma, dbeta);
+  }
+  void batchnorm_relu_forward_train(const BnGeom& g, const float* x, const float* residual,
+                                    const float* gamma, const float* beta, float eps,
+                                    float momentum, float* running_mean, float* running_var,
+                                    float* y, float* save_mean, float* save_invstd) override {
+    cpu::batchnorm_forward_train(g.rows(), g.c, x, gamma, beta, eps, momentum, residual, true,
+                                 running_mean, running_var, y, save_mean, save_invstd);
+  }
+  void batchnorm_relu_forward_eval(const BnGeom& g, const float* x, const float* residual,
+                                   const float* gamma, const float* beta,
+                                   const float* running_mean, const float* running_var, float eps,
+                                   float* y) override {
+    cpu::batchnorm_forward_eval(g.rows(), g.c, x, gamma, beta, running_mean, running_var, eps,
+                                residual, true, y);
+  }
+  void batchnorm_relu_backward(const BnGeom& g, const float* x, const float* y, const float* dy,
+                               const float* gamma, const float* save_mean,
+                               const float* save_invstd, float /*eps*/, float* dx,
+                               float* dresidual, float* dgamma, float* dbeta) override {
+    cpu::batchnorm_backward(g.rows(), g.c, x, y, dy, gamma, save_mean, save_invstd, dx,
+                            dresidual, dgamma, dbeta);
   }
 
   void maxpool_forward(const PoolGeom& g, const float* x, float* y) override {
@@ -135,13 +156,7 @@ class CpuBackend final : public Backend {
   }
 
  private:
-  // One growable scratch buffer shared by all convolutions (the engine runs one op at a time).
-  float* workspace(const ConvGeom& g) {
-    const size_t need = cpu::conv2d_workspace_floats(g);
-    if (work_.size() < need) work_.resize(need);
-    return work_.data();
-  }
-  std::vector<float> work_;
+  OnednnConv conv_;
 };
 
 }  // namespace

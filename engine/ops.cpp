@@ -130,9 +130,13 @@ Variable conv2d(const Variable& x, const Variable& w, const Variable& bias, int 
       });
 }
 
-Variable batchnorm(const Variable& x, const Variable& gamma, const Variable& beta,
-                   Tensor& running_mean, Tensor& running_var, bool training, float momentum,
-                   float eps) {
+namespace {
+
+// The batch norm of x, and when `relu`, its ResNet epilogue relu(bn(x) + residual) (residual may
+// be undefined) as one backend op.
+Variable batchnorm_op(const Variable& x, const Variable& gamma, const Variable& beta,
+                      Tensor& running_mean, Tensor& running_var, bool training, float momentum,
+                      float eps, bool relu, const Variable& residual) {
   const Tensor& xv = x.value();
   const int c = int(xv.dim(-1));
   const int64_t rows = c > 0 ? xv.numel() / c : 0;
@@ -149,18 +153,31 @@ Variable batchnorm(const Variable& x, const Variable& gamma, const Variable& bet
                                                                       << shape_str(xv.shape()));
     RF_CHECK(t->device() == xv.device(), "batchnorm: parameters and input on different devices");
   }
+  const float* res = nullptr;
+  if (residual.defined()) {
+    check_same_device(x, residual, "batchnorm_add_relu");
+    RF_CHECK(residual.shape() == xv.shape(), "batchnorm_add_relu: residual "
+                                                 << shape_str(residual.shape()) << " for input "
+                                                 << shape_str(xv.shape()));
+    res = residual.value().data();
+  }
   Backend& be = xv.backend();
   Tensor y = empty_like(xv);
   if (!training) {
     {
       const Prof p(Op::batchnorm_forward, xv.device());
-      be.batchnorm_forward_eval(geom, xv.data(), gamma.value().data(), beta.value().data(),
-                                running_mean.data(), running_var.data(), eps, y.data());
+      if (relu)
+        be.batchnorm_relu_forward_eval(geom, xv.data(), res, gamma.value().data(),
+                                       beta.value().data(), running_mean.data(),
+                                       running_var.data(), eps, y.data());
+      else
+        be.batchnorm_forward_eval(geom, xv.data(), gamma.value().data(), beta.value().data(),
+                                  running_mean.data(), running_var.data(), eps, y.data());
     }
     // Eval mode is for inference and labeling; gradients through frozen statistics are not
     // something this engine's training ever needs, so asking for them is an error, not a guess.
-    const bool wants_grad =
-        grad_enabled() && (x.requires_grad() || gamma.requires_grad() || beta.requires_grad());
+    const bool wants_grad = grad_enabled() && (x.requires_grad() || gamma.requires_grad() ||
+                                               beta.requires_grad() || residual.requires_grad());
     RF_CHECK(!wants_grad, "batchnorm: eval mode under gradient recording; use a NoGrad scope");
     return Variable(y);
   }
@@ -170,27 +187,62 @@ Variable batchnorm(const Variable& x, const Variable& gamma, const Variable& bet
   Tensor save_invstd = Tensor::empty({c}, xv.device());
   {
     const Prof p(Op::batchnorm_forward, xv.device());
-    be.batchnorm_forward_train(geom, xv.data(), gamma.value().data(), beta.value().data(), eps,
-                               momentum, running_mean.data(), running_var.data(), y.data(),
-                               save_mean.data(), save_invstd.data());
+    if (relu)
+      be.batchnorm_relu_forward_train(geom, xv.data(), res, gamma.value().data(),
+                                      beta.value().data(), eps, momentum, running_mean.data(),
+                                      running_var.data(), y.data(), save_mean.data(),
+                                      save_invstd.data());
+    else
+      be.batchnorm_forward_train(geom, xv.data(), gamma.value().data(), beta.value().data(), eps,
+                                 momentum, running_mean.data(), running_var.data(), y.data(),
+                                 save_mean.data(), save_invstd.data());
   }
+  std::vector<Variable> inputs{x, gamma, beta};
+  if (residual.defined()) inputs.push_back(residual);
+  // The closure keeps y only when the ReLU needs it for its mask.
+  const Tensor relu_y = relu ? y : Tensor();
   return Variable::from_op(
-      y, {x, gamma, beta},
-      [geom, eps, save_mean, save_invstd](std::vector<Variable>& in, const Tensor& g) {
+      y, std::move(inputs),
+      [geom, eps, save_mean, save_invstd, relu_y](std::vector<Variable>& in, const Tensor& g) {
         const Tensor& xv = in[0].value();
         Tensor dx = empty_like(xv);
         Tensor dgamma = empty_like(in[1].value());
         Tensor dbeta = empty_like(in[2].value());
+        const bool want_residual = in.size() > 3 && in[3].requires_grad();
+        Tensor dres = want_residual ? empty_like(xv) : Tensor();
         {
           const Prof p(Op::batchnorm_backward, g.device());
-          g.backend().batchnorm_backward(geom, xv.data(), g.data(), in[1].value().data(),
-                                         save_mean.data(), save_invstd.data(), eps, dx.data(),
-                                         dgamma.data(), dbeta.data());
+          if (relu_y.defined())
+            g.backend().batchnorm_relu_backward(
+                geom, xv.data(), relu_y.data(), g.data(), in[1].value().data(), save_mean.data(),
+                save_invstd.data(), eps, dx.data(), want_residual ? dres.data() : nullptr,
+                dgamma.data(), dbeta.data());
+          else
+            g.backend().batchnorm_backward(geom, xv.data(), g.data(), in[1].value().data(),
+                                           save_mean.data(), save_invstd.data(), eps, dx.data(),
+                                           dgamma.data(), dbeta.data());
         }
         if (in[0].requires_grad()) in[0].add_grad(dx);
         if (in[1].requires_grad()) in[1].add_grad(dgamma);
         if (in[2].requires_grad()) in[2].add_grad(dbeta);
+        if (want_residual) in[3].add_grad(dres);
       });
+}
+
+}  // namespace
+
+Variable batchnorm(const Variable& x, const Variable& gamma, const Variable& beta,
+                   Tensor& running_mean, Tensor& running_var, bool training, float momentum,
+                   float eps) {
+  return batchnorm_op(x, gamma, beta, running_mean, running_var, training, momentum, eps, false,
+                      Variable());
+}
+
+Variable batchnorm_relu(const Variable& x, const Variable& gamma, const Variable& beta,
+                        Tensor& running_mean, Tensor& running_var, bool training, float momentum,
+                        float eps, const Variable& residual) {
+  return batchnorm_op(x, gamma, beta, running_mean, running_var, training, momentum, eps, true,
+                      residual);
 }
 
 Variable maxpool2d(const Variable& x, int window, int stride, int pad) {

@@ -18,6 +18,11 @@ Variable conv2d(const Variable& x, const Variable& w, const Variable& bias, int 
 Variable batchnorm(const Variable& x, const Variable& gamma, const Variable& beta,
                    Tensor& running_mean, Tensor& running_var, bool training, float momentum,
                    float eps);
+// relu(batchnorm(x) + residual) as one op (residual may be undefined: relu(batchnorm(x))), the
+// epilogue of every ResNet layer: one pass over memory instead of three, forward and backward.
+Variable batchnorm_relu(const Variable& x, const Variable& gamma, const Variable& beta,
+                        Tensor& running_mean, Tensor& running_var, bool training, float momentum,
+                        float eps, const Variable& residual = Variable());
 
 Variable maxpool2d(const Variable& x, int window, int stride, int pad);
 Variable global_avgpool(const Variable& x);  // [n, h, w, c] -> [n, c]

@@ -37,6 +37,11 @@ Variable BatchNorm2d::forward(const Variable& x) {
   return batchnorm(x, gamma_, beta_, running_mean_, running_var_, training(), momentum_, eps_);
 }
 
+Variable BatchNorm2d::forward_relu(const Variable& x, const Variable& residual) {
+  return batchnorm_relu(x, gamma_, beta_, running_mean_, running_var_, training(), momentum_, eps_,
+                        residual);
+}
+
 Linear::Linear(int in, int out, Initializer& init)
     : weight_(init.linear_weight(out, in), true), bias_(init.linear_bias(out, in), true) {
   register_parameter("weight", &weight_);
@@ -44,12 +49,6 @@ Linear::Linear(int in, int out, Initializer& init)
 }
 
 Variable Linear::forward(const Variable& x) { return linear(x, weight_, bias_); }
-
-Variable ReLU::forward(const Variable& x) { return relu(x); }
-
-Variable MaxPool2d::forward(const Variable& x) { return maxpool2d(x, window_, stride_, pad_); }
-
-Variable GlobalAvgPool::forward(const Variable& x) { return global_avgpool(x); }
 
 Variable Sequential::forward(const Variable& x) {
   Variable h = x;

@@ -27,6 +27,8 @@ class BatchNorm2d final : public Module {
   // momentum 0.99 is 0.01 here.
   BatchNorm2d(int channels, float eps, float momentum);
   Variable forward(const Variable& x) override;
+  // relu(bn(x) + residual) (residual may be undefined) as one op: the ResNet epilogue.
+  Variable forward_relu(const Variable& x, const Variable& residual = Variable());
   float momentum() const { return momentum_; }
   // Precise statistics (train/precise_bn.h) average batch statistics by varying the momentum.
   void set_momentum(float momentum) { momentum_ = momentum; }
@@ -44,25 +46,6 @@ class Linear final : public Module {
 
  private:
   Variable weight_, bias_;
-};
-
-class ReLU final : public Module {
- public:
-  Variable forward(const Variable& x) override;
-};
-
-class MaxPool2d final : public Module {
- public:
-  MaxPool2d(int window, int stride, int pad) : window_(window), stride_(stride), pad_(pad) {}
-  Variable forward(const Variable& x) override;
-
- private:
-  int window_, stride_, pad_;
-};
-
-class GlobalAvgPool final : public Module {
- public:
-  Variable forward(const Variable& x) override;
 };
 
 // Children applied in order.

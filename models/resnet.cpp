@@ -32,10 +32,9 @@ BasicBlock::BasicBlock(int in, int width, int stride, const ResNetConfig& c, Ini
 }
 
 Variable BasicBlock::forward(const Variable& x) {
-  Variable h = relu(bn1_->forward(conv1_->forward(x)));
-  h = bn2_->forward(conv2_->forward(h));
+  const Variable h = bn1_->forward_relu(conv1_->forward(x));
   const Variable s = shortcut_conv_ ? shortcut_bn_->forward(shortcut_conv_->forward(x)) : x;
-  return relu(add(h, s));
+  return bn2_->forward_relu(conv2_->forward(h), s);
 }
 
 Bottleneck::Bottleneck(int in, int width, int stride, const ResNetConfig& c, Initializer& init) {
@@ -55,11 +54,10 @@ Bottleneck::Bottleneck(int in, int width, int stride, const ResNetConfig& c, Ini
 }
 
 Variable Bottleneck::forward(const Variable& x) {
-  Variable h = relu(bn1_->forward(conv1_->forward(x)));
-  h = relu(bn2_->forward(conv2_->forward(h)));
-  h = bn3_->forward(conv3_->forward(h));
+  Variable h = bn1_->forward_relu(conv1_->forward(x));
+  h = bn2_->forward_relu(conv2_->forward(h));
   const Variable s = shortcut_conv_ ? shortcut_bn_->forward(shortcut_conv_->forward(x)) : x;
-  return relu(add(h, s));
+  return bn3_->forward_relu(conv3_->forward(h), s);
 }
 
 ResNet::ResNet(const ResNetConfig& c, uint64_t seed) {
@@ -69,16 +67,12 @@ ResNet::ResNet(const ResNetConfig& c, uint64_t seed) {
   RF_CHECK(c.in_channels >= 1, "ResNet: " << c.in_channels << " input channels");
   Initializer init(c.init, seed);
 
-  stem_ = add_child("stem", std::make_unique<Sequential>());
-  if (c.stem == ResNetConfig::Stem::ImageNet) {
-    stem_->add("conv", std::make_unique<Conv2d>(c.in_channels, c.stem_width, 7, 2, 3, c.conv_bias, init));
-  } else {
-    stem_->add("conv", std::make_unique<Conv2d>(c.in_channels, c.stem_width, 3, 1, 1, c.conv_bias, init));
-  }
-  stem_->add("bn", bn(c.stem_width, c));
-  stem_->add("relu", std::make_unique<ReLU>());
-  // Keras pads with zeros before its max pool; after a ReLU that equals padding that never wins.
-  if (c.stem == ResNetConfig::Stem::ImageNet) stem_->add("pool", std::make_unique<MaxPool2d>(3, 2, 1));
+  const bool imagenet = c.stem == ResNetConfig::Stem::ImageNet;
+  stem_pool_ = imagenet;
+  stem_conv_ = add_child("stem.conv", std::make_unique<Conv2d>(c.in_channels, c.stem_width,
+                                                               imagenet ? 7 : 3, imagenet ? 2 : 1,
+                                                               imagenet ? 3 : 1, c.conv_bias, init));
+  stem_bn_ = add_child("stem.bn", bn(c.stem_width, c));
 
   // The stages are children of the network itself so their names are "stageN...", not nested.
   stages_ = add_child("", std::make_unique<Sequential>());
@@ -103,7 +97,10 @@ ResNet::ResNet(const ResNetConfig& c, uint64_t seed) {
 
 Variable ResNet::forward(const Variable& x) {
   RF_CHECK(x.shape().size() == 4, "ResNet: input " << shape_str(x.shape()) << " is not NHWC");
-  return fc_->forward(global_avgpool(stages_->forward(stem_->forward(x))));
+  Variable h = stem_bn_->forward_relu(stem_conv_->forward(x));
+  // Keras pads with zeros before its max pool; after a ReLU that equals padding that never wins.
+  if (stem_pool_) h = maxpool2d(h, 3, 2, 1);
+  return fc_->forward(global_avgpool(stages_->forward(h)));
 }
 
 }  // namespace rf::models

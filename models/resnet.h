@@ -69,7 +69,10 @@ class ResNet final : public Module {
   Variable forward(const Variable& x) override;
 
  private:
-  Sequential *stem_, *stages_;
+  Conv2d* stem_conv_;
+  BatchNorm2d* stem_bn_;
+  bool stem_pool_;  // the ImageNet stem's 3x3/2 max pool
+  Sequential* stages_;
   Linear* fc_;
 };
 

@@ -126,6 +126,81 @@ OpCase batchnorm_case(const Shape& xs, bool training, float mean = 1.5f) {
   return oc;
 }
 
+// relu(batchnorm(x) + residual) (residual optional). For the gradient check, no output may sit
+// near the ReLU's kink: each channel's rows come in pairs (v, -v) with |v| >= 0.2, so the batch
+// mean is exactly 0 and bn(x) = gamma * x / std keeps x's sign and size; beta is 0 and the
+// residual has x's sign, so |bn(x) + residual| >= 0.2 * gamma / std, far beyond any step.
+// `kinked`: random beta and residual instead (real-size cases, no gradient check).
+OpCase batchnorm_relu_case(const Shape& xs, bool training, bool residual, bool kinked = false) {
+  const int c = int(xs.back());
+  const int64_t rows = shape_numel(xs) / c;
+  const float eps = 1.001e-5f, momentum = 0.01f;
+  const std::vector<float> rmean = uniform(c, 21, -0.2f, 0.2f), rvar = uniform(c, 22, 0.5f, 2.f);
+  OpCase oc;
+  oc.op = "batchnorm_relu";
+  oc.shape = std::string(training ? "train" : "eval") + " x" + shape_str(xs) +
+             (residual ? " + residual" : "");
+  oc.input_shapes = {xs, {c}, {c}};
+  std::vector<float> x = away_from_zero(shape_numel(xs), 23);
+  std::vector<float> beta(c, 0.f);
+  std::vector<float> r;
+  if (kinked) {
+    beta = uniform(c, 24);
+    if (residual) r = uniform(shape_numel(xs), 25);
+  } else {
+    for (int64_t i = rows / 2; i < 2 * (rows / 2); ++i)
+      for (int j = 0; j < c; ++j) x[i * c + j] = -x[(i - rows / 2) * c + j];
+    if (rows % 2) std::fill(x.end() - c, x.end(), 0.f);  // an odd row out: exactly the mean
+    if (residual) {
+      r = uniform(shape_numel(xs), 25, 0.f, 0.5f);
+      for (size_t i = 0; i < r.size(); ++i) r[i] = x[i] < 0.f ? -r[i] : r[i];
+    }
+  }
+  oc.inputs = {x, uniform(c, 26, 0.5f, 1.5f), beta};
+  if (residual) {
+    oc.input_shapes.push_back(xs);
+    oc.inputs.push_back(r);
+  }
+  oc.backward = training;
+  oc.forward = [=](std::vector<Variable>& in, Device d, Extras& extras) {
+    Tensor rm = on(d, rmean, {c}), rv = on(d, rvar, {c});
+    extras["running_mean"] = rm;
+    extras["running_var"] = rv;
+    const Variable res = residual ? in[3] : Variable();
+    if (training) return batchnorm_relu(in[0], in[1], in[2], rm, rv, true, momentum, eps, res);
+    NoGrad no_grad;
+    return batchnorm_relu(in[0], in[1], in[2], rm, rv, false, momentum, eps, res);
+  };
+  oc.reference = [=](const std::vector<Vec>& in, const Vec& dy) {
+    RefOut out;
+    Vec z;
+    if (training) {
+      ref::BatchNormOut f = ref::batchnorm_train(rows, c, in[0], in[1], in[2], eps, momentum,
+                                                 to_vec(rmean), to_vec(rvar));
+      z = f.y;
+      out.extras = {{"running_mean", f.running_mean}, {"running_var", f.running_var}};
+    } else {
+      z = ref::batchnorm_eval(rows, c, in[0], in[1], in[2], to_vec(rmean), to_vec(rvar), eps);
+      out.extras = {{"running_mean", to_vec(rmean)}, {"running_var", to_vec(rvar)}};
+    }
+    Vec masked(dy.size());
+    for (size_t i = 0; i < z.size(); ++i) {
+      if (residual) z[i] += in[3][i];
+      z[i] = std::max(0.0, z[i]);
+      masked[i] = z[i] > 0 ? dy[i] : 0.0;
+    }
+    out.y = z;
+    if (training) {
+      ref::BatchNormGrads g = ref::batchnorm_backward(rows, c, in[0], in[1], eps, masked);
+      out.grads = {g.dx, g.dgamma, g.dbeta};
+      if (residual) out.grads.push_back(masked);
+    }
+    return out;
+  };
+  oc.gpu_tol = 1e-4;
+  return oc;
+}
+
 OpCase maxpool_case(const Shape& xs, int window, int stride, int pad) {
   const PoolGeom g{int(xs[0]), int(xs[1]), int(xs[2]), int(xs[3]), window, stride, pad};
   OpCase oc;
@@ -309,6 +384,11 @@ std::vector<OpCase> all_op_cases() {
       batchnorm_case({1, 4, 4, 33}, true),
       batchnorm_case({7, 1, 1, 10}, true),
       batchnorm_case({3, 2, 5, 6}, false),
+      batchnorm_relu_case({2, 3, 3, 5}, true, true),
+      batchnorm_relu_case({1, 4, 4, 33}, true, false),
+      batchnorm_relu_case({7, 1, 1, 10}, true, true),
+      batchnorm_relu_case({3, 2, 5, 6}, false, true),
+      batchnorm_relu_case({2, 2, 3, 4}, false, false),
       maxpool_case({2, 7, 7, 3}, 3, 2, 1),
       maxpool_case({1, 8, 8, 5}, 3, 2, 1),
       maxpool_case({1, 2, 2, 1}, 3, 2, 1),
@@ -337,6 +417,9 @@ std::vector<OpCase> all_op_cases() {
       real_size(batchnorm_case({250, 16, 16, 64}, true)),
       real_size(batchnorm_case({250, 1, 1, 2048}, true)),
       real_size(batchnorm_case({250, 16, 16, 64}, false)),
+      real_size(batchnorm_relu_case({128, 32, 32, 16}, true, true, true)),
+      real_size(batchnorm_relu_case({250, 8, 8, 256}, true, false, true)),
+      real_size(batchnorm_relu_case({250, 8, 8, 256}, false, true, true)),
       with_fd_step(batchnorm_case({64, 8, 8, 32}, true, 1000.f), 5e-2),
       batchnorm_case({64, 8, 8, 32}, false, 1000.f),
       real_size(linear_case(250, 2048, 10, true)),

@@ -3,6 +3,9 @@
 #include <doctest/doctest.h>
 
 #include <cstdio>
+#include <random>
+
+#include "engine/backend.h"
 
 #include "op_cases.h"
 
@@ -38,5 +41,70 @@ TEST_CASE("cpu backend matches the naive references for every op") {
     std::printf("%-70s %12.2e %12.2e\n", case_name(c).c_str(), fwd, bwd);
     CHECK(fwd < c.ref_tol);
     CHECK(bwd < c.ref_tol);
+  }
+}
+
+// Backend's default batchnorm_relu_* (batch norm, add, ReLU composed: what the CUDA backend runs)
+// called on the CPU backend against the CPU's own fused kernels, with and without a residual.
+TEST_CASE("the composed batch norm + add + ReLU equals the fused CPU kernels") {
+  Backend& be = cpu_backend();
+  const BnGeom g{4, 3, 5, 6};
+  const int64_t n = g.rows() * g.c;
+  auto random = [](int64_t count, unsigned seed, float lo, float hi) {
+    std::mt19937 rng(seed);
+    std::uniform_real_distribution<float> d(lo, hi);
+    std::vector<float> v(static_cast<size_t>(count));
+    for (float& x : v) x = d(rng);
+    return v;
+  };
+  const std::vector<float> x = random(n, 1, -2.f, 3.f), r = random(n, 2, -1.f, 1.f),
+                           dy = random(n, 3, -1.f, 1.f), gamma = random(g.c, 4, 0.5f, 1.5f),
+                           beta = random(g.c, 5, -0.5f, 0.5f);
+  for (const bool with_residual : {true, false}) {
+    CAPTURE(with_residual);
+    const float* res = with_residual ? r.data() : nullptr;
+    struct Out {
+      std::vector<float> y, mean, invstd, rmean, rvar, dx, dres, dgamma, dbeta, eval;
+    };
+    auto run = [&](bool composed) {
+      Out o{std::vector<float>(n), std::vector<float>(g.c), std::vector<float>(g.c),
+            std::vector<float>(g.c, 0.1f), std::vector<float>(g.c, 1.2f), std::vector<float>(n),
+            std::vector<float>(n), std::vector<float>(g.c), std::vector<float>(g.c),
+            std::vector<float>(n)};
+      float* dres = with_residual ? o.dres.data() : nullptr;
+      if (composed) {
+        be.Backend::batchnorm_relu_forward_train(g, x.data(), res, gamma.data(), beta.data(),
+                                                 1e-5f, 0.1f, o.rmean.data(), o.rvar.data(),
+                                                 o.y.data(), o.mean.data(), o.invstd.data());
+        be.Backend::batchnorm_relu_backward(g, x.data(), o.y.data(), dy.data(), gamma.data(),
+                                            o.mean.data(), o.invstd.data(), 1e-5f, o.dx.data(),
+                                            dres, o.dgamma.data(), o.dbeta.data());
+        be.Backend::batchnorm_relu_forward_eval(g, x.data(), res, gamma.data(), beta.data(),
+                                                o.rmean.data(), o.rvar.data(), 1e-5f,
+                                                o.eval.data());
+      } else {
+        be.batchnorm_relu_forward_train(g, x.data(), res, gamma.data(), beta.data(), 1e-5f, 0.1f,
+                                        o.rmean.data(), o.rvar.data(), o.y.data(), o.mean.data(),
+                                        o.invstd.data());
+        be.batchnorm_relu_backward(g, x.data(), o.y.data(), dy.data(), gamma.data(),
+                                   o.mean.data(), o.invstd.data(), 1e-5f, o.dx.data(), dres,
+                                   o.dgamma.data(), o.dbeta.data());
+        be.batchnorm_relu_forward_eval(g, x.data(), res, gamma.data(), beta.data(),
+                                       o.rmean.data(), o.rvar.data(), 1e-5f, o.eval.data());
+      }
+      return o;
+    };
+    const Out a = run(true), b = run(false);
+    int zeros = 0;
+    for (float v : b.y) zeros += v == 0.f;
+    CHECK(zeros > n / 10);  // the ReLU is doing something
+    CHECK(normalized_error(a.y, b.y) < 1e-6);
+    CHECK(normalized_error(a.rmean, b.rmean) < 1e-6);
+    CHECK(normalized_error(a.rvar, b.rvar) < 1e-6);
+    CHECK(normalized_error(a.dx, b.dx) < 1e-6);
+    CHECK(normalized_error(a.dgamma, b.dgamma) < 1e-6);
+    CHECK(normalized_error(a.dbeta, b.dbeta) < 1e-6);
+    CHECK(normalized_error(a.eval, b.eval) < 1e-6);
+    if (with_residual) CHECK(normalized_error(a.dres, b.dres) < 1e-6);
   }
 }
