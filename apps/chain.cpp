@@ -163,10 +163,11 @@ GenerationResult run_generation(const ChainConfig& c, const ChainData& d, std::u
 }  // namespace
 
 ExperimentOutcome run_experiment(const ChainConfig& c, const data::TrainTest& raw,
-                                 const fs::path& dir, const RunContext& ctx) {
+                                 const fs::path& dir, const RunContext& ctx,
+                                 const std::vector<int>& seed_indices) {
   ExperimentOutcome out;
   backend_for(ctx.device).set_deterministic(c.deterministic);
-  for (int k = 0; k < c.seeds; ++k) {
+  for (const int k : seed_indices) {
     const std::uint64_t seed = c.seed + std::uint64_t(k);
     const ChainData d = prepare_chain_data(c, raw, seed);
     if (k == 0) {

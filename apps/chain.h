@@ -31,12 +31,15 @@ struct RunContext {
 
 struct ExperimentOutcome {
   ChainResults results;
-  // The first training images of seed 0 and every generation's labels of them (Figure 4).
+  // The first training images of seed 0 and every generation's labels of them (Figure 4);
+  // empty when seed 0 is not among those run.
   data::Dataset figure_images;
   std::vector<data::SoftLabels> figure_labels;
 };
 
+// Runs the chains of `seed_indices` (each in 0..c.seeds-1): all of them, or a shard's.
 ExperimentOutcome run_experiment(const ChainConfig& c, const data::TrainTest& raw,
-                                 const std::filesystem::path& dir, const RunContext& ctx);
+                                 const std::filesystem::path& dir, const RunContext& ctx,
+                                 const std::vector<int>& seed_indices);
 
 }  // namespace rf::app

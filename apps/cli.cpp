@@ -189,6 +189,19 @@ const std::vector<Flag>& flags() {
          o.table1 = GridConfig{split_list(v)};
          if (o.table1->datasets.empty()) throw UsageError("--table1-datasets: no dataset named");
        }},
+      {"--shard", "K/N", "run only the grid cells (dataset x augmentation x seed chains) numbered K mod N, in a run directory of its own; refine_app merge combines the N shards (default: every cell)",
+       [](Options& o, const std::string& v) {
+         const size_t slash = v.find('/');
+         if (slash == std::string::npos) throw UsageError("--shard: '" + v + "' is not K/N (e.g. 0/4)");
+         const Shard s{int(parse_int("--shard K", v.substr(0, slash), 0)), int(parse_int("--shard N", v.substr(slash + 1), 1))};
+         if (s.index >= s.count) throw UsageError("--shard " + v + ": K must be below N (shards 0/N to N-1/N)");
+         o.shard = s;
+       }},
+      {"--gpus", "LIST", "run the grid cells on these GPUs side by side, e.g. 0,1,2,3: one refine_app process per GPU (CUDA_VISIBLE_DEVICES), each a shard in this run directory, merged at the end (default: one process)",
+       [](Options& o, const std::string& v) {
+         o.gpus = split_list(v);
+         if (o.gpus.empty()) throw UsageError("--gpus: no GPU named");
+       }},
       {"--help", "", "this text", [](Options& o, const std::string&) { o.help = true; }},
   };
   return table;
@@ -318,6 +331,8 @@ Options parse_command_line(int argc, char** argv) {
     throw UsageError("no dataset given: cifar10, svhn, fashion-mnist or an image-folder path (see --help)");
   if (o.table1 && !o.chain.dataset.empty())
     throw UsageError("--table1 takes its datasets from --table1-datasets, not a positional dataset");
+  if (o.shard && !o.gpus.empty())
+    throw UsageError("--shard and --gpus do not combine: --gpus makes its own shards, one per GPU");
   if (o.chain.val_fraction <= 0) {
     // Nothing held out: nothing to take the decisions made on validation accuracy.
     const bool plateau = o.chain.schedule == "plateau", stopping = o.chain.early_stopping;
@@ -337,7 +352,8 @@ std::string help_text() {
   std::ostringstream out;
   out << "usage: refine_app DATASET [flags]\n"
          "       refine_app --table1 [--table1-datasets cifar10,svhn] [flags]\n"
-         "       refine_app --resume RUN_DIR\n\n"
+         "       refine_app --resume RUN_DIR\n"
+         "       refine_app merge SHARD_RUN_DIR... --out DIR   (refine_app merge --help)\n\n"
          "The Label Refinery chain: R1 trains on the ground truth, labels the training set with its\n"
          "softmax, R2 trains on those soft labels, and so on. DATASET is cifar10, svhn,\n"
          "fashion-mnist or an image-folder tree ROOT/{train,test}/<class>/*.png|jpg.\n"

@@ -62,9 +62,17 @@ struct GridConfig {
   std::vector<std::string> datasets;
 };
 
+// --shard K/N: this process runs the grid cells numbered K mod N (apps/grid.h).
+struct Shard {
+  int index = 0;  // K
+  int count = 1;  // N
+};
+
 struct Options {
   ChainConfig chain;
   std::optional<GridConfig> table1;
+  std::optional<Shard> shard;
+  std::vector<std::string> gpus;  // --gpus: one child process per entry (CUDA_VISIBLE_DEVICES)
   std::string device;        // cpu | cuda; empty: CUDA when usable
   int threads = 0;           // 0: OpenMP's default
   std::string out = "runs";

@@ -4,7 +4,9 @@
 // Layout: RUN/config.json, RUN/report.{md,html}, RUN/figure4.png, RUN/results.csv, and per chain
 // and generation RUN/seed<k>/gen<g>/{metrics.jsonl, checkpoint.safetensors, model.safetensors,
 // labels.bin, labels_top3.csv, stats.json}. stats.json is written last: it marks the generation
-// complete. A Table-1 run holds one such tree per grid cell under RUN/<dataset>-aug<0|1>/.
+// complete. A Table-1 run holds one such tree per dataset x augmentation under
+// RUN/<dataset>-aug<0|1>/. A --gpus run also holds its shards' run directories,
+// RUN/shard-K-of-N/ (apps/multi_gpu.h), whose cells are linked into RUN.
 #include <filesystem>
 #include <string>
 

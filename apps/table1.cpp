@@ -5,6 +5,7 @@
 #include <optional>
 
 #include "apps/file_io.h"
+#include "apps/grid.h"
 #include "apps/report.h"
 #include "apps/run_dir.h"
 
@@ -49,28 +50,28 @@ fs::path table1_cell_dir(const fs::path& run, const std::string& dataset, bool a
   return run / (safe_name(dataset) + (augment ? "-aug1" : "-aug0"));
 }
 
-void run_table1(const ChainConfig& base, const GridConfig& grid, const fs::path& run, const DataLocation& where,
-                bool download, const RunContext& ctx, const std::string& device) {
-  // Every dataset is loaded before any training, so a missing one fails in seconds, not hours.
-  std::vector<data::TrainTest> raw;
-  for (const auto& ds : grid.datasets) raw.push_back(fetch_and_load(table1_cell(base, ds, true), where, download));
-
+void run_table1(const ChainConfig& base, const GridConfig& grid, const std::optional<Shard>& shard,
+                const std::map<std::string, data::TrainTest>& raw, const fs::path& run, const RunContext& ctx,
+                const std::string& device) {
   struct Column {
     std::string dataset;
     bool augment;
     ChainResults results;
   };
   std::vector<Column> columns;
-  for (size_t i = 0; i < grid.datasets.size(); ++i)
-    for (bool aug : {false, true}) {
-      const ChainConfig c = table1_cell(base, grid.datasets[i], aug);
-      const fs::path dir = table1_cell_dir(run, c.dataset, aug);
-      fs::create_directories(dir);
-      std::printf("\n=== Table 1 cell: %s, augmentation %s -> %s\n", c.dataset.c_str(), aug ? "on" : "off", dir.string().c_str());
-      const ExperimentOutcome o = run_experiment(c, raw[i], dir, ctx);
-      write_report(dir, c, o, device);
-      columns.push_back({c.dataset, aug, o.results});
-    }
+  const std::vector<GridExperiment> experiments = grid_experiments(base, grid);
+  for (size_t e = 0; e < experiments.size(); ++e) {
+    const GridExperiment& x = experiments[e];
+    const std::vector<int> seeds = shard_seeds(shard, int(e), base.seeds);
+    if (seeds.empty()) continue;
+    const fs::path dir = run / x.dir;
+    fs::create_directories(dir);
+    std::printf("\n=== Table 1 column: %s -> %s\n", x.name.c_str(), dir.string().c_str());
+    const ExperimentOutcome o = run_experiment(x.chain, raw.at(x.chain.dataset), dir, ctx, seeds);
+    if (!shard) write_report(dir, x.chain, o, device);
+    columns.push_back({x.chain.dataset, x.augment, o.results});
+  }
+  if (shard) return;
 
   std::string md = "| Label Refinery iteration |";
   for (const Column& col : columns) md += " " + col.dataset + " Augment=" + (col.augment ? "1" : "0") + " |";
@@ -84,7 +85,8 @@ void run_table1(const ChainConfig& base, const GridConfig& grid, const fs::path&
     for (const Column& col : columns) {
       const MeanStd ours = mean_std(across_seeds(col.results, g, &GenerationResult::test_accuracy));
       const auto blog = blog_number(col.dataset, col.augment, g);
-      md += " " + format_percent(ours) + (blog ? " (blog " + format_percent(*blog) + ")" : "") + " |";
+      // (appending, not operator+ on a literal: GCC 12 warns falsely on that, -Wrestrict)
+      md += " " + format_percent(ours) + (blog ? std::string(" (blog ").append(format_percent(*blog)).append(")") : "") + " |";
       std::snprintf(b, sizeof b, "%s,%d,%d,%d,%.4f,%.4f,", col.dataset.c_str(), col.augment ? 1 : 0, g, ours.n,
                     100 * ours.mean, 100 * ours.std);
       csv += b;

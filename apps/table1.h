@@ -1,9 +1,12 @@
 #pragma once
 // The blog's Table 1 in one command: {datasets} x {augmentation off, on} x {R1..Rn} x {seeds},
 // test accuracy mean ± std, with the blog's published numbers beside ours where it has them.
-// Each grid cell is a full experiment directory (with its own report) under the run directory;
-// the table goes to stdout, table1.md and table1.csv.
+// Each dataset x augmentation setting is a full experiment directory (with its own report) under
+// the run directory; the table goes to stdout, table1.md and table1.csv. A shard (apps/grid.h)
+// runs its cells only and leaves the reports and the table to the merge.
 #include <filesystem>
+#include <map>
+#include <optional>
 #include <string>
 
 #include "apps/chain.h"
@@ -16,7 +19,9 @@ namespace rf::app {
 ChainConfig table1_cell(const ChainConfig& base, const std::string& dataset, bool augment);
 std::filesystem::path table1_cell_dir(const std::filesystem::path& run, const std::string& dataset, bool augment);
 
-void run_table1(const ChainConfig& base, const GridConfig& grid, const std::filesystem::path& run,
-                const DataLocation& where, bool download, const RunContext& ctx, const std::string& device);
+// `raw`: the datasets of load_grid_data.
+void run_table1(const ChainConfig& base, const GridConfig& grid, const std::optional<Shard>& shard,
+                const std::map<std::string, data::TrainTest>& raw, const std::filesystem::path& run,
+                const RunContext& ctx, const std::string& device);
 
 }  // namespace rf::app

@@ -1,13 +1,19 @@
 // refine_app's pieces without training: the command line, label statistics, aggregates, run
 // directories, atomic files and the plots.
 #include <doctest/doctest.h>
+#include <unistd.h>
 
+#include <atomic>
+#include <chrono>
 #include <cmath>
+#include <csignal>
 #include <filesystem>
 
 #include "apps/cli.h"
 #include "apps/file_io.h"
+#include "apps/grid.h"
 #include "apps/label_stats.h"
+#include "apps/multi_gpu.h"
 #include "apps/results.h"
 #include "apps/run_dir.h"
 #include "apps/svg_plot.h"
@@ -58,6 +64,53 @@ TEST_CASE("recipes fill every setting; explicit flags win whatever their order")
   CHECK(t.table1->datasets == std::vector<std::string>{"cifar10", "fashion-mnist"});
 }
 
+TEST_CASE("grid cells: numbered experiment by experiment, seed by seed; shard K/N takes those K mod N") {
+  const Options t = parse({"--table1", "--table1-datasets", "cifar10,svhn", "--seeds", "3", "--shard", "1/4"});
+  REQUIRE(t.shard);
+  CHECK(t.shard->index == 1);
+  CHECK(t.shard->count == 4);
+  const auto experiments = grid_experiments(t.chain, t.table1);
+  REQUIRE(experiments.size() == 4);
+  CHECK(experiments[3].dir == "svhn-aug1");
+  CHECK(experiments[3].chain.dataset == "svhn");
+  CHECK(experiments[0].chain.augment == "none");
+  // cells 0..11: shard 1/4 runs 1, 5, 9 = (cifar10 off, seed 1), (cifar10 on, seed 2), (svhn on, seed 0)
+  CHECK(shard_seeds(t.shard, 0, 3) == std::vector<int>{1});
+  CHECK(shard_seeds(t.shard, 1, 3) == std::vector<int>{2});
+  CHECK(shard_seeds(t.shard, 2, 3).empty());
+  CHECK(shard_seeds(t.shard, 3, 3) == std::vector<int>{0});
+  CHECK(shard_seeds(std::nullopt, 3, 3) == std::vector<int>{0, 1, 2});
+  CHECK(cell_name(experiments[3], 3, 0, 3) == "cell 9 (svhn, augmentation on, seed 0)");
+  const Options plain = parse({"cifar10", "--seeds", "5"});
+  const auto one = grid_experiments(plain.chain, plain.table1);
+  REQUIRE(one.size() == 1);
+  CHECK(one[0].dir.empty());
+  CHECK(shard_seeds(Shard{0, 2}, 0, 5) == std::vector<int>{0, 2, 4});
+  CHECK(shard_from_json(shard_to_json(Shard{3, 8}))->count == 8);
+  CHECK_FALSE(shard_from_json(shard_to_json(std::nullopt)));
+  CHECK(parse({"cifar10", "--gpus", "0,2"}).gpus == std::vector<std::string>{"0", "2"});
+}
+
+TEST_CASE("child processes: environment, log, exit codes, and a stop passed on") {
+  const fs::path dir = fs::temp_directory_path() / ("rf_test_children_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  std::vector<ChildProcess> children = {
+      {"ok", {"-c", "echo sees $CUDA_VISIBLE_DEVICES"}, {{"CUDA_VISIBLE_DEVICES", "3"}}, dir / "a.log"},
+      {"fails", {"-c", "echo bad >&2; exit 3"}, {}, dir / "b.log"},
+      {"killed", {"-c", "kill -9 $$"}, {}, dir / "c.log"}};
+  CHECK(run_children("/bin/sh", children, nullptr) == std::vector<int>{0, 3, 1000 + SIGKILL});
+  CHECK(read_text_file(dir / "a.log") == "sees 3\n");
+  CHECK(read_text_file(dir / "b.log") == "bad\n");
+  // A stop reaches the children still running as SIGINT (their own process group: not twice).
+  const std::atomic<bool> stop{true};
+  const auto start = std::chrono::steady_clock::now();
+  CHECK(run_children("/bin/sh", {{"sleeps", {"-c", "exec sleep 30"}, {}, dir / "d.log"}}, &stop) ==
+        std::vector<int>{1000 + SIGINT});
+  CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(10));
+  fs::remove_all(dir);
+}
+
 TEST_CASE("bad command lines name the flag") {
   auto fails = [](std::vector<std::string> args, const char* says) {
     CHECK_THROWS_WITH_AS(parse(args), doctest::Contains(says), UsageError);
@@ -73,6 +126,11 @@ TEST_CASE("bad command lines name the flag") {
   fails({}, "no dataset given");
   fails({"cifar10", "svhn"}, "one dataset expected");
   fails({"cifar10", "--schedule", "plateau", "--val-fraction", "0"}, "--val-fraction 0");
+  fails({"cifar10", "--shard", "2"}, "--shard: '2' is not K/N");
+  fails({"cifar10", "--shard", "2/2"}, "K must be below N");
+  fails({"cifar10", "--shard", "0/0"}, "--shard N");
+  fails({"cifar10", "--shard", "0/2", "--gpus", "0,1"}, "--shard and --gpus do not combine");
+  fails({"cifar10", "--gpus", ","}, "--gpus: no GPU named");
   CHECK(parse({"--help"}).help);
 }
 

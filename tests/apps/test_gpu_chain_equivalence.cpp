@@ -101,9 +101,9 @@ void compare_chains(const std::string& refine) {
   const fs::path cpu_dir = root / "cpu", gpu_dir = root / "cuda";
   fs::create_directories(cpu_dir);
   fs::create_directories(gpu_dir);
-  app::run_experiment(c, raw, cpu_dir, app::RunContext{Device::CPU});
+  app::run_experiment(c, raw, cpu_dir, app::RunContext{Device::CPU}, {0});
   cuda_backend().set_allow_tf32(false);
-  app::run_experiment(c, raw, gpu_dir, app::RunContext{Device::CUDA});
+  app::run_experiment(c, raw, gpu_dir, app::RunContext{Device::CUDA}, {0});
 
   const data::Dataset train = app::prepare_chain_data(c, raw, c.seed).train;
   for (int g = 1; g <= c.generations; ++g) {

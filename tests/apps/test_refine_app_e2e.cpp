@@ -3,8 +3,6 @@
 // and one killed outright (SIGKILL), both mid-generation; each is continued with --resume, and
 // the killed-and-resumed dynamic chain must equal an uninterrupted one bit for bit.
 #include <doctest/doctest.h>
-#include <fcntl.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -19,6 +17,7 @@
 #include "data/bytes.h"
 #include "data/soft_labels.h"
 #include "engine/json.h"
+#include "tests/apps/refine_app_process.h"
 
 namespace fs = std::filesystem;
 
@@ -36,38 +35,9 @@ struct Scratch {
   ~Scratch() { fs::remove_all(root); }
 };
 
-// Starts refine_app with `args`, stdout and stderr to `log`.
-pid_t spawn(const std::vector<std::string>& args, const fs::path& log) {
-  const pid_t pid = ::fork();
-  REQUIRE(pid >= 0);
-  if (pid == 0) {
-    const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    ::dup2(fd, 1);
-    ::dup2(fd, 2);
-    std::vector<char*> argv;
-    std::string exe = RF_REFINE_APP;
-    argv.push_back(exe.data());
-    std::vector<std::string> copy = args;
-    for (auto& a : copy) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    ::execv(exe.c_str(), argv.data());
-    ::_exit(127);
-  }
-  return pid;
-}
-
-// Exit code, or 1000 + signal number when killed.
-int wait_for(pid_t pid) {
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 1000 + WTERMSIG(status);
-}
-
-int run(const std::vector<std::string>& args, const fs::path& log) {
-  const int rc = wait_for(spawn(args, log));
-  if (rc != 0) MESSAGE("refine_app output:\n" << rf::app::read_text_file(log));
-  return rc;
-}
+using rf::test::run;
+using rf::test::spawn;
+using rf::test::wait_for;
 
 std::vector<std::string> chain_args(const std::string& refine, const fs::path& out) {
   return {"cifar10", "--data", kShared.string(), "--model", "resnet8", "--epochs", "2", "--generations", "2",
