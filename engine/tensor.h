@@ -71,6 +71,9 @@ class Tensor {
   Tensor view(int64_t offset, const Shape& shape) const;
   // True when both share storage (views of one buffer).
   bool shares_storage(const Tensor& o) const { return storage_ && storage_ == o.storage_; }
+  // True when no other Tensor (view or copy of this handle) sees this storage: writing into it
+  // then changes nothing anyone else reads.
+  bool sole_owner() const { return storage_ && storage_.use_count() == 1; }
 
  private:
   Tensor(std::shared_ptr<Storage> storage, int64_t offset, Shape shape);

@@ -60,6 +60,10 @@ void Variable::add_grad(const Tensor& g) {
     acc.backend().axpy(acc.numel(), 1.f, g.data(), acc.data());
   } else if (!acc.defined()) {
     acc = g;
+  } else if (acc.sole_owner()) {
+    // A branch's gradient nobody else holds: summed in place, no new activation-sized buffer.
+    const profiler::Scope p(profiler::Op::grad_accumulate, acc.device());
+    acc.backend().add(acc.numel(), acc.data(), g.data(), acc.data());
   } else {
     Tensor sum = Tensor::empty(acc.shape(), acc.device());
     {

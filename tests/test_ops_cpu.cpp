@@ -44,6 +44,19 @@ TEST_CASE("cpu backend matches the naive references for every op") {
   }
 }
 
+// The CPU backend promises bitwise-repeatable runs for a given thread count: oneDNN's
+// convolutions (their filter-gradient reductions across threads included) and our reductions.
+TEST_CASE("cpu backend repeats every op bitwise") {
+  for (const OpCase& c : all_op_cases()) {
+    CAPTURE(case_name(c));
+    const RunOut first = run_case(c, Device::CPU);
+    const RunOut second = run_case(c, Device::CPU);
+    CHECK(first.y == second.y);
+    CHECK(first.grads == second.grads);
+    CHECK(first.extras == second.extras);
+  }
+}
+
 // Backend's default batchnorm_relu_* (batch norm, add, ReLU composed: what the CUDA backend runs)
 // called on the CPU backend against the CPU's own fused kernels, with and without a residual.
 TEST_CASE("the composed batch norm + add + ReLU equals the fused CPU kernels") {
