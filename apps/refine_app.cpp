@@ -9,11 +9,13 @@
 
 #include "apps/chain.h"
 #include "apps/cli.h"
+#include "apps/control_report.h"
 #include "apps/experiment_data.h"
 #include "apps/file_io.h"
 #include "apps/report.h"
 #include "apps/run_dir.h"
 #include "apps/table1.h"
+#include "apps/teacher.h"
 #include "engine/backend.h"
 
 namespace fs = std::filesystem;
@@ -96,21 +98,26 @@ int run(int argc, char** argv) {
   // leaves no empty run behind.
   data::TrainTest raw;
   if (!o.table1) raw = fetch_and_load(o.chain, where, o.download);
+  // A teacher is loaded before the run directory is made too, and kept in it (apps/teacher.h).
+  std::unique_ptr<models::Model> teacher;
+  if (o.resume.empty() && !o.chain.teacher.empty()) teacher = load_teacher(o.chain.teacher, device);
 
   fs::path run_dir;
   if (o.resume.empty()) {
     run_dir = create_run_dir(o.out, o.table1 ? "table1" : o.chain.dataset, o.chain.refine);
+    if (teacher) o.chain.teacher_md5 = keep_teacher(o.chain.teacher, run_dir);
     write_file_atomic(run_dir / "config.json", run_record(o, device_name_text, argc, argv).dump() + "\n");
   } else {
     run_dir = o.resume;
+    if (!o.chain.teacher.empty()) teacher = load_kept_teacher(run_dir, o.chain.teacher_md5, device);
   }
   std::printf("run directory: %s  (device %s)\n", run_dir.string().c_str(), device_name_text.c_str());
 
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
   const int cells = o.table1 ? 2 * int(o.table1->datasets.size()) : 1;
-  RunProgress progress(cells * o.chain.seeds * o.chain.generations);
-  const RunContext ctx{device, &g_stop, &progress};
+  RunProgress progress(cells * o.chain.seeds * o.chain.trained_per_chain());
+  const RunContext ctx{device, &g_stop, &progress, teacher.get()};
   try {
     if (o.table1) {
       run_table1(o.chain, *o.table1, run_dir, where, o.download, ctx, device_name_text);
@@ -118,6 +125,7 @@ int run(int argc, char** argv) {
       const ExperimentOutcome outcome = run_experiment(o.chain, raw, run_dir, ctx);
       write_report(run_dir, o.chain, outcome, device_name_text);
       std::printf("\n%s", summary_table(outcome.results).c_str());
+      if (o.chain.control) std::printf("\nrefined vs control:\n%s", control_table(o.chain, outcome).c_str());
     }
   } catch (const Interrupted&) {
     std::fprintf(stderr, "\ninterrupted: completed epochs are saved; continue with\n  refine_app --resume %s\n",

@@ -4,6 +4,7 @@
 #include <map>
 #include <optional>
 
+#include "apps/control_report.h"
 #include "apps/file_io.h"
 #include "apps/report.h"
 #include "apps/run_dir.h"
@@ -58,7 +59,7 @@ void run_table1(const ChainConfig& base, const GridConfig& grid, const fs::path&
   struct Column {
     std::string dataset;
     bool augment;
-    ChainResults results;
+    ChainResults results, controls;
   };
   std::vector<Column> columns;
   for (size_t i = 0; i < grid.datasets.size(); ++i)
@@ -69,15 +70,19 @@ void run_table1(const ChainConfig& base, const GridConfig& grid, const fs::path&
       std::printf("\n=== Table 1 cell: %s, augmentation %s -> %s\n", c.dataset.c_str(), aug ? "on" : "off", dir.string().c_str());
       const ExperimentOutcome o = run_experiment(c, raw[i], dir, ctx);
       write_report(dir, c, o, device);
-      columns.push_back({c.dataset, aug, o.results});
+      columns.push_back({c.dataset, aug, o.results, o.controls});
     }
 
   std::string md = "| Label Refinery iteration |";
-  for (const Column& col : columns) md += " " + col.dataset + " Augment=" + (col.augment ? "1" : "0") + " |";
+  for (const Column& col : columns) {
+    const std::string name = col.dataset + " Augment=" + (col.augment ? "1" : "0");
+    md += " " + name + " |" + (base.control ? " " + name + " " + table1_control_header() + " |" : "");
+  }
   md += "\n|---|";
-  for (size_t i = 0; i < columns.size(); ++i) md += "---|";
+  for (size_t i = 0; i < columns.size(); ++i) md += base.control ? "---|---|" : "---|";
   md += "\n";
-  std::string csv = "dataset,augment,generation,seeds,ours_mean,ours_std,blog_mean,blog_std\n";
+  std::string csv = "dataset,augment,generation,seeds,ours_mean,ours_std,blog_mean,blog_std";
+  csv += base.control ? "," + table1_control_csv_header() + "\n" : "\n";
   char b[160];
   for (int g = 1; g <= base.generations; ++g) {
     md += "| R" + std::to_string(g) + " |";
@@ -85,6 +90,7 @@ void run_table1(const ChainConfig& base, const GridConfig& grid, const fs::path&
       const MeanStd ours = mean_std(across_seeds(col.results, g, &GenerationResult::test_accuracy));
       const auto blog = blog_number(col.dataset, col.augment, g);
       md += " " + format_percent(ours) + (blog ? " (blog " + format_percent(*blog) + ")" : "") + " |";
+      if (base.control) md += " " + table1_control_cell(col.results, col.controls, g) + " |";
       std::snprintf(b, sizeof b, "%s,%d,%d,%d,%.4f,%.4f,", col.dataset.c_str(), col.augment ? 1 : 0, g, ours.n,
                     100 * ours.mean, 100 * ours.std);
       csv += b;
@@ -94,12 +100,14 @@ void run_table1(const ChainConfig& base, const GridConfig& grid, const fs::path&
       } else {
         csv += ",";
       }
+      if (base.control) csv += "," + table1_control_csv(col.results, col.controls, g);
       csv += "\n";
     }
     md += "\n";
   }
   const std::string title = "Table 1: test accuracy % (mean ± sample std over " + std::to_string(base.seeds) +
-                            " seed(s)); in parentheses the blog's Keras ResNet50 (5 runs each) where it has the cell.\n\n";
+                            " seed(s)); in parentheses the blog's Keras ResNet50 (5 runs each) where it has the cell." +
+                            (base.control ? " " + table1_control_note() : "") + "\n\n";
   write_file_atomic(run / "table1.md", title + md);
   write_file_atomic(run / "table1.csv", csv);
   std::printf("\n%s%s\nwritten: %s, %s\n", title.c_str(), md.c_str(), (run / "table1.md").string().c_str(),
