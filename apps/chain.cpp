@@ -80,6 +80,12 @@ data::SoftLabels write_labels(models::Model& model, const ChainConfig& c, const 
   return labels;
 }
 
+// What a completed generation (or teacher, or control) measured.
+GenerationResult read_stats(const GenerationPaths& paths) {
+  const std::string where = paths.stats.string();
+  return read_json(where, [&] { return GenerationResult::from_json(parse_json(read_text_file(paths.stats), where)); });
+}
+
 // Generation 0: the --teacher, measured like a trained generation (no training, so no epochs,
 // times or batch-norm mode check) and its labels of the training images written for R1.
 GenerationResult teacher_generation(const ChainConfig& c, const ChainData& d, int seed_index, models::Model& teacher,
@@ -236,8 +242,7 @@ ExperimentOutcome run_experiment(const ChainConfig& c, const data::TrainTest& ra
                     g, c.generations, c.model_for(g).c_str(), control ? " control (ground truth)" : "");
       GenerationResult r;
       if (fs::exists(paths.stats)) {
-        const std::string where = paths.stats.string();
-        r = read_json(where, [&] { return GenerationResult::from_json(parse_json(read_text_file(paths.stats), where)); });
+        r = read_stats(paths);
         if (labels) *labels = data::load_soft_labels(paths.labels, d.train);
         if (model) *model = models::load_model(paths.model, ctx.device);
         if (ctx.progress) ctx.progress->skip_generation();
@@ -265,9 +270,7 @@ ExperimentOutcome run_experiment(const ChainConfig& c, const data::TrainTest& ra
     if (ctx.teacher) {
       const GenerationPaths paths = generation_paths(dir, k, 0);
       if (fs::exists(paths.stats)) {
-        out.teachers.push_back(read_json(paths.stats.string(), [&] {
-          return GenerationResult::from_json(parse_json(read_text_file(paths.stats), paths.stats.string()));
-        }));
+        out.teachers.push_back(read_stats(paths));
         labels = data::load_soft_labels(paths.labels, d.train);
       } else {
         out.teachers.push_back(teacher_generation(c, d, k, *ctx.teacher, paths, ctx.device, labels));
