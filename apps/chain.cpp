@@ -50,11 +50,6 @@ data::SoftLabels first_rows(const data::SoftLabels& s, size_t n) {
   return out;
 }
 
-// Trains generation `g` of one chain (or finishes it after an interruption) and writes its
-// model, labels and stats. `prev_labels` (static) or `labeler` (dynamic) is the previous
-// generation's output; both are empty for a generation that learns the ground truth (R1 without
-// a teacher, a control). The seed of initialization and batch order depends on (seed, g) only,
-// so a control trains exactly as its refined generation but for the targets.
 // Test accuracy and calibration (train/calibration.h) of `model` on the test split, from one
 // pass of its probabilities.
 void measure_test(GenerationResult& r, models::Model& model, const ChainConfig& c, const ChainData& d, Device device) {
@@ -114,6 +109,11 @@ GenerationResult teacher_generation(const ChainConfig& c, const ChainData& d, in
   return r;
 }
 
+// Trains generation `g` of one chain (or finishes it after an interruption) and writes its
+// model, labels and stats. `prev_labels` (static) or `labeler` (dynamic) is the previous
+// generation's output; both are empty for a generation that learns the ground truth (R1 without
+// a teacher, a control). The seed of initialization and batch order depends on (seed, g) only,
+// so a control trains exactly as its refined generation but for the targets.
 GenerationResult run_generation(const ChainConfig& c, const ChainData& d, std::uint64_t seed,
                                 int seed_index, int g, bool control, const GenerationPaths& paths,
                                 const data::SoftLabels* prev_labels, models::Model* labeler,
