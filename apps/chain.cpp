@@ -19,6 +19,7 @@
 #include "models/model_file.h"
 #include "train/batch_tensors.h"
 #include "train/batchnorm_statistics.h"
+#include "train/calibration.h"
 #include "train/host_allocator.h"
 #include "train/evaluate.h"
 #include "train/trainer.h"
@@ -49,11 +50,72 @@ data::SoftLabels first_rows(const data::SoftLabels& s, size_t n) {
   return out;
 }
 
+// Test accuracy and calibration (train/calibration.h) of `model` on the test split, from one
+// pass of its probabilities.
+void measure_test(GenerationResult& r, models::Model& model, const ChainConfig& c, const ChainData& d, Device device) {
+  data::Loader test_loader(d.test, eval_loader_options(c, d.normalization, device));
+  const train::Calibration cal =
+      train::calibration(train::predict_probabilities(model, test_loader, d.test.size()), d.test.labels);
+  r.test_accuracy = cal.accuracy;
+  r.test_ece = cal.ece;
+  r.test_nll = cal.nll;
+  r.reliability = cal.bins;
+}
+
+// This generation's refined labels: its softmax on the (unaugmented) training images, written
+// as labels.bin and the readable top-k CSV.
+data::SoftLabels write_labels(models::Model& model, const ChainConfig& c, const ChainData& d,
+                              const GenerationPaths& paths, Device device) {
+  data::Loader label_loader(d.train, eval_loader_options(c, d.normalization, device));
+  data::SoftLabels labels = train::predict_probabilities(model, label_loader, d.train.size(), float(c.temperature));
+  data::check_soft_labels(labels, paths.labels.string());
+  const data::Bytes bytes = data::serialize_soft_labels(labels);
+  write_file_atomic(paths.labels, std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+  write_file_atomic(paths.labels_csv, top_k_csv(labels, d.train.labels, d.train.classes, kTopK));
+  return labels;
+}
+
+// What a completed generation (or teacher, or control) measured.
+GenerationResult read_stats(const GenerationPaths& paths) {
+  const std::string where = paths.stats.string();
+  return read_json(where, [&] { return GenerationResult::from_json(parse_json(read_text_file(paths.stats), where)); });
+}
+
+// Generation 0: the --teacher, measured like a trained generation (no training, so no epochs,
+// times or batch-norm mode check) and its labels of the training images written for R1.
+GenerationResult teacher_generation(const ChainConfig& c, const ChainData& d, int seed_index, models::Model& teacher,
+                                    const GenerationPaths& paths, Device device, data::SoftLabels& labels_out) {
+  RF_CHECK(teacher.classes() == d.train.num_classes() && teacher.in_channels() == d.train.channels,
+           "--teacher " << c.teacher << ": a model of " << teacher.classes() << " classes and "
+                        << teacher.in_channels() << " input channels cannot label " << c.dataset << " ("
+                        << d.train.num_classes() << " classes, " << d.train.channels << " channels)");
+  fs::create_directories(paths.dir);
+  GenerationResult r;
+  r.seed_index = seed_index;
+  r.generation = 0;
+  r.model = teacher.arch();
+  measure_test(r, teacher, c, d, device);
+  if (d.val.size()) {
+    data::Loader val_loader(d.val, eval_loader_options(c, d.normalization, device));
+    r.val_accuracy = train::evaluate(teacher, val_loader).accuracy();
+  } else {
+    r.val_accuracy = std::nan("");
+  }
+  labels_out = write_labels(teacher, c, d, paths, device);
+  r.label_agreement = label_agreement(labels_out, d.train.labels);
+  r.label_entropy = mean_entropy(labels_out);
+  r.train_mode_accuracy = r.eval_mode_accuracy = std::nan("");
+  write_file_atomic(paths.stats, r.to_json().dump() + "\n");
+  return r;
+}
+
 // Trains generation `g` of one chain (or finishes it after an interruption) and writes its
 // model, labels and stats. `prev_labels` (static) or `labeler` (dynamic) is the previous
-// generation's output; both are empty for R1.
+// generation's output; both are empty for a generation that learns the ground truth (R1 without
+// a teacher, a control). The seed of initialization and batch order depends on (seed, g) only,
+// so a control trains exactly as its refined generation but for the targets.
 GenerationResult run_generation(const ChainConfig& c, const ChainData& d, std::uint64_t seed,
-                                int seed_index, int g, const GenerationPaths& paths,
+                                int seed_index, int g, bool control, const GenerationPaths& paths,
                                 const data::SoftLabels* prev_labels, models::Model* labeler,
                                 const RunContext& ctx, data::SoftLabels& labels_out,
                                 std::unique_ptr<models::Model>& model_out) {
@@ -120,19 +182,11 @@ GenerationResult run_generation(const ChainConfig& c, const ChainData& d, std::u
   GenerationResult r;
   r.seed_index = seed_index;
   r.generation = g;
+  r.control = control;
   r.model = c.model_for(g);
-  {
-    data::Loader test_loader(d.test, eval_loader_options(c, d.normalization, ctx.device));
-    r.test_accuracy = train::evaluate(*model, test_loader).accuracy();
-  }
+  measure_test(r, *model, c, d, ctx.device);
   r.val_accuracy = val_loader ? train::evaluate(*model, *val_loader).accuracy() : std::nan("");
-  // This generation's refined labels: its softmax on the (unaugmented) training images.
-  data::Loader label_loader(d.train, eval_loader_options(c, d.normalization, ctx.device));
-  labels_out = train::predict_probabilities(*model, label_loader, d.train.size(), float(c.temperature));
-  data::check_soft_labels(labels_out, paths.labels.string());
-  const data::Bytes bytes = data::serialize_soft_labels(labels_out);
-  write_file_atomic(paths.labels, std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
-  write_file_atomic(paths.labels_csv, top_k_csv(labels_out, d.train.labels, d.train.classes, kTopK));
+  labels_out = write_labels(*model, c, d, paths, ctx.device);
   {
     // Running statistics that do not fit the weights show as eval mode falling behind training
     // mode on the same images; it is what ruined refined labels before precise statistics.
@@ -167,6 +221,9 @@ ExperimentOutcome run_experiment(const ChainConfig& c, const data::TrainTest& ra
                                  const std::vector<int>& seed_indices) {
   ExperimentOutcome out;
   backend_for(ctx.device).set_deterministic(c.deterministic);
+  RF_CHECK(c.teacher.empty() == (ctx.teacher == nullptr),
+           "run_experiment: the configuration's teacher '" << c.teacher << "' and the loaded one disagree");
+  const bool dynamic = c.refine == "dynamic";
   for (const int k : seed_indices) {
     const std::uint64_t seed = c.seed + std::uint64_t(k);
     const ChainData d = prepare_chain_data(c, raw, seed);
@@ -175,44 +232,72 @@ ExperimentOutcome run_experiment(const ChainConfig& c, const data::TrainTest& ra
       std::iota(idx.begin(), idx.end(), size_t(0));
       out.figure_images = data::subset(d.train, idx);
     }
-    std::vector<GenerationResult> chain;
-    data::SoftLabels labels;                // of the previous generation
-    std::unique_ptr<models::Model> labeler;  // the previous generation (dynamic refinery)
-    for (int g = 1; g <= c.generations; ++g) {
-      const GenerationPaths paths = generation_paths(dir, k, g);
-      const bool dynamic = c.refine == "dynamic";
+    // Trains one model of the chain, or reuses it when a run completed it before an
+    // interruption; `labels` gets its labels of the training images, `model` (when asked) the model.
+    const auto train_or_reuse = [&](const GenerationPaths& paths, int g, bool control, const data::SoftLabels* prev,
+                                    models::Model* prev_model, data::SoftLabels* labels,
+                                    std::unique_ptr<models::Model>* model) {
+      char label[128];
+      std::snprintf(label, sizeof label, "%sR%d/%d %s%s",
+                    c.seeds > 1 ? ("seed " + std::to_string(k + 1) + "/" + std::to_string(c.seeds) + " ").c_str() : "",
+                    g, c.generations, c.model_for(g).c_str(), control ? " control (ground truth)" : "");
       GenerationResult r;
       if (fs::exists(paths.stats)) {
-        // Completed before an interruption: reuse its outputs.
-        const std::string where = paths.stats.string();
-        r = read_json(where, [&] { return GenerationResult::from_json(parse_json(read_text_file(paths.stats), where)); });
-        labels = data::load_soft_labels(paths.labels, d.train);
-        if (dynamic && g < c.generations) labeler = models::load_model(paths.model, ctx.device);
+        r = read_stats(paths);
+        if (labels) *labels = data::load_soft_labels(paths.labels, d.train);
+        if (model) *model = models::load_model(paths.model, ctx.device);
         if (ctx.progress) ctx.progress->skip_generation();
-      } else {
-        char label[96];
-        std::snprintf(label, sizeof label, "%sR%d/%d %s", c.seeds > 1 ? ("seed " + std::to_string(k + 1) + "/" + std::to_string(c.seeds) + " ").c_str() : "",
-                      g, c.generations, c.model_for(g).c_str());
-        if (ctx.progress) ctx.progress->start_generation(label);
-        const data::SoftLabels* prev = (g > 1 && !dynamic) ? &labels : nullptr;
-        models::Model* prev_model = (g > 1 && dynamic) ? labeler.get() : nullptr;
-        data::SoftLabels next_labels;
-        std::unique_ptr<models::Model> trained;
-        r = run_generation(c, d, seed, k, g, paths, prev, prev_model, ctx, next_labels, trained);
-        labels = std::move(next_labels);
-        labeler = std::move(trained);
-        if (ctx.progress) ctx.progress->finish_generation();
-        const std::string val = percent_text(r.val_accuracy, 2) + (std::isfinite(r.val_accuracy) ? "%" : "");
-        std::printf("%s: test acc %.2f%%  val acc %s  label agreement %.2f%%  entropy %.3f  "
-                    "train images eval/train mode %.1f/%.1f%%  (%s)\n",
-                    label, 100 * r.test_accuracy, val.c_str(), 100 * r.label_agreement,
-                    r.label_entropy, 100 * r.eval_mode_accuracy, 100 * r.train_mode_accuracy,
-                    paths.dir.string().c_str());
+        return r;
       }
+      if (ctx.progress) ctx.progress->start_generation(label);
+      data::SoftLabels next_labels;
+      std::unique_ptr<models::Model> trained;
+      r = run_generation(c, d, seed, k, g, control, paths, prev, prev_model, ctx, next_labels, trained);
+      if (labels) *labels = std::move(next_labels);
+      if (model) *model = std::move(trained);
+      if (ctx.progress) ctx.progress->finish_generation();
+      const std::string val = percent_text(r.val_accuracy, 2) + (std::isfinite(r.val_accuracy) ? "%" : "");
+      std::printf("%s: test acc %.2f%%  ECE %.2f%%  NLL %.3f  val acc %s  label agreement %.2f%%  entropy %.3f  "
+                  "train images eval/train mode %.1f/%.1f%%  (%s)\n",
+                  label, 100 * r.test_accuracy, 100 * r.test_ece, r.test_nll, val.c_str(), 100 * r.label_agreement,
+                  r.label_entropy, 100 * r.eval_mode_accuracy, 100 * r.train_mode_accuracy, paths.dir.string().c_str());
+      return r;
+    };
+
+    std::vector<GenerationResult> chain, controls;
+    data::SoftLabels labels;                   // of the previous generation (or the teacher)
+    std::unique_ptr<models::Model> previous;   // the previous generation (dynamic refinery)
+    models::Model* labeler = nullptr;          // previous, or the teacher for R1
+    if (ctx.teacher) {
+      const GenerationPaths paths = generation_paths(dir, k, 0);
+      if (fs::exists(paths.stats)) {
+        out.teachers.push_back(read_stats(paths));
+        labels = data::load_soft_labels(paths.labels, d.train);
+      } else {
+        out.teachers.push_back(teacher_generation(c, d, k, *ctx.teacher, paths, ctx.device, labels));
+        const GenerationResult& t = out.teachers.back();
+        std::printf("teacher %s (generation 0): test acc %.2f%%  ECE %.2f%%  NLL %.3f  label agreement %.2f%%\n",
+                    t.model.c_str(), 100 * t.test_accuracy, 100 * t.test_ece, t.test_nll, 100 * t.label_agreement);
+      }
+      labeler = ctx.teacher;
+    }
+    for (int g = 1; g <= c.generations; ++g) {
+      const bool learns = g >= c.first_refined();
+      const bool keep_model = dynamic && g < c.generations;
+      data::SoftLabels next_labels;
+      std::unique_ptr<models::Model> next_model;
+      chain.push_back(train_or_reuse(generation_paths(dir, k, g), g, false, learns && !dynamic ? &labels : nullptr,
+                                     learns && dynamic ? labeler : nullptr, &next_labels,
+                                     keep_model ? &next_model : nullptr));
+      if (c.control && learns)
+        controls.push_back(train_or_reuse(control_paths(dir, k, g), g, true, nullptr, nullptr, nullptr, nullptr));
+      labels = std::move(next_labels);
+      previous = std::move(next_model);
+      labeler = previous.get();
       if (k == 0) out.figure_labels.push_back(first_rows(labels, out.figure_images.size()));
-      chain.push_back(r);
     }
     out.results.push_back(std::move(chain));
+    if (c.control) out.controls.push_back(std::move(controls));
   }
   return out;
 }

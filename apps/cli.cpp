@@ -111,7 +111,7 @@ const std::vector<Flag>& flags() {
        [](Options& o, const std::string& v) { o.chain.epochs = int(parse_int("--epochs", v, 1)); }},
       {"--batch-size", "N", "mini-batch size (recipe: 128; blog 250)",
        [](Options& o, const std::string& v) { o.chain.batch_size = int(parse_int("--batch-size", v, 1)); }},
-      {"--generations", "N", "models in the chain: R1 on ground truth, R2.. on refined labels (default: 3)",
+      {"--generations", "N", "models trained in the chain: R1 on ground truth (or on the --teacher's labels), R2.. on the previous generation's (default: 3)",
        [](Options& o, const std::string& v) { o.chain.generations = int(parse_int("--generations", v, 1)); }},
       {"--refine", "static|dynamic", "static: labels computed once per generation on the training images (the blog); dynamic: the frozen previous model labels every augmented batch (the paper's code) (default: static)",
        [](Options& o, const std::string& v) { o.chain.refine = parse_choice("--refine", v, {"static", "dynamic"}); }},
@@ -125,6 +125,13 @@ const std::vector<Flag>& flags() {
          o.chain.alpha = parse_real("--alpha", v);
          if (o.chain.alpha < 0 || o.chain.alpha > 1) throw UsageError("--alpha: must be in [0, 1]");
        }},
+      {"--teacher", "MODEL.safetensors", "start the chain from a trained model (its architecture from the file; e.g. a model.safetensors of an earlier run): it is generation 0 and R1 learns from it, static or dynamic, with --temperature and --alpha; copied into the run directory (default: none, R1 learns the ground truth)",
+       [](Options& o, const std::string& v) {
+         if (v.empty()) throw UsageError("--teacher: no file named");
+         o.chain.teacher = v;
+       }},
+      {"--control", "", "for every generation trained on refined labels, also train the same architecture on the ground truth with the same seed, epochs and schedule; the report gives refined - control test accuracy per generation with a paired 95% interval over seeds (default: off)",
+       [](Options& o, const std::string&) { o.chain.control = true; }},
       {"--augment", "none|keras|crop", "keras: 10 deg rotation, 10% zoom and shifts, flip (not for svhn); crop: pad-4 random crop + flip (recipe: crop; blog keras)",
        [](Options& o, const std::string& v) { o.chain.augment = parse_choice("--augment", v, {"none", "keras", "crop"}); }},
       {"--augment-copies", "K", "K > 0: K augmented copies appended once (static, the blog); 0: augment on the fly every epoch (recipe: 0; blog 2)",
@@ -248,7 +255,10 @@ Json ChainConfig::to_json() const {
                        {"sample_order_seed", sample_order_seed ? Json(*sample_order_seed) : Json()},
                        {"figure_images", figure_images},
                        {"precise_bn", precise_bn},
-                       {"deterministic", deterministic}});
+                       {"deterministic", deterministic},
+                       {"teacher", teacher},
+                       {"teacher_md5", teacher_md5},
+                       {"control", control}});
 }
 
 ChainConfig ChainConfig::from_json(const Json& j) {
@@ -288,6 +298,10 @@ ChainConfig ChainConfig::from_json(const Json& j) {
   // Runs recorded before precise statistics existed used the running averages.
   c.precise_bn = j.contains("precise_bn") ? json_integer<int>(j.at("precise_bn")) : 0;
   c.deterministic = j.contains("deterministic") && j.at("deterministic").get<bool>();
+  // Absent in runs recorded before --teacher and --control existed: neither was used.
+  c.teacher = j.contains("teacher") ? j.at("teacher").get<std::string>() : "";
+  c.teacher_md5 = j.contains("teacher_md5") ? j.at("teacher_md5").get<std::string>() : "";
+  c.control = j.contains("control") && j.at("control").get<bool>();
   return c;
 }
 
@@ -333,6 +347,9 @@ Options parse_command_line(int argc, char** argv) {
     throw UsageError("--table1 takes its datasets from --table1-datasets, not a positional dataset");
   if (o.shard && !o.gpus.empty())
     throw UsageError("--shard and --gpus do not combine: --gpus makes its own shards, one per GPU");
+  if (o.chain.control && o.chain.trained_per_chain() == o.chain.generations)
+    throw UsageError("--control: with --generations " + std::to_string(o.chain.generations) +
+                     " and no --teacher no generation learns from a model, so there is nothing to control");
   if (o.chain.val_fraction <= 0) {
     // Nothing held out: nothing to take the decisions made on validation accuracy.
     const bool plateau = o.chain.schedule == "plateau", stopping = o.chain.early_stopping;

@@ -51,8 +51,19 @@ struct ChainConfig {
   int figure_images = 12;              // training images in the Figure-4 grid
   int precise_bn = 100;                // batches for precise batch-norm statistics; 0: off
   bool deterministic = false;          // GPU: bitwise-repeatable runs (Backend::set_deterministic)
+  // --teacher: generation 0, a trained model file that R1 learns from (kept in the run
+  // directory as teacher.safetensors, see apps/teacher.h); empty: R1 learns the ground truth.
+  std::string teacher;                 // the file as given
+  std::string teacher_md5;             // of its bytes, checked against the kept copy on --resume
+  // --control: every generation trained on refined labels gets a twin trained on the ground
+  // truth with its seed, architecture and recipe.
+  bool control = false;
 
   const std::string& model_for(int generation) const;  // 1-based generation
+  // The first generation that learns from a model: R1 with a teacher, else R2.
+  int first_refined() const { return teacher.empty() ? 2 : 1; }
+  // Models trained per chain: the generations and their controls.
+  int trained_per_chain() const { return generations + (control ? generations - first_refined() + 1 : 0); }
   Json to_json() const;
   static ChainConfig from_json(const Json& j);
 };

@@ -8,6 +8,7 @@
 #include "apps/file_io.h"
 #include "apps/grid.h"
 #include "apps/run_dir.h"
+#include "apps/teacher.h"
 #include "engine/check.h"
 
 namespace rf::app {
@@ -59,6 +60,8 @@ void list_differences(const Json& a, const Json& b, const std::string& path, std
   }
 }
 
+}  // namespace
+
 void link_file(const fs::path& from, const fs::path& to) {
   if (fs::exists(to)) {
     if (fs::equivalent(from, to)) return;
@@ -77,8 +80,6 @@ void link_file(const fs::path& from, const fs::path& to) {
   RF_CHECK(!copy_error, to.string() << ": cannot link (" << link_error.message() << ") or copy ("
                                     << copy_error.message() << ") " << from.string() << " there");
 }
-
-}  // namespace
 
 MergePlan plan_merge(const std::vector<fs::path>& dirs) {
   RF_CHECK(!dirs.empty(), "merge: no shard directories");
@@ -121,12 +122,20 @@ MergePlan plan_merge(const std::vector<fs::path>& dirs) {
         throw Error(cell + " is missing: it belongs to shard " + shard_text(owner) +
                     ", which is not among the directories given");
       const fs::path experiment_dir = it->second->dir / experiments[e].dir;
-      for (int g = 1; g <= base.generations; ++g)
-        if (!fs::exists(generation_paths(experiment_dir, k, g).stats))
-          throw Error(cell + " is not complete in " + it->second->dir.string() + ": R" + std::to_string(g) +
-                      " has no stats.json; finish that shard with refine_app --resume " + it->second->dir.string());
+      for (int g = 1; g <= base.generations; ++g) {
+        const bool control = base.control && g >= base.first_refined();
+        for (const bool of_control : {false, true}) {
+          if (of_control && !control) continue;
+          const GenerationPaths p = of_control ? control_paths(experiment_dir, k, g) : generation_paths(experiment_dir, k, g);
+          if (!fs::exists(p.stats))
+            throw Error(cell + " is not complete in " + it->second->dir.string() + ": " + (of_control ? "the control of R" : "R") +
+                        std::to_string(g) + " has no stats.json; finish that shard with refine_app --resume " +
+                        it->second->dir.string());
+        }
+      }
       plan.cells.push_back({seed_dir(experiment_dir, k), seed_dir(experiments[e].dir, k)});
     }
+  if (!base.teacher.empty()) plan.teacher = first.dir / kTeacherFileName;
   plan.record = j;
   plan.record["shard"] = nullptr;
   std::vector<std::string> from;
@@ -136,6 +145,7 @@ MergePlan plan_merge(const std::vector<fs::path>& dirs) {
 }
 
 void link_cells(const MergePlan& plan, const fs::path& out) {
+  if (!plan.teacher.empty()) link_file(plan.teacher, out / kTeacherFileName);
   for (const MergePlan::Cell& cell : plan.cells) {
     fs::create_directories(out / cell.to);
     for (const fs::directory_entry& e : fs::recursive_directory_iterator(cell.from)) {

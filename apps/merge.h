@@ -18,15 +18,20 @@ struct MergePlan {
     std::filesystem::path to;    // its place relative to the merged run directory
   };
   std::vector<Cell> cells;
+  std::filesystem::path teacher;  // a shard's kept --teacher copy (apps/teacher.h); empty without
 };
 
 // Reads every shard's config.json and checks that together they are one whole grid: the same
 // configuration (chain, grid, device, threads; --data may differ), one shard count, no shard
-// twice, every cell present and complete (each generation has stats.json). Throws rf::Error
+// twice, every cell present and complete (each generation and control has stats.json). Throws rf::Error
 // naming the directory, the setting or the cell that is wrong.
 MergePlan plan_merge(const std::vector<std::filesystem::path>& shards);
 
-// Hard-links (across file systems: copies) every cell's files into `out`. A file already there
+// A hard link of `from` at `to` (across file systems: a copy, renamed into place). An existing
+// `to` is kept when it is the same file; any other is an error.
+void link_file(const std::filesystem::path& from, const std::filesystem::path& to);
+
+// Hard-links (across file systems: copies) every cell's files, and the kept teacher, into `out`. A file already there
 // is kept when it is the same file (a merge repeated after an interruption); any other is an
 // error.
 void link_cells(const MergePlan& plan, const std::filesystem::path& out);

@@ -18,6 +18,8 @@
 #include "apps/chain.h"
 #include "apps/file_io.h"
 #include "apps/grid.h"
+#include "apps/merge.h"
+#include "apps/teacher.h"
 #include "engine/check.h"
 
 extern char** environ;
@@ -160,6 +162,8 @@ std::vector<fs::path> run_shards_on_gpus(const fs::path& exe, const fs::path& ru
       shard["shard"] = shard_to_json(Shard{k, n});
       shard["gpus"] = nullptr;
       if (json_integer<int>(record.at("threads")) == 0) shard["threads"] = threads_per_child;
+      // A shard resumes from its own directory, so it needs the run's kept --teacher there.
+      if (fs::exists(run / kTeacherFileName)) link_file(run / kTeacherFileName, dir / kTeacherFileName);
       write_file_atomic(dir / "config.json", shard.dump() + "\n");
     }
     ChildProcess c{"shard " + id + " (GPU " + gpus[size_t(k)] + ")", {"--resume", dir.string()},

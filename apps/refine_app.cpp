@@ -12,6 +12,7 @@
 
 #include "apps/chain.h"
 #include "apps/cli.h"
+#include "apps/control_report.h"
 #include "apps/experiment_data.h"
 #include "apps/file_io.h"
 #include "apps/grid.h"
@@ -20,6 +21,7 @@
 #include "apps/report.h"
 #include "apps/run_dir.h"
 #include "apps/table1.h"
+#include "apps/teacher.h"
 #include "engine/backend.h"
 
 namespace fs = std::filesystem;
@@ -104,12 +106,18 @@ int execute(Options& o, Device device, const std::string& device_text, int argc,
   // children: downloaded and decoded once, into the cache they read.)
   const auto raw = load_grid_data(experiments, o.shard, o.chain.seeds, where, o.download);
 
+  // A teacher is loaded before the run directory is made too, and kept in it (apps/teacher.h).
+  std::unique_ptr<models::Model> teacher;
+  if (o.resume.empty() && !o.chain.teacher.empty()) teacher = load_teacher(o.chain.teacher, device);
+
   fs::path run_dir;
   if (o.resume.empty()) {
     run_dir = create_run_dir(o.out, o.table1 ? "table1" : o.chain.dataset, o.chain.refine);
+    if (teacher) o.chain.teacher_md5 = keep_teacher(o.chain.teacher, run_dir);
     write_file_atomic(run_dir / "config.json", run_record(o, device_text, argc, argv).dump() + "\n");
   } else {
     run_dir = o.resume;
+    if (!o.chain.teacher.empty()) teacher = load_kept_teacher(run_dir, o.chain.teacher_md5, device);
   }
   std::string where_text = "device " + device_text;
   if (o.shard) where_text += ", shard " + std::to_string(o.shard->index) + "/" + std::to_string(o.shard->count);
@@ -120,9 +128,9 @@ int execute(Options& o, Device device, const std::string& device_text, int argc,
   std::signal(SIGTERM, on_signal);
   int generations = 0;
   for (size_t e = 0; e < experiments.size(); ++e)
-    generations += int(shard_seeds(o.shard, int(e), o.chain.seeds).size()) * o.chain.generations;
+    generations += int(shard_seeds(o.shard, int(e), o.chain.seeds).size()) * o.chain.trained_per_chain();
   RunProgress progress(generations);
-  const RunContext ctx{device, &g_stop, &progress};
+  const RunContext ctx{device, &g_stop, &progress, teacher.get()};
   try {
     if (!o.gpus.empty()) {
       // The cells train in the children; this process then finds them complete and reports.
@@ -141,6 +149,7 @@ int execute(Options& o, Device device, const std::string& device_text, int argc,
       if (!o.shard) {
         write_report(run_dir, o.chain, outcome, device_text);
         std::printf("\n%s", summary_table(outcome.results).c_str());
+        if (o.chain.control) std::printf("\nrefined vs control:\n%s", control_table(o.chain, outcome).c_str());
       }
     }
   } catch (const Interrupted&) {

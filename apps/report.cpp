@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <sstream>
 
+#include "apps/control_report.h"
 #include "apps/file_io.h"
 #include "apps/image_grid.h"
 #include "apps/label_stats.h"
@@ -109,7 +110,10 @@ std::string config_lines(const ChainConfig& c, const std::string& device) {
                 : c.augment_copies > 0 ? (" (" + std::to_string(c.augment_copies) + " static copies)").c_str()
                                        : " (on the fly)",
                 validation.c_str(), device.c_str());
-  return b;
+  std::string out = b;
+  if (!c.teacher.empty()) out += "- teacher: " + c.teacher + " (generation 0, MD5 " + c.teacher_md5 + ")\n";
+  if (c.control) out += "- controls: every refined generation also trained on the ground truth (--control)\n";
+  return out;
 }
 
 std::string per_seed_table(const ChainResults& r) {
@@ -160,18 +164,32 @@ std::string csv_number(double x) {
   return b;
 }
 
-// Every seed and generation, one row each, for spreadsheets and scripts.
-std::string results_csv(const ChainResults& r) {
-  std::string out = "seed,generation,model,test_accuracy,val_accuracy,label_agreement,label_entropy,train_seconds,images_per_second,epochs_run,stopped_early,train_mode_accuracy,eval_mode_accuracy\n";
+// Every seed and model, one row each, for spreadsheets and scripts: run is "chain" (R1..Rn),
+// "teacher" (generation 0) or "control". A refined row with a control also carries this seed's
+// gain (refined - control test accuracy) and its generation's gain over seeds: mean, sample
+// std and the paired 95% interval (empty for one seed).
+std::string results_csv(const ExperimentOutcome& o) {
+  std::string out = "seed,generation,model,test_accuracy,val_accuracy,label_agreement,label_entropy,train_seconds,images_per_second,epochs_run,stopped_early,train_mode_accuracy,eval_mode_accuracy,"
+                    "run,test_ece,test_nll,gain_vs_control,gain_mean,gain_std,gain_ci95_low,gain_ci95_high\n";
   char b[256];
-  for (const auto& chain : r)
-    for (const auto& g : chain) {
-      std::snprintf(b, sizeof b, "%d,%d,%s,%.6f,%s,%.6f,%.6f,%.1f,%.1f,%d,%d,%s,%s\n", g.seed_index, g.generation,
-                    g.model.c_str(), g.test_accuracy, csv_number(g.val_accuracy).c_str(), g.label_agreement,
-                    g.label_entropy, g.train_seconds, g.images_per_second, g.epochs_run, g.stopped_early ? 1 : 0,
-                    csv_number(g.train_mode_accuracy).c_str(), csv_number(g.eval_mode_accuracy).c_str());
-      out += b;
-    }
+  const auto row = [&](const GenerationResult& g, const char* run) {
+    std::snprintf(b, sizeof b, "%d,%d,%s,%.6f,%s,%.6f,%.6f,%.1f,%.1f,%d,%d,%s,%s,", g.seed_index, g.generation,
+                  g.model.c_str(), g.test_accuracy, csv_number(g.val_accuracy).c_str(), g.label_agreement,
+                  g.label_entropy, g.train_seconds, g.images_per_second, g.epochs_run, g.stopped_early ? 1 : 0,
+                  csv_number(g.train_mode_accuracy).c_str(), csv_number(g.eval_mode_accuracy).c_str());
+    out += b + std::string(run) + "," + csv_number(g.test_ece) + "," + csv_number(g.test_nll) + ",";
+    const GenerationResult* c = g.generation > 0 && !g.control ? control_of(o.controls, g.seed_index, g.generation) : nullptr;
+    if (!c) return void(out += ",,,,\n");
+    const PairedInterval p = control_gain(o.results, o.controls, g.generation);
+    out += csv_number(g.test_accuracy - c->test_accuracy) + "," + csv_number(p.difference.mean) + "," +
+           csv_number(p.defined() ? p.difference.std : std::nan("")) + "," + csv_number(p.low) + "," +
+           csv_number(p.high) + "\n";
+  };
+  for (const auto& t : o.teachers) row(t, "teacher");
+  for (const auto& chain : o.results)
+    for (const auto& g : chain) row(g, "chain");
+  for (const auto& seed : o.controls)
+    for (const auto& g : seed) row(g, "control");
   return out;
 }
 
@@ -183,6 +201,17 @@ void write_report(const fs::path& dir, const ChainConfig& c, const ExperimentOut
   const std::string curves_svg = curves_plot(dir, gens);
   write_file_atomic(dir / "test_accuracy.svg", acc_svg);
   write_file_atomic(dir / "training_curves.svg", curves_svg);
+  // Calibration: one reliability diagram per generation, the teacher's first.
+  std::string reliability_md, reliability_html;
+  for (int g = o.teachers.empty() ? 1 : 0; g <= gens; ++g) {
+    const std::string svg = reliability_svg(o, g), file = reliability_file_name(g);
+    write_file_atomic(dir / file, svg);
+    reliability_md += "![reliability " + file + "](" + file + ")\n\n";
+    reliability_html += svg;
+  }
+  const std::string teacher = teacher_line(c, o);
+  const std::string controls = c.control ? control_table(c, o) : "";
+  const std::string notes = control_notes(c);
   const data::Dataset& imgs = o.figure_images;
   const bool figure = imgs.size() > 0 && int(o.figure_labels.size()) == gens;
   if (figure) {
@@ -193,11 +222,15 @@ void write_report(const fs::path& dir, const ChainConfig& c, const ExperimentOut
   const std::string seeds = per_seed_table(o.results);
   const std::string config = config_lines(c, device);
 
-  std::string md = "# Label Refinery: " + c.dataset + " (" + c.refine + ")\n\n" + config + "\n## Per generation\n\n" + table +
+  std::string md = "# Label Refinery: " + c.dataset + " (" + c.refine + ")\n\n" + config + "\n" +
+                   (teacher.empty() ? "" : teacher + "\n") + "## Per generation\n\n" + table +
                    "\nTest accuracy is reported only; no decision used the test split. Label agreement and entropy "
                    "describe each generation's soft labels of the training images (the targets of the next "
-                   "generation).\n\n## Test accuracy per seed\n\n" + seeds +
-                   "\nEvery value of every seed: results.csv.\n\n## Plots\n\n![test accuracy](test_accuracy.svg)\n\n![training curves](training_curves.svg)\n";
+                   "generation). " + notes + "\n" +
+                   (controls.empty() ? "" : "\n## Refined vs control (ground truth, same seed)\n\n" + controls) +
+                   "\n## Test accuracy per seed\n\n" + seeds +
+                   "\nEvery value of every seed: results.csv.\n\n## Plots\n\n![test accuracy](test_accuracy.svg)\n\n![training curves](training_curves.svg)\n\n"
+                   "## Calibration (reliability diagrams)\n\n" + reliability_md;
   std::string html = "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Label Refinery report</title>\n"
                      "<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto}table{border-collapse:collapse}"
                      "td,th{border:1px solid #ccc;padding:3px 8px;font-size:13px}img{image-rendering:pixelated}</style>"
@@ -207,9 +240,12 @@ void write_report(const fs::path& dir, const ChainConfig& c, const ExperimentOut
     std::string line;
     while (std::getline(in, line)) html += "<li>" + html_escape(line.substr(2)) + "</li>";
   }
-  html += "</ul>\n<h2>Per generation</h2>\n" + markdown_table_to_html(table) +
-          "<p>Test accuracy is reported only; no decision used the test split.</p>\n<h2>Test accuracy per seed</h2>\n" +
-          markdown_table_to_html(seeds) + "<h2>Plots</h2>\n" + acc_svg + curves_svg;
+  html += "</ul>\n" + (teacher.empty() ? "" : "<p>" + html_escape(teacher) + "</p>\n") + "<h2>Per generation</h2>\n" +
+          markdown_table_to_html(table) + "<p>Test accuracy is reported only; no decision used the test split. " +
+          html_escape(notes) + "</p>\n" +
+          (controls.empty() ? "" : "<h2>Refined vs control (ground truth, same seed)</h2>\n" + markdown_table_to_html(controls)) +
+          "<h2>Test accuracy per seed</h2>\n" + markdown_table_to_html(seeds) + "<h2>Plots</h2>\n" + acc_svg + curves_svg +
+          "<h2>Calibration (reliability diagrams)</h2>\n" + reliability_html;
 
   if (figure) {
     std::string grid = "| image | ground truth |";
@@ -238,7 +274,7 @@ void write_report(const fs::path& dir, const ChainConfig& c, const ExperimentOut
     html += "</tr>\n" + rows_html + "</table>\n";
   }
   html += "</body></html>\n";
-  write_file_atomic(dir / "results.csv", results_csv(o.results));
+  write_file_atomic(dir / "results.csv", results_csv(o));
   write_file_atomic(dir / "report.md", md);
   write_file_atomic(dir / "report.html", html);
 }

@@ -4,14 +4,20 @@
 #include <vector>
 
 #include "engine/json.h"
+#include "train/calibration.h"
 
 namespace rf::app {
 
 struct GenerationResult {
   int seed_index = 0;
-  int generation = 1;  // 1-based: R1, R2, ...
+  int generation = 1;  // 1-based: R1, R2, ...; 0 is a --teacher (loaded, not trained)
+  bool control = false;  // --control: generation's twin trained on the ground truth
   std::string model;
   double test_accuracy = 0;
+  // Calibration on the test split (train/calibration.h); NaN in runs recorded before it was measured.
+  double test_ece = 0;
+  double test_nll = 0;
+  std::vector<train::ReliabilityBin> reliability;
   double val_accuracy = 0;       // hard labels, the last epoch's weights
   double label_agreement = 0;    // argmax of this generation's labels == ground truth
   double label_entropy = 0;      // mean entropy (nats) of this generation's labels
@@ -44,6 +50,9 @@ std::vector<double> across_seeds(const ChainResults& r, int generation,
 std::string percent_text(double x, int decimals);
 // "68.7 ± 4.5" (percent) or "68.7" for one seed; "n/a" where there is no value.
 std::string format_percent(const MeanStd& m);
+
+// "0.412 ± 0.031" (not a percentage) or "0.412" for one seed; "n/a" where there is no value.
+std::string format_number(const MeanStd& m, int decimals);
 
 // The per-generation table (markdown-compatible, also readable on a terminal).
 std::string summary_table(const ChainResults& r);

@@ -41,9 +41,11 @@ fs::path seed_dir(const fs::path& experiment, int seed_index) {
   return experiment / ("seed" + std::to_string(seed_index));
 }
 
-GenerationPaths generation_paths(const fs::path& experiment, int seed_index, int generation) {
+namespace {
+
+GenerationPaths paths_in(const fs::path& dir) {
   GenerationPaths p;
-  p.dir = seed_dir(experiment, seed_index) / ("gen" + std::to_string(generation));
+  p.dir = dir;
   p.metrics = p.dir / "metrics.jsonl";
   p.checkpoint = p.dir / "checkpoint.safetensors";
   p.model = p.dir / "model.safetensors";
@@ -51,6 +53,16 @@ GenerationPaths generation_paths(const fs::path& experiment, int seed_index, int
   p.labels_csv = p.dir / "labels_top3.csv";
   p.stats = p.dir / "stats.json";
   return p;
+}
+
+}  // namespace
+
+GenerationPaths generation_paths(const fs::path& experiment, int seed_index, int generation) {
+  return paths_in(seed_dir(experiment, seed_index) / ("gen" + std::to_string(generation)));
+}
+
+GenerationPaths control_paths(const fs::path& experiment, int seed_index, int generation) {
+  return paths_in(seed_dir(experiment, seed_index) / ("control" + std::to_string(generation)));
 }
 
 }  // namespace rf::app

@@ -73,7 +73,7 @@ std::string svg_line_plot(const std::string& title, const std::string& x_label,
   for (double t = std::ceil(y0 / ys) * ys; t <= y1; t += ys) {
     o += "<line x1=\"" + num(kLeft) + "\" x2=\"" + num(kLeft + pw) + "\" y1=\"" + num(py(t)) + "\" y2=\"" + num(py(t)) +
          "\" stroke=\"#eee\"/><text x=\"" + num(kLeft - 6) + "\" y=\"" + num(py(t) + 4) + "\" text-anchor=\"end\">" +
-         html_escape([&] { char b[32]; std::snprintf(b, sizeof b, "%g", std::round(t / ys) * ys); return std::string(b); }()) + "</text>\n";
+         html_escape([&] { char b[32]; std::snprintf(b, sizeof b, "%g", std::round(t / ys) * ys + 0.0 /* no "-0" */); return std::string(b); }()) + "</text>\n";
   }
   const double xs = std::max(1.0, tick_step(x1 - x0));
   for (double t = std::ceil(x0 / xs) * xs; t <= x1 + 1e-9; t += xs) {

@@ -4,6 +4,7 @@
 #include <map>
 #include <optional>
 
+#include "apps/control_report.h"
 #include "apps/file_io.h"
 #include "apps/grid.h"
 #include "apps/report.h"
@@ -56,7 +57,7 @@ void run_table1(const ChainConfig& base, const GridConfig& grid, const std::opti
   struct Column {
     std::string dataset;
     bool augment;
-    ChainResults results;
+    ChainResults results, controls;
   };
   std::vector<Column> columns;
   const std::vector<GridExperiment> experiments = grid_experiments(base, grid);
@@ -69,16 +70,20 @@ void run_table1(const ChainConfig& base, const GridConfig& grid, const std::opti
     std::printf("\n=== Table 1 column: %s -> %s\n", x.name.c_str(), dir.string().c_str());
     const ExperimentOutcome o = run_experiment(x.chain, raw.at(x.chain.dataset), dir, ctx, seeds);
     if (!shard) write_report(dir, x.chain, o, device);
-    columns.push_back({x.chain.dataset, x.augment, o.results});
+    columns.push_back({x.chain.dataset, x.augment, o.results, o.controls});
   }
   if (shard) return;
 
   std::string md = "| Label Refinery iteration |";
-  for (const Column& col : columns) md += " " + col.dataset + " Augment=" + (col.augment ? "1" : "0") + " |";
+  for (const Column& col : columns) {
+    const std::string name = col.dataset + " Augment=" + (col.augment ? "1" : "0");
+    md += " " + name + " |" + (base.control ? " " + name + " " + table1_control_header() + " |" : "");
+  }
   md += "\n|---|";
-  for (size_t i = 0; i < columns.size(); ++i) md += "---|";
+  for (size_t i = 0; i < columns.size(); ++i) md += base.control ? "---|---|" : "---|";
   md += "\n";
-  std::string csv = "dataset,augment,generation,seeds,ours_mean,ours_std,blog_mean,blog_std\n";
+  std::string csv = "dataset,augment,generation,seeds,ours_mean,ours_std,blog_mean,blog_std";
+  csv += base.control ? "," + table1_control_csv_header() + "\n" : "\n";
   char b[160];
   for (int g = 1; g <= base.generations; ++g) {
     md += "| R" + std::to_string(g) + " |";
@@ -87,6 +92,7 @@ void run_table1(const ChainConfig& base, const GridConfig& grid, const std::opti
       const auto blog = blog_number(col.dataset, col.augment, g);
       // (appending, not operator+ on a literal: GCC 12 warns falsely on that, -Wrestrict)
       md += " " + format_percent(ours) + (blog ? std::string(" (blog ").append(format_percent(*blog)).append(")") : "") + " |";
+      if (base.control) md += " " + table1_control_cell(col.results, col.controls, g) + " |";
       std::snprintf(b, sizeof b, "%s,%d,%d,%d,%.4f,%.4f,", col.dataset.c_str(), col.augment ? 1 : 0, g, ours.n,
                     100 * ours.mean, 100 * ours.std);
       csv += b;
@@ -96,12 +102,14 @@ void run_table1(const ChainConfig& base, const GridConfig& grid, const std::opti
       } else {
         csv += ",";
       }
+      if (base.control) csv += "," + table1_control_csv(col.results, col.controls, g);
       csv += "\n";
     }
     md += "\n";
   }
   const std::string title = "Table 1: test accuracy % (mean ± sample std over " + std::to_string(base.seeds) +
-                            " seed(s)); in parentheses the blog's Keras ResNet50 (5 runs each) where it has the cell.\n\n";
+                            " seed(s)); in parentheses the blog's Keras ResNet50 (5 runs each) where it has the cell." +
+                            (base.control ? " " + table1_control_note() : "") + "\n\n";
   write_file_atomic(run / "table1.md", title + md);
   write_file_atomic(run / "table1.csv", csv);
   std::printf("\n%s%s\nwritten: %s, %s\n", title.c_str(), md.c_str(), (run / "table1.md").string().c_str(),

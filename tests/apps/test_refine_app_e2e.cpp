@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <csignal>
 #include <filesystem>
 #include <set>
@@ -172,7 +173,7 @@ TEST_CASE("refine_app: bad input gives a clear message and a non-zero exit code"
   const std::string help = rf::app::read_text_file(log);
   for (const char* flag : {"--data", "--model", "--epochs", "--batch-size", "--generations", "--refine", "--temperature",
                            "--alpha", "--augment", "--seeds", "--device", "--threads", "--out", "--resume",
-                           "--train-limit", "--test-limit", "--recipe", "--download", "--table1"})
+                           "--train-limit", "--test-limit", "--recipe", "--download", "--table1", "--teacher", "--control"})
     CHECK_MESSAGE((help.find(std::string("  ") + flag + " ") != std::string::npos ||
                    help.find(std::string("  ") + flag + "\n") != std::string::npos), flag);
 }
@@ -251,7 +252,7 @@ TEST_CASE("refine_app: a NaN loss stops the run with the epoch and batch, exit c
   CHECK(text.find("the last checkpoint is kept") != std::string::npos);
 }
 
-TEST_CASE("refine_app --table1: the blog-shaped grid with the blog's numbers beside ours") {
+TEST_CASE("refine_app --table1 --control: the blog-shaped grid with the blog's numbers, gains and calibration beside ours") {
   if (!fs::is_directory(kShared / "cifar10" / "train")) {
     MESSAGE("SKIPPED: no CIFAR-10 image tree at " << (kShared / "cifar10").string());
     return;
@@ -260,18 +261,40 @@ TEST_CASE("refine_app --table1: the blog-shaped grid with the blog's numbers bes
   const fs::path out = scratch.root / "grid";
   REQUIRE(run({"--table1", "--table1-datasets", "cifar10", "--data", kShared.string(), "--model", "resnet8", "--epochs", "1",
                "--generations", "2", "--seeds", "2", "--train-limit", "400", "--test-limit", "200", "--threads", "1",
-               "--figure-images", "2", "--cache-dir", kCache.string(), "--out", out.string()},
+               "--figure-images", "2", "--control", "--cache-dir", kCache.string(), "--out", out.string()},
               scratch.root / "log.txt") == 0);
   const fs::path dir = run_dir_in(out);
   const std::string md = rf::app::read_text_file(dir / "table1.md");
-  CHECK(md.find("| Label Refinery iteration | cifar10 Augment=0 | cifar10 Augment=1 |") != std::string::npos);
+  const std::string gain = " gain pp [95% CI]; ECE % / NLL (refined, control) |";
+  CHECK(md.find("| Label Refinery iteration | cifar10 Augment=0 | cifar10 Augment=0" + gain + " cifar10 Augment=1 |") !=
+        std::string::npos);
   CHECK(md.find("(blog 62.9 ± 6.7)") != std::string::npos);  // R1, no augmentation
   CHECK(md.find("(blog 64.2 ± 11.0)") != std::string::npos);  // R2, augmentation
+  CHECK(md.find("| own control; ECE ") != std::string::npos);  // R1 learns the ground truth
   const std::string csv = rf::app::read_text_file(dir / "table1.csv");
-  CHECK(csv.rfind("dataset,augment,generation,seeds,ours_mean,ours_std,blog_mean,blog_std\n", 0) == 0);
+  CHECK(csv.rfind("dataset,augment,generation,seeds,ours_mean,ours_std,blog_mean,blog_std,control_mean,control_std,"
+                  "gain_mean,gain_std,gain_ci95_low,gain_ci95_high,ece_mean,control_ece_mean,nll_mean,control_nll_mean\n", 0) == 0);
   CHECK(lines_in(dir / "table1.csv") == 1 + 2 * 2);
+  std::istringstream rows(csv);
+  std::string line;
+  int with_gain = 0;
+  while (std::getline(rows, line)) {
+    const std::vector<std::string> f = cells(line + ",", ',');
+    if (f.size() < 18 || f[2] != "2") continue;
+    // R2 over 2 seeds: a gain, its interval around it, the control's and R2's calibration.
+    const double mean = std::stod(f[10]), sd = std::stod(f[11]), low = std::stod(f[12]), high = std::stod(f[13]);
+    CHECK((low + high) / 2 == doctest::Approx(mean).epsilon(1e-3));
+    CHECK((high - low) / 2 == doctest::Approx(12.7062 * sd / std::sqrt(2.0)).epsilon(1e-3));  // t(0.975, 1)
+    CHECK(std::stod(f[16]) > 0);  // NLL
+    CHECK(std::stod(f[17]) > 0);
+    ++with_gain;
+  }
+  CHECK(with_gain == 2);
   for (const char* cell : {"cifar10-aug0", "cifar10-aug1"}) {
     CHECK(fs::is_regular_file(dir / cell / "report.html"));
     CHECK(fs::is_regular_file(dir / cell / "seed1" / "gen2" / "stats.json"));
+    CHECK(fs::is_regular_file(dir / cell / "seed1" / "control2" / "stats.json"));
+    CHECK_FALSE(fs::exists(dir / cell / "seed1" / "control1"));  // R1 is its own control
+    CHECK(fs::is_regular_file(dir / cell / "reliability_R2.svg"));
   }
 }
