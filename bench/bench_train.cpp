@@ -1,12 +1,15 @@
-// Images per second of whole training steps (forward, backward, Adam update) on the CPU for the
-// CIFAR ResNet-8 and ResNet-20 and the blog's ResNet50, on synthetic 32x32x3 batches.
+// Images per second of whole training steps (forward, backward, Adam update) for the CIFAR
+// ResNet-8 and ResNet-20 and the blog's ResNet50, on synthetic 32x32x3 batches.
 //
 // Usage: bench_train [model ...] [--model NAME] [--batch N] [--steps N] [--threads N]
-//                    [--profile] [--json]
+//                    [--device cpu|cuda] [--math fp32|tf32] [--profile] [--json]
 //   model, --model  any name of models/factory.h (default: resnet8 resnet20 resnet50)
 //   --batch         images per step (default 128, 32 for resnet50*)
 //   --steps         timed steps after one warm-up step (default 10 / 5 / 4 by model)
 //   --threads       OpenMP threads (default: OpenMP's, i.e. OMP_NUM_THREADS or every core)
+//   --device        cpu (default) or cuda; a CUDA step ends with the loss read back to the host,
+//                   so every step is timed to completion
+//   --math          CUDA convolutions and GEMMs in fp32 or tf32 (default, what training uses)
 //   --profile       per-op time of a step (engine/profiler.h): calls, ms and % of the step by op
 //                   kind; "other" is the step's wall-clock outside every op (allocation,
 //                   autograd bookkeeping). The throughput printed is of the profiled steps.
@@ -22,6 +25,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/backend.h"
 #include "engine/ops.h"
 #include "engine/profiler.h"
 #include "kernels/cpu/blas_kernels.h"
@@ -35,6 +39,7 @@ namespace {
 struct Case {
   std::string model;
   int batch = 0, steps = 0;
+  Device device = Device::CPU;
 };
 
 struct Result {
@@ -43,13 +48,13 @@ struct Result {
 };
 
 Result run(const Case& c, bool profile) {
-  auto model = models::make_model(c.model, {.classes = 10, .seed = 1});
+  auto model = models::make_model(c.model, {.classes = 10, .seed = 1, .device = c.device});
   auto opt = train::make_optimizer(train::OptimizerConfig{}, model->parameters(), 1e-3f);
   std::vector<float> x(size_t(c.batch) * 32 * 32 * 3), t(size_t(c.batch) * 10, 0.f);
   for (size_t i = 0; i < x.size(); ++i) x[i] = float((i * 2654435761u) % 1000) / 500.f - 1.f;
   for (int i = 0; i < c.batch; ++i) t[size_t(i) * 10 + size_t(i % 10)] = 1.f;
-  const Variable images(Tensor::from_host(x, {c.batch, 32, 32, 3}));
-  const Tensor targets = Tensor::from_host(t, {c.batch, 10});
+  const Variable images(Tensor::from_host(x, {c.batch, 32, 32, 3}, c.device));
+  const Tensor targets = Tensor::from_host(t, {c.batch, 10}, c.device);
   auto step = [&] {
     model->parameters().zero_grad();
     Variable loss = softmax_cross_entropy(model->forward(images), targets);
@@ -98,8 +103,9 @@ double ops_seconds(const profiler::Totals& t) {
 
 void print_profile(const Case& c, const Result& r) {
   const double step_ms = r.mean_step_ms;
-  std::printf("\nper-op time of a %s step, batch %d, %d threads (mean of %d steps, %.1f ms):\n",
-              c.model.c_str(), c.batch, omp_get_max_threads(), c.steps, step_ms);
+  std::printf("\nper-op time of a %s step on %s, batch %d, %d threads (mean of %d steps, %.1f ms):\n",
+              c.model.c_str(), device_name(c.device), c.batch, omp_get_max_threads(), c.steps,
+              step_ms);
   std::printf("  %-20s %9s %10s %7s\n", "op", "calls", "ms/step", "%");
   for (int i : ops_by_time(r.ops)) {
     const profiler::OpStats& o = r.ops[size_t(i)];
@@ -113,10 +119,10 @@ void print_profile(const Case& c, const Result& r) {
 }
 
 void print_json(const Case& c, const Result& r, bool profile) {
-  std::printf("{\"model\": \"%s\", \"batch\": %d, \"steps\": %d, \"threads\": %d, "
-              "\"blas\": \"%s\", \"images_per_s\": %.3f, \"mean_step_ms\": %.4f, "
-              "\"median_step_ms\": %.4f",
-              c.model.c_str(), c.batch, c.steps, omp_get_max_threads(),
+  std::printf("{\"model\": \"%s\", \"device\": \"%s\", \"batch\": %d, \"steps\": %d, "
+              "\"threads\": %d, \"blas\": \"%s\", \"images_per_s\": %.3f, "
+              "\"mean_step_ms\": %.4f, \"median_step_ms\": %.4f",
+              c.model.c_str(), device_name(c.device), c.batch, c.steps, omp_get_max_threads(),
               cpu::select_blas_kernels(), r.images_per_s,
               r.mean_step_ms, r.median_step_ms);
   if (profile) {
@@ -138,7 +144,8 @@ void print_json(const Case& c, const Result& r, bool profile) {
 [[noreturn]] void usage(const std::string& why) {
   std::fprintf(stderr,
                "bench_train: %s\nusage: bench_train [model ...] [--model NAME] [--batch N] "
-               "[--steps N] [--threads N] [--profile] [--json]\n",
+               "[--steps N] [--threads N] [--device cpu|cuda] [--math fp32|tf32] [--profile] "
+               "[--json]\n",
                why.c_str());
   std::exit(2);
 }
@@ -156,7 +163,8 @@ int positive(const char* flag, const char* value) {
 int main(int argc, char** argv) {
   std::vector<std::string> names;
   int batch = 0, steps = 0, threads = 0;
-  bool profile = false, json = false;
+  bool profile = false, json = false, tf32 = true;
+  Device device = Device::CPU;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     const bool has_value = i + 1 < argc;
@@ -166,6 +174,15 @@ int main(int argc, char** argv) {
     else if (a == "--batch" && has_value) batch = positive("--batch", argv[++i]);
     else if (a == "--steps" && has_value) steps = positive("--steps", argv[++i]);
     else if (a == "--threads" && has_value) threads = positive("--threads", argv[++i]);
+    else if (a == "--device" && has_value) {
+      const std::string v = argv[++i];
+      if (v != "cpu" && v != "cuda") usage("--device takes cpu or cuda, not '" + v + "'");
+      device = v == "cuda" ? Device::CUDA : Device::CPU;
+    } else if (a == "--math" && has_value) {
+      const std::string v = argv[++i];
+      if (v != "fp32" && v != "tf32") usage("--math takes fp32 or tf32, not '" + v + "'");
+      tf32 = v == "tf32";
+    }
     else if (a.starts_with("-")) usage("unknown or incomplete flag '" + a + "'");
     else names.push_back(a);
   }
@@ -176,6 +193,14 @@ int main(int argc, char** argv) {
   if (names.empty()) names = {"resnet8", "resnet20", "resnet50"};
   if (threads > 0) omp_set_num_threads(threads);
   (void)cpu_backend();  // selects OpenBLAS's kernels (kernels/cpu/blas_kernels.h)
+  if (device == Device::CUDA) {
+    try {
+      cuda_backend().set_allow_tf32(tf32);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "bench_train: --device cuda: %s\n", e.what());
+      return 1;
+    }
+  }
   if (!json) std::printf("OpenBLAS kernels: %s\n", cpu::select_blas_kernels());
 
   if (!json) std::printf("%-10s %6s %6s %8s %10s %14s\n", "model", "batch", "steps", "threads",
@@ -183,7 +208,7 @@ int main(int argc, char** argv) {
   for (const std::string& n : names) {
     const bool big = n.starts_with("resnet50");
     Case c{n, batch > 0 ? batch : (big ? 32 : 128),
-           steps > 0 ? steps : (n == "resnet8" ? 10 : big ? 4 : 5)};
+           steps > 0 ? steps : (n == "resnet8" ? 10 : big ? 4 : 5), device};
     const Result r = run(c, profile);
     if (json) {
       print_json(c, r, profile);
