@@ -1,4 +1,5 @@
-// refine_app: the Label Refinery chain, its Table-1 grid, and the run directory a person reads.
+// refine_app: the Label Refinery chain, its Table-1 grid, and the run directory a person reads;
+// predict / evaluate / export apply a trained model file (model_command_line.h).
 // Exit codes: 0 done, 1 error, 2 bad command line, 130 interrupted (resumable).
 #include <omp.h>
 
@@ -6,11 +7,14 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <iostream>
 
 #include "apps/chain.h"
 #include "apps/cli.h"
 #include "apps/experiment_data.h"
 #include "apps/file_io.h"
+#include "apps/model_command_line.h"
+#include "apps/model_commands.h"
 #include "apps/report.h"
 #include "apps/run_dir.h"
 #include "apps/table1.h"
@@ -79,7 +83,22 @@ Device choose_device(const std::string& requested) {
   return default_device();
 }
 
+int run_model_command(int argc, char** argv) {
+  const ModelCommand c = parse_model_command(argc, argv);
+  if (c.help) {
+    std::fputs(model_commands_help().c_str(), stdout);
+    return 0;
+  }
+  if (c.threads > 0) omp_set_num_threads(c.threads);
+  if (c.name == "export") return run_export(c, std::cout);
+  const Device device = choose_device(c.device);
+  if (c.name == "predict") return run_predict(c, device, std::cout, std::cerr);
+  const fs::path cache = c.cache_dir.empty() ? default_cache_dir() : fs::path(c.cache_dir);
+  return run_evaluate(c, device, DataLocation{"", cache / "decoded", cache / "datasets"}, std::cout);
+}
+
 int run(int argc, char** argv) {
+  if (argc > 1 && is_model_command(argv[1])) return run_model_command(argc, argv);
   Options o = parse_command_line(argc, argv);
   if (o.help) {
     std::fputs(help_text().c_str(), stdout);
