@@ -204,7 +204,7 @@ Json ChainConfig::to_json() const {
                        {"train_limit", int64_t(train_limit)},
                        {"test_limit", int64_t(test_limit)},
                        {"sample_order_seed", sample_order_seed ? Json(*sample_order_seed) : Json()},
-                       {"image_size", image_size ? Json(image_size_text(*image_size)) : Json()},
+                       {"image_size", image_size ? Json(data::size_text(*image_size)) : Json()},
                        {"figure_images", figure_images},
                        {"precise_bn", precise_bn},
                        {"deterministic", deterministic}});

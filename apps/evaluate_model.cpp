@@ -35,9 +35,10 @@ void write_logits(const std::string& file, models::Model& model, data::Loader& l
 int run_evaluate(const ModelCommand& c, Device device, const DataLocation& where, std::ostream& out) {
   auto model = models::load_described_model(c.model, device, "evaluate");
   const models::DataDescription& desc = *model->description();
+  // Loaded as a training run loads it (sharing its decoded-image cache), then fitted to the model.
   ChainConfig cc;
   cc.dataset = c.data;
-  cc.image_size = data::ImageSize{desc.height, desc.width};
+  cc.image_size = c.image_size;
   (c.split == "test" ? cc.test_limit : cc.train_limit) = c.limit;
   const data::TrainTest raw = load_experiment_data(cc, where);
   auto log = [&out](const std::string& msg) { out << "data: " << msg << '\n'; };

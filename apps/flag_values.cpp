@@ -43,8 +43,6 @@ data::ImageSize parse_image_size(const std::string& flag, const std::string& v) 
   return {int(h), int(w)};
 }
 
-std::string image_size_text(data::ImageSize s) { return std::to_string(s.height) + "x" + std::to_string(s.width); }
-
 std::string join(const std::vector<std::string>& v) {
   std::string out;
   for (const auto& s : v) out += (out.empty() ? "" : ",") + s;

@@ -13,7 +13,6 @@ double parse_real(const std::string& flag, const std::string& v);
 std::string parse_choice(const std::string& flag, const std::string& v, const std::vector<std::string>& choices);
 // "HxW", e.g. 32x32.
 data::ImageSize parse_image_size(const std::string& flag, const std::string& v);
-std::string image_size_text(data::ImageSize s);
 
 std::string join(const std::vector<std::string>& v);  // comma-separated
 

@@ -36,6 +36,8 @@ const std::vector<CommandFlag>& command_flags() {
        [](ModelCommand& c, const std::string& v) { c.split = parse_choice("--split", v, {"test", "train"}); }},
       {"--limit", "N", {"evaluate"}, "N images spread evenly over the split; 0: all (default: 0)",
        [](ModelCommand& c, const std::string& v) { c.limit = parse_int("--limit", v, 0); }},
+      {"--image-size", "HxW", {"evaluate"}, "an image-folder tree of mixed sizes: resize every image to HxW on load, as for training; images of one size other than the model's are resized to it anyway (default: off)",
+       [](ModelCommand& c, const std::string& v) { c.image_size = parse_image_size("--image-size", v); }},
       {"--svg", "FILE", {"evaluate"}, "write the confusion matrix as an SVG picture (default: off)",
        [](ModelCommand& c, const std::string& v) { c.svg = v; }},
       {"--logits", "FILE", {"evaluate"}, "write the logits [n, classes], labels [n] and input pixels [n, H, W, C] (0..255, before normalization) as safetensors, for comparing with another framework (default: off)",

@@ -3,8 +3,11 @@
 //   refine_app predict  MODEL PATH... [flags]   images -> top-k classes
 //   refine_app evaluate MODEL --data D [flags]  accuracy, per-class accuracy, confusion matrix
 //   refine_app export   MODEL --format pytorch OUT.safetensors
+#include <optional>
 #include <string>
 #include <vector>
+
+#include "data/image_resize.h"
 
 namespace rf::app {
 
@@ -19,6 +22,7 @@ struct ModelCommand {
   std::string data;                 // evaluate: dataset name or directory
   std::string split = "test";       // evaluate: test | train
   long long limit = 0;              // evaluate: N images spread over the split; 0: all
+  std::optional<data::ImageSize> image_size;  // evaluate: resize on load (mixed-size folders)
   std::string svg;                  // evaluate: confusion matrix as SVG
   std::string logits;               // evaluate: logits, labels and pixels as safetensors
   std::string format;               // export: pytorch

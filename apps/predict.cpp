@@ -81,7 +81,7 @@ void print_table(const std::vector<Prediction>& rows, const std::vector<std::str
     std::snprintf(cell, sizeof cell, "%-*s", int(fw), "image");
     out << cell;
     for (int i = 1; i <= k; ++i) {
-      std::snprintf(cell, sizeof cell, "  %-*s", int(nw + 8), ("top " + std::to_string(i)).c_str());
+      std::snprintf(cell, sizeof cell, "  %-*s", i < k ? int(nw + 8) : 0, ("top " + std::to_string(i)).c_str());
       out << cell;
     }
     out << '\n';

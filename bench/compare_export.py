@@ -1,9 +1,8 @@
 """`refine_app export --format pytorch` checked against PyTorch: for a CIFAR ResNet-20 and the
-blog's Keras ResNet50, a one-generation chain trains one epoch with Adam 1e-3 (so batch norm has
-real running statistics, recomputed by precise BN, and the logits stay of ordinary size), the
-model is exported, and PyTorch
-(tools/refinery_resnet.py, load_state_dict(strict=True)) computes the logits of 1,000 CIFAR-10
-test images, normalized with the file's own metadata, which must equal ours
+blog's Keras ResNet50 (--archs for others), a one-generation chain trains one epoch with Adam
+1e-3 (so batch norm has real running statistics, recomputed by precise BN), the model is
+exported, and PyTorch (tools/refinery_resnet.py, load_state_dict(strict=True)) computes the
+logits of 1,000 CIFAR-10 test images, normalized with the file's own metadata, which must equal ours
 (`refine_app evaluate --logits`) within 1e-4 for logits up to 1 in magnitude, and within 1e-4 of
 the largest |logit| beyond (float32 rounding grows with the values: after a few Adam steps the
 blog ResNet50's logits reach ~80 and differ by ~1.5e-4, a relative 2e-6, where a wrong layout or
@@ -47,7 +46,7 @@ def data_dir(given):
     if not (device_data / "cifar10").exists() and tarball.exists():
         device_data.mkdir(parents=True, exist_ok=True)
         with tarfile.open(tarball) as t:
-            t.extractall(device_data)
+            t.extractall(device_data, **({"filter": "data"} if hasattr(tarfile, "data_filter") else {}))
     return device_data if (device_data / "cifar10").exists() else ROOT.parent / "shared" / "data"
 
 

@@ -109,8 +109,7 @@ struct Conversions {
             std::to_string(alpha) + " images with alpha had it dropped");
     if (resized)
       o.log(split_dir.string() + ": " + std::to_string(resized) + " images resized to " +
-            std::to_string(d.width) + "x" + std::to_string(d.height) +
-            " (antialiased bilinear, data/image_resize.h)");
+            size_text({d.height, d.width}) + " (HxW; antialiased bilinear, data/image_resize.h)");
   }
 };
 
@@ -148,9 +147,8 @@ Dataset read_image_folder_split(const fs::path& split_dir, const std::string& na
     const ImageSize from{img.height, img.width};
     const bool resize = from != size;
     if (resize && !options.size)
-      fail(files[i].string(), "image is " + std::to_string(img.width) + "x" + std::to_string(img.height) +
-                                  " but the dataset's images are " + std::to_string(d.width) + "x" +
-                                  std::to_string(d.height) + " (size taken from " + files[0].string() +
+      fail(files[i].string(), "image is " + size_text(from) + " (HxW) but the dataset's images are " +
+                                  size_text(size) + " (size taken from " + files[0].string() +
                                   "); --image-size HxW resizes every image on load");
     conversions.count(img, resize);
     if (resize) {

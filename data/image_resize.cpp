@@ -39,11 +39,12 @@ std::vector<Taps> axis_taps(int n_in, int n_out) {
 
 }  // namespace
 
+std::string size_text(ImageSize s) { return std::to_string(s.height) + "x" + std::to_string(s.width); }
+
 std::vector<std::uint8_t> resize_image(const std::uint8_t* src, ImageSize from, int channels,
                                        ImageSize to) {
   if (from.height <= 0 || from.width <= 0 || to.height <= 0 || to.width <= 0 || channels <= 0)
-    fail("resize_image", "cannot resize " + std::to_string(from.width) + "x" + std::to_string(from.height) +
-                             " to " + std::to_string(to.width) + "x" + std::to_string(to.height));
+    fail("resize_image", "cannot resize " + size_text(from) + " (HxW) to " + size_text(to));
   const auto c = static_cast<std::size_t>(channels);
   const auto in_w = static_cast<std::size_t>(from.width);
   const auto out_w = static_cast<std::size_t>(to.width);

@@ -10,6 +10,7 @@
 // no detail aliases; the same size is the identity. Rows first, then columns (the kernel is
 // separable), in float, rounded to the nearest uint8 at the end.
 #include <cstdint>
+#include <string>
 #include <vector>
 
 namespace rf::data {
@@ -19,6 +20,9 @@ struct ImageSize {
   int width = 0;
   bool operator==(const ImageSize&) const = default;
 };
+
+// "HxW" (height first, as --image-size takes it), e.g. "32x28" for 32 rows of 28 pixels.
+std::string size_text(ImageSize s);
 
 // `src` holds height x width x channels values; returns size.height x size.width x channels.
 std::vector<std::uint8_t> resize_image(const std::uint8_t* src, ImageSize from, int channels,

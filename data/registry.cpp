@@ -89,9 +89,8 @@ bool try_dir(const fs::path& dir, const std::string& want, const std::string& na
   }
   // The binary formats come at their own size (image folders were resized while decoding).
   if (o.image_size && (out.train.height != o.image_size->height || out.train.width != o.image_size->width)) {
-    note(o, name + ": images resized from " + std::to_string(out.train.width) + "x" +
-                std::to_string(out.train.height) + " to " + std::to_string(o.image_size->width) + "x" +
-                std::to_string(o.image_size->height) + " (antialiased bilinear, data/image_resize.h)");
+    note(o, name + ": images resized from " + size_text({out.train.height, out.train.width}) + " to " +
+                size_text(*o.image_size) + " (HxW; antialiased bilinear, data/image_resize.h)");
     out.train = resize_dataset(out.train, *o.image_size);
     out.test = resize_dataset(out.test, *o.image_size);
   }

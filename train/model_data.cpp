@@ -27,8 +27,8 @@ data::Dataset fit_to_model(const data::Dataset& d, const models::DataDescription
                   << " takes " << model.channels);
   data::Dataset out = data::resize_dataset(d, {model.height, model.width});
   if (out.height != d.height || out.width != d.width)
-    log(d.name + ": images resized from " + std::to_string(d.width) + "x" + std::to_string(d.height) + " to the model's " +
-        std::to_string(model.width) + "x" + std::to_string(model.height) + " (antialiased bilinear, data/image_resize.h)");
+    log(d.name + ": images resized from " + data::size_text({d.height, d.width}) + " to the model's " +
+        data::size_text({model.height, model.width}) + " (HxW; antialiased bilinear, data/image_resize.h)");
   if (out.channels != model.channels) {
     out = data::to_three_channels(out);
     log(d.name + ": grayscale images replicated to the model's 3 channels");

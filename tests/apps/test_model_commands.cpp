@@ -209,7 +209,7 @@ TEST_CASE("export --format pytorch: read back, every tensor by our name in PyTor
   };
   // Element [o][i][y][x] of the export is our KRSC [o][y][x][i].
   const auto w = ours("stage2.block0.conv1.weight"), e = f.tensor("stage2.block0.conv1.weight").to_host();
-  for (const auto [o, i, y, x] : {std::array<int, 4>{0, 0, 0, 0}, {31, 15, 2, 2}, {5, 7, 1, 2}, {9, 3, 2, 0}})
+  for (const auto& [o, i, y, x] : {std::array<int, 4>{0, 0, 0, 0}, {31, 15, 2, 2}, {5, 7, 1, 2}, {9, 3, 2, 0}})
     CHECK(e[size_t(((o * 16 + i) * 3 + y) * 3 + x)] == w[size_t(((o * 3 + y) * 3 + x) * 16 + i)]);
   CHECK(f.tensor("fc.weight").to_host() == ours("fc.weight"));
   CHECK(f.tensor("stem.bn.running_var").to_host() == ours("stem.bn.running_var"));
@@ -242,6 +242,7 @@ TEST_CASE("evaluate: an image folder of other sizes, accuracy from the logits, S
   char acc[64];
   std::snprintf(acc, sizeof acc, "accuracy %.2f%% (%d correct)", 100.0 * correct / 9, correct);
   CHECK(out.str().find(acc) != std::string::npos);
+  CHECK(out.str().find("images resized from 12x10 to the model's 8x8") != std::string::npos);
   CHECK(read_text_file(svg).starts_with("<svg"));
 
   // A dataset whose classes are not the model's is refused.
@@ -254,7 +255,7 @@ TEST_CASE("evaluate: an image folder of other sizes, accuracy from the logits, S
 
 TEST_CASE("confusion report: per-class accuracy, matrix table and SVG from known predictions") {
   train::ConfusionMatrix m(3);
-  for (const auto [t, p] : {std::pair{0, 0}, {0, 0}, {0, 1}, {1, 1}, {2, 0}, {2, 2}, {2, 2}, {2, 2}}) m.add(t, p);
+  for (const auto& [t, p] : {std::pair{0, 0}, {0, 0}, {0, 1}, {1, 1}, {2, 0}, {2, 2}, {2, 2}, {2, 2}}) m.add(t, p);
   const std::vector<std::string> names = {"cat", "dog", "eel"};
   CHECK(per_class_table(m, names) ==
         "class    images  accuracy\n"

@@ -376,7 +376,7 @@ TEST_CASE("image folder: bad input is reported with the file name") {
   require_error([&] { read_image_folder_split(root / "train", "x"); }, {"train/c", "empty class folder"});
   fs::remove(root / "train" / "c");
   write_png(root / "train" / "b" / "2.png", 5, 4, pattern(5, 4, 2));
-  require_error([&] { read_image_folder_split(root / "train", "x"); }, {"b/2.png", "5x4", "4x4", "--image-size"});
+  require_error([&] { read_image_folder_split(root / "train", "x"); }, {"b/2.png", "4x5 (HxW)", "4x4", "--image-size"});
   fs::remove(root / "train" / "b" / "2.png");
   write_bytes(root / "train" / "b" / "3.jpg", {0xff, 0xd8, 0xff, 0xe0, 0, 16, 'J', 'F', 'I', 'F', 0, 1, 2, 3});
   require_error([&] { read_image_folder_split(root / "train", "x"); }, {"b/3.jpg", "cannot decode"});
