@@ -22,6 +22,7 @@
 #include "train/calibration.h"
 #include "train/host_allocator.h"
 #include "train/evaluate.h"
+#include "train/model_data.h"
 #include "train/trainer.h"
 
 namespace rf::app {
@@ -126,6 +127,7 @@ GenerationResult run_generation(const ChainConfig& c, const ChainData& d, std::u
   mo.seed = seed * 1000 + std::uint64_t(g);
   mo.device = ctx.device;
   auto model = models::make_model(c.model_for(g), mo);
+  model->set_description(train::describe_data(d.train, d.normalization));
 
   // Static refinery: the previous generation's labels (mixed with the truth by alpha) replace
   // the one-hot targets; the dynamic refinery computes targets per batch below.

@@ -1,12 +1,11 @@
 #include "apps/cli.h"
 
 #include <algorithm>
-#include <charconv>
-#include <cmath>
-#include <cstdlib>
 #include <functional>
 #include <sstream>
 
+#include "apps/flag_values.h"
+#include "apps/model_command_line.h"
 #include "models/factory.h"
 
 namespace rf::app {
@@ -20,36 +19,6 @@ std::vector<std::string> split_list(const std::string& s) {
   while (std::getline(in, item, ','))
     if (!item.empty()) out.push_back(item);
   return out;
-}
-
-std::string join(const std::vector<std::string>& v) {
-  std::string out;
-  for (const auto& s : v) out += (out.empty() ? "" : ",") + s;
-  return out;
-}
-
-long long parse_int(const std::string& flag, const std::string& v, long long min) {
-  long long x = 0;
-  const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), x);
-  if (ec != std::errc() || end != v.data() + v.size())
-    throw UsageError(flag + ": '" + v + "' is not an integer");
-  if (x < min) throw UsageError(flag + ": " + v + " is below the minimum " + std::to_string(min));
-  return x;
-}
-
-double parse_real(const std::string& flag, const std::string& v) {
-  char* end = nullptr;
-  const double x = std::strtod(v.c_str(), &end);
-  if (v.empty() || *end != '\0' || !std::isfinite(x))
-    throw UsageError(flag + ": '" + v + "' is not a finite number");
-  return x;
-}
-
-std::string parse_choice(const std::string& flag, const std::string& v,
-                         const std::vector<std::string>& choices) {
-  if (std::find(choices.begin(), choices.end(), v) == choices.end())
-    throw UsageError(flag + ": '" + v + "' is not one of " + join(choices));
-  return v;
 }
 
 // The recipe's values for every recipe-dependent setting.
@@ -171,6 +140,8 @@ const std::vector<Flag>& flags() {
        [](Options& o, const std::string& v) { o.chain.train_limit = parse_int("--train-limit", v, 0); }},
       {"--test-limit", "N", "use N test images, spread evenly over the split (0: all) (default: 0)",
        [](Options& o, const std::string& v) { o.chain.test_limit = parse_int("--test-limit", v, 0); }},
+      {"--image-size", "HxW", "image-folder datasets of mixed sizes: resize every image to HxW on load (antialiased bilinear: a triangle filter widened by the downscale factor, as Pillow's BILINEAR; data/image_resize.h); binary datasets are resized likewise (default: off, every image must have the first one's size)",
+       [](Options& o, const std::string& v) { o.chain.image_size = parse_image_size("--image-size", v); }},
       {"--figure-images", "N", "training images in the report's Figure-4 grid (default: 12)",
        [](Options& o, const std::string& v) { o.chain.figure_images = int(parse_int("--figure-images", v, 0)); }},
       {"--device", "cpu|cuda", "where to train (default: cuda when a GPU is usable, else cpu)",
@@ -253,6 +224,7 @@ Json ChainConfig::to_json() const {
                        {"train_limit", int64_t(train_limit)},
                        {"test_limit", int64_t(test_limit)},
                        {"sample_order_seed", sample_order_seed ? Json(*sample_order_seed) : Json()},
+                       {"image_size", image_size ? Json(data::size_text(*image_size)) : Json()},
                        {"figure_images", figure_images},
                        {"precise_bn", precise_bn},
                        {"deterministic", deterministic},
@@ -294,6 +266,10 @@ ChainConfig ChainConfig::from_json(const Json& j) {
   c.sample_order_seed.reset();
   if (j.contains("sample_order_seed") && !j.at("sample_order_seed").is_null())
     c.sample_order_seed = json_integer<std::uint64_t>(j.at("sample_order_seed"));
+  // null, or absent (runs recorded before --image-size existed): images at their own size.
+  c.image_size.reset();
+  if (j.contains("image_size") && !j.at("image_size").is_null())
+    c.image_size = parse_image_size("image_size", j.at("image_size").get<std::string>());
   c.figure_images = json_integer<int>(j.at("figure_images"));
   // Runs recorded before precise statistics existed used the running averages.
   c.precise_bn = j.contains("precise_bn") ? json_integer<int>(j.at("precise_bn")) : 0;
@@ -370,7 +346,8 @@ std::string help_text() {
   out << "usage: refine_app DATASET [flags]\n"
          "       refine_app --table1 [--table1-datasets cifar10,svhn] [flags]\n"
          "       refine_app --resume RUN_DIR\n"
-         "       refine_app merge SHARD_RUN_DIR... --out DIR   (refine_app merge --help)\n\n"
+         "       refine_app merge SHARD_RUN_DIR... --out DIR   (refine_app merge --help)\n"
+         "       refine_app predict|evaluate|export MODEL ... (a trained model; see below)\n\n"
          "The Label Refinery chain: R1 trains on the ground truth, labels the training set with its\n"
          "softmax, R2 trains on those soft labels, and so on. DATASET is cifar10, svhn,\n"
          "fashion-mnist or an image-folder tree ROOT/{train,test}/<class>/*.png|jpg.\n"
@@ -382,7 +359,8 @@ std::string help_text() {
     out << "\n      " << f.help << '\n';
   }
   out << "\nexit codes: 0 done, 1 error (data, files, numerics), 2 bad command line, 130 interrupted\n"
-         "(continue with --resume RUN_DIR).\n";
+         "(continue with --resume RUN_DIR).\n\n"
+      << model_commands_help();
   return out.str();
 }
 

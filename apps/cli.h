@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "data/image_resize.h"
 #include "data/sample_order.h"
 #include "engine/json.h"
 
@@ -48,6 +49,7 @@ struct ChainConfig {
   // The order an image-folder tree's files are put in at load (data/sample_order.h), which
   // decides what a tail split and --train-limit take; nullopt: the files' class-sorted order.
   std::optional<std::uint64_t> sample_order_seed = data::kDefaultSampleOrderSeed;
+  std::optional<data::ImageSize> image_size;  // --image-size: resize on load; nullopt: as they are
   int figure_images = 12;              // training images in the Figure-4 grid
   int precise_bn = 100;                // batches for precise batch-norm statistics; 0: off
   bool deterministic = false;          // GPU: bitwise-repeatable runs (Backend::set_deterministic)

@@ -43,6 +43,7 @@ data::TrainTest load_experiment_data(const ChainConfig& c, const DataLocation& w
   data::LoadOptions o;
   o.cache_dir = where.cache_dir;
   o.sample_order_seed = c.sample_order_seed;
+  o.image_size = c.image_size;
   o.log = [](const std::string& msg) { std::printf("data: %s\n", msg.c_str()); };
   if (!where.data_dir.empty()) o.search_dirs = {where.data_dir};
   o.search_dirs.push_back(where.downloads_dir);

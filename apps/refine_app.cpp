@@ -1,6 +1,7 @@
 // refine_app: the Label Refinery chain, its Table-1 grid, and the run directory a person reads;
-// `refine_app merge` combines the shards of a grid. Exit codes: 0 done, 1 error, 2 bad command
-// line, 130 interrupted (resumable).
+// `refine_app merge` combines the shards of a grid; predict / evaluate / export apply a trained
+// model file (model_command_line.h). Exit codes: 0 done, 1 error, 2 bad command line, 130
+// interrupted (resumable).
 #include <omp.h>
 
 #include <algorithm>
@@ -8,6 +9,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <iostream>
 #include <string>
 
 #include "apps/chain.h"
@@ -18,6 +20,8 @@
 #include "apps/grid.h"
 #include "apps/merge.h"
 #include "apps/multi_gpu.h"
+#include "apps/model_command_line.h"
+#include "apps/model_commands.h"
 #include "apps/report.h"
 #include "apps/run_dir.h"
 #include "apps/table1.h"
@@ -165,6 +169,20 @@ int execute(Options& o, Device device, const std::string& device_text, int argc,
   return 0;
 }
 
+int run_model_command(int argc, char** argv) {
+  const ModelCommand c = parse_model_command(argc, argv);
+  if (c.help) {
+    std::fputs(model_commands_help().c_str(), stdout);
+    return 0;
+  }
+  if (c.threads > 0) omp_set_num_threads(c.threads);
+  if (c.name == "export") return run_export(c, std::cout);
+  const Device device = choose_device(c.device);
+  if (c.name == "predict") return run_predict(c, device, std::cout, std::cerr);
+  const fs::path cache = c.cache_dir.empty() ? default_cache_dir() : fs::path(c.cache_dir);
+  return run_evaluate(c, device, DataLocation{"", cache / "decoded", cache / "datasets"}, std::cout);
+}
+
 int run(int argc, char** argv) {
   Options o = parse_command_line(argc, argv);
   if (o.help) {
@@ -211,7 +229,9 @@ int merge(int argc, char** argv) {
 
 int main(int argc, char** argv) {
   try {
+    // Subcommands first: `refine_app merge ...`, `refine_app predict|evaluate|export ...`.
     if (argc > 1 && std::string(argv[1]) == "merge") return merge(argc, argv);
+    if (argc > 1 && is_model_command(argv[1])) return run_model_command(argc, argv);
     return run(argc, argv);
   } catch (const UsageError& e) {
     std::fprintf(stderr, "refine_app: %s\n(refine_app --help lists every flag)\n", e.what());

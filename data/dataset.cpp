@@ -64,4 +64,22 @@ Dataset to_three_channels(const Dataset& d) {
   return out;
 }
 
+Dataset resize_dataset(const Dataset& d, ImageSize size) {
+  const ImageSize from{d.height, d.width};
+  if (from == size) return d;
+  Dataset out;
+  out.name = d.name;
+  out.height = size.height;
+  out.width = size.width;
+  out.channels = d.channels;
+  out.classes = d.classes;
+  out.labels = d.labels;
+  out.images.resize(d.size() * out.sample_bytes());
+  for (std::size_t i = 0; i < d.size(); ++i) {
+    const std::vector<std::uint8_t> px = resize_image(d.image(i), from, d.channels, size);
+    std::copy(px.begin(), px.end(), out.image(i));
+  }
+  return out;
+}
+
 }  // namespace rf::data

@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "data/image_resize.h"
+
 namespace rf::data {
 
 struct Dataset {
@@ -46,5 +48,7 @@ Dataset subset(const Dataset& d, std::span<const std::size_t> indices);
 void append(Dataset& dst, const Dataset& src);
 // 1-channel dataset -> 3 identical channels; a 3-channel dataset is returned unchanged.
 Dataset to_three_channels(const Dataset& d);
+// Every image resized to `size` (image_resize.h); a dataset of that size is returned unchanged.
+Dataset resize_dataset(const Dataset& d, ImageSize size);
 
 }  // namespace rf::data

@@ -19,22 +19,56 @@ namespace rf::data {
 
 namespace fs = std::filesystem;
 
-DecodedImage decode_image(ByteSpan bytes, const std::string& name) {
+namespace {
+
+// stb's pixels (comp channels) as `channels` channels; see decode_image.
+Bytes convert_channels(const stbi_uc* px, std::size_t pixels, int comp, int channels,
+                       const std::string& name) {
+  Bytes out(pixels * static_cast<std::size_t>(channels));
+  const auto c = static_cast<std::size_t>(comp);
+  for (std::size_t p = 0; p < pixels; ++p) {
+    const stbi_uc* s = px + p * c;
+    if (channels == 1) {
+      if (comp >= 3 && (s[0] != s[1] || s[0] != s[2]))
+        fail(name, "color image (" + std::to_string(comp) +
+                       " channels) but the model takes 1-channel (grayscale) images");
+      out[p] = s[0];
+    } else {
+      const bool gray = comp < 3;
+      out[3 * p] = s[0];
+      out[3 * p + 1] = gray ? s[0] : s[1];
+      out[3 * p + 2] = gray ? s[0] : s[2];
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+DecodedImage decode_image(ByteSpan bytes, const std::string& name, int channels) {
+  if (channels != 1 && channels != 3)
+    fail(name, "images decode to 1 or 3 channels, not " + std::to_string(channels));
   if (bytes.empty()) fail(name, "empty image file");
   if (bytes.size() > static_cast<std::size_t>(INT_MAX)) fail(name, "image file too large");
   int w = 0, h = 0, comp = 0;
   stbi_uc* pixels = stbi_load_from_memory(bytes.data(), static_cast<int>(bytes.size()), &w, &h,
-                                          &comp, 3);
+                                          &comp, 0);
   if (!pixels) fail(name, std::string("cannot decode image (") + stbi_failure_reason() + ")");
   DecodedImage img;
   img.height = h;
   img.width = w;
-  img.rgb.assign(pixels, pixels + static_cast<std::size_t>(w) * static_cast<std::size_t>(h) * 3);
+  img.channels = channels;
+  img.source_channels = comp;
+  try {
+    img.pixels = convert_channels(pixels, static_cast<std::size_t>(w) * static_cast<std::size_t>(h),
+                                  comp, channels, name);
+  } catch (...) {
+    stbi_image_free(pixels);
+    throw;
+  }
   stbi_image_free(pixels);
   return img;
 }
-
-namespace {
 
 bool is_image_file(const fs::path& p) {
   std::string ext = p.extension().string();
@@ -42,6 +76,8 @@ bool is_image_file(const fs::path& p) {
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   return ext == ".png" || ext == ".jpg" || ext == ".jpeg" || ext == ".bmp";
 }
+
+namespace {
 
 std::vector<std::string> class_dirs(const fs::path& split_dir) {
   if (!fs::is_directory(split_dir)) fail(split_dir.string(), "missing split directory");
@@ -55,8 +91,32 @@ std::vector<std::string> class_dirs(const fs::path& split_dir) {
 
 }  // namespace
 
+namespace {
+
+// What read_image_folder_split did to the files, told once per split.
+struct Conversions {
+  std::atomic<std::size_t> gray{0}, alpha{0}, resized{0};
+
+  void count(const DecodedImage& img, bool resized_now) {
+    if (img.source_channels < 3) ++gray;
+    if (img.source_channels == 2 || img.source_channels == 4) ++alpha;
+    if (resized_now) ++resized;
+  }
+  void report(const fs::path& split_dir, const Dataset& d, const ImageFolderOptions& o) const {
+    if (!o.log) return;
+    if (gray || alpha)
+      o.log(split_dir.string() + ": " + std::to_string(gray) + " grayscale images replicated to RGB, " +
+            std::to_string(alpha) + " images with alpha had it dropped");
+    if (resized)
+      o.log(split_dir.string() + ": " + std::to_string(resized) + " images resized to " +
+            size_text({d.height, d.width}) + " (HxW; antialiased bilinear, data/image_resize.h)");
+  }
+};
+
+}  // namespace
+
 Dataset read_image_folder_split(const fs::path& split_dir, const std::string& name,
-                                unsigned threads) {
+                                const ImageFolderOptions& options) {
   Dataset d;
   d.name = name;
   d.classes = class_dirs(split_dir);
@@ -72,14 +132,33 @@ Dataset read_image_folder_split(const fs::path& split_dir, const std::string& na
     d.labels.insert(d.labels.end(), found.size(), static_cast<std::int32_t>(c));
   }
 
-  // The first image fixes the dataset's size; every other image is checked against it.
+  // The requested size, or that of the first image, which every other image is checked against.
+  Conversions conversions;
   const DecodedImage first = decode_image(read_file(files[0]), files[0].string());
-  d.height = first.height;
-  d.width = first.width;
+  const ImageSize size = options.size.value_or(ImageSize{first.height, first.width});
+  d.height = size.height;
+  d.width = size.width;
   d.channels = 3;
   const std::size_t sb = d.sample_bytes();
   d.images.resize(files.size() * sb);
-  std::copy(first.rgb.begin(), first.rgb.end(), d.images.begin());
+
+  // Image i (decoded) into its slot, resized when a size was given.
+  auto place = [&](std::size_t i, const DecodedImage& img) {
+    const ImageSize from{img.height, img.width};
+    const bool resize = from != size;
+    if (resize && !options.size)
+      fail(files[i].string(), "image is " + size_text(from) + " (HxW) but the dataset's images are " +
+                                  size_text(size) + " (size taken from " + files[0].string() +
+                                  "); --image-size HxW resizes every image on load");
+    conversions.count(img, resize);
+    if (resize) {
+      const Bytes px = resize_image(img.pixels.data(), from, 3, size);
+      std::copy(px.begin(), px.end(), d.image(i));
+    } else {
+      std::copy(img.pixels.begin(), img.pixels.end(), d.image(i));
+    }
+  };
+  place(0, first);
 
   std::atomic<std::size_t> next{1};
   std::exception_ptr error;
@@ -87,13 +166,7 @@ Dataset read_image_folder_split(const fs::path& split_dir, const std::string& na
   auto work = [&] {
     for (std::size_t i = next++; i < files.size(); i = next++) {
       try {
-        const DecodedImage img = decode_image(read_file(files[i]), files[i].string());
-        if (img.height != d.height || img.width != d.width)
-          fail(files[i].string(), "image is " + std::to_string(img.width) + "x" +
-                                      std::to_string(img.height) + " but the dataset's images are " +
-                                      std::to_string(d.width) + "x" + std::to_string(d.height) +
-                                      " (size taken from " + files[0].string() + ")");
-        std::copy(img.rgb.begin(), img.rgb.end(), d.image(i));
+        place(i, decode_image(read_file(files[i]), files[i].string()));
       } catch (...) {
         std::lock_guard lock(error_mutex);
         if (!error) error = std::current_exception();
@@ -101,12 +174,14 @@ Dataset read_image_folder_split(const fs::path& split_dir, const std::string& na
       }
     }
   };
+  unsigned threads = options.threads;
   if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
   std::vector<std::thread> pool;
   for (unsigned t = 1; t < threads; ++t) pool.emplace_back(work);
   work();
   for (auto& t : pool) t.join();
   if (error) std::rethrow_exception(error);
+  conversions.report(split_dir, d, options);
   return d;
 }
 
@@ -121,9 +196,10 @@ void check_splits_match(const TrainTest& t, const fs::path& root) {
     fail((root / "test").string(), "images differ in size from those in " + (root / "train").string());
 }
 
-TrainTest read_image_folder(const fs::path& root, const std::string& name, unsigned threads) {
-  TrainTest out{read_image_folder_split(root / "train", name, threads),
-                read_image_folder_split(root / "test", name, threads)};
+TrainTest read_image_folder(const fs::path& root, const std::string& name,
+                            const ImageFolderOptions& options) {
+  TrainTest out{read_image_folder_split(root / "train", name, options),
+                read_image_folder_split(root / "test", name, options)};
   check_splits_match(out, root);
   return out;
 }

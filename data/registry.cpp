@@ -35,13 +35,19 @@ std::string hex(std::uint64_t v) {
 }
 
 Dataset image_split(const fs::path& split_dir, const std::string& name, const LoadOptions& o) {
-  if (o.cache_dir.empty()) return read_image_folder_split(split_dir, name, o.decode_threads);
+  ImageFolderOptions fo;
+  fo.threads = o.decode_threads;
+  fo.size = o.image_size;
+  fo.log = o.log;
+  if (o.cache_dir.empty()) return read_image_folder_split(split_dir, name, fo);
   const fs::path abs = fs::weakly_canonical(split_dir);
-  const std::string where = abs.generic_string();
+  // A resized copy is cached apart from the images at their own size.
+  std::string where = abs.generic_string();
+  if (o.image_size) where += '@' + std::to_string(o.image_size->height) + 'x' + std::to_string(o.image_size->width);
   const fs::path file = o.cache_dir / (name + "-" + abs.filename().string() + "-" +
                                        hex(std::hash<std::string>{}(where)) + ".rfcache");
   CacheResult r = load_or_build(file, source_fingerprint(abs), [&] {
-    return read_image_folder_split(abs, name, o.decode_threads);
+    return read_image_folder_split(abs, name, fo);
   });
   note(o, r.status == CacheStatus::Hit ? "cache hit: " + file.string()
                                        : "cache rebuilt (" + r.reason + ")");
@@ -80,6 +86,13 @@ bool try_dir(const fs::path& dir, const std::string& want, const std::string& na
     out = image_tree(dir, name, o);
   } else {
     return false;
+  }
+  // The binary formats come at their own size (image folders were resized while decoding).
+  if (o.image_size && (out.train.height != o.image_size->height || out.train.width != o.image_size->width)) {
+    note(o, name + ": images resized from " + size_text({out.train.height, out.train.width}) + " to " +
+                size_text(*o.image_size) + " (HxW; antialiased bilinear, data/image_resize.h)");
+    out.train = resize_dataset(out.train, *o.image_size);
+    out.test = resize_dataset(out.test, *o.image_size);
   }
   return true;
 }

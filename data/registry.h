@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "data/dataset.h"
+#include "data/image_resize.h"
 #include "data/sample_order.h"
 
 namespace rf::data {
@@ -25,6 +26,9 @@ struct LoadOptions {
   // cache. The binary formats are not cached: reading them is already a plain copy.
   std::filesystem::path cache_dir;
   unsigned decode_threads = 0;  // 0 = hardware concurrency
+  // Image-folder trees: every image resized to this size on load (data/image_resize.h);
+  // nullopt: all images must have one size. The binary formats have one size by definition.
+  std::optional<ImageSize> image_size;
   // Image-folder trees list their files class by class; both splits are put in the seeded
   // order of sample_order.h. nullopt keeps the files' sorted order (that of runs recorded
   // before the order existed). Sources with a published order (CIFAR-10 binary, SVHN .mat,

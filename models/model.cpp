@@ -53,6 +53,16 @@ NamedTensors Model::snapshot() const {
   return out;
 }
 
+void Model::set_description(DataDescription d) {
+  const std::string where = "model '" + arch_ + "'";
+  d.validate(where);
+  RF_CHECK(d.channels == in_channels_, where << ": data of " << d.channels << " channels for a model of "
+                                             << in_channels_ << " input channels");
+  RF_CHECK(int(d.class_names.size()) == classes_, where << ": " << d.class_names.size()
+                                                        << " class names for a model of " << classes_ << " classes");
+  description_ = std::move(d);
+}
+
 int64_t Model::num_buffer_values() const {
   int64_t n = 0;
   for (const auto& [name, b] : buffers_) n += b->numel();

@@ -4,11 +4,13 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "engine/parameters.h"
+#include "models/data_description.h"
 #include "models/module.h"
 
 namespace rf::models {
@@ -49,9 +51,16 @@ class Model {
   int classes() const { return classes_; }
   int in_channels() const { return in_channels_; }
 
+  // The data the model is for (its input and class names): written into its files, needed to
+  // apply it to images. Absent in models loaded from files written before it existed.
+  const std::optional<DataDescription>& description() const { return description_; }
+  // Checks that `d` fits the model (channels, class count).
+  void set_description(DataDescription d);
+
  private:
   std::string arch_;
   int classes_, in_channels_;
+  std::optional<DataDescription> description_;
   std::unique_ptr<Module> net_;
   ParameterSet params_;
   std::vector<std::pair<std::string, Tensor*>> buffers_;

@@ -8,11 +8,13 @@
 namespace rf::models {
 
 TensorMetadata model_metadata(const Model& model) {
-  return {{"format", "rf-model"},
-          {"arch", model.arch()},
-          {"classes", std::to_string(model.classes())},
-          {"in_channels", std::to_string(model.in_channels())},
-          {"layout", "conv weights KRSC [out, kh, kw, in]; linear [out, in]; activations NHWC"}};
+  TensorMetadata meta{{"format", kModelFileFormat},
+                      {"arch", model.arch()},
+                      {"classes", std::to_string(model.classes())},
+                      {"in_channels", std::to_string(model.in_channels())},
+                      {"layout", "conv weights KRSC [out, kh, kw, in]; linear [out, in]; activations NHWC"}};
+  if (model.description()) meta.merge(description_metadata(*model.description()));
+  return meta;
 }
 
 void save_model(const Model& model, const std::filesystem::path& file,
@@ -51,15 +53,23 @@ void load_model_state(Model& model, const SafetensorsFile& f) {
 }
 
 std::unique_ptr<Model> load_model(const std::filesystem::path& file, Device device) {
-  const SafetensorsFile f = SafetensorsFile::read(file);
+  return load_model(SafetensorsFile::read(file), device);
+}
+
+std::unique_ptr<Model> load_model(const SafetensorsFile& f, Device device) {
+  const std::string where = f.path().string();
+  const std::string format = f.metadata().count("format") ? f.meta("format") : "";
+  RF_CHECK(format == kModelFileFormat || format == kCheckpointFileFormat,
+           where << ": not a refinery model file (metadata 'format' is '" << format << "', expected '"
+                 << kModelFileFormat << "' or '" << kCheckpointFileFormat << "')");
   int classes = 0, in_channels = 0;
   try {
     classes = std::stoi(f.meta("classes"));
     in_channels = std::stoi(f.meta("in_channels"));
   } catch (const std::logic_error&) {
-    RF_CHECK(false, file.string() << ": metadata 'classes' = '" << f.meta("classes")
-                                  << "', 'in_channels' = '" << f.meta("in_channels")
-                                  << "' are not integers");
+    RF_CHECK(false, where << ": metadata 'classes' = '" << f.meta("classes")
+                          << "', 'in_channels' = '" << f.meta("in_channels")
+                          << "' are not integers");
   }
   ModelOptions o;
   o.classes = classes;
@@ -67,7 +77,22 @@ std::unique_ptr<Model> load_model(const std::filesystem::path& file, Device devi
   o.device = device;
   auto model = make_model(f.meta("arch"), o);
   load_model_state(*model, f);
+  if (missing_description_keys(f.metadata()).empty())
+    model->set_description(parse_description(f.metadata(), where));
   return model;
+}
+
+std::unique_ptr<Model> load_described_model(const std::filesystem::path& file, Device device,
+                                            const std::string& purpose) {
+  const SafetensorsFile f = SafetensorsFile::read(file);
+  const std::vector<std::string> missing = missing_description_keys(f.metadata());
+  std::string keys;
+  for (const std::string& k : missing) keys += (keys.empty() ? "" : ", ") + k;
+  RF_CHECK(missing.empty(), file.string() << ": " << purpose << " needs the model's input size, normalization and class names, "
+                                          << "but the file lacks the metadata " << keys
+                                          << " (written before model files described their data; "
+                                             "retrain, or train a new run, to get a self-describing file)");
+  return load_model(f, device);
 }
 
 }  // namespace rf::models

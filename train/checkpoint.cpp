@@ -12,7 +12,7 @@ namespace rf::train {
 
 namespace {
 
-constexpr const char* kFormat = "rf-training-checkpoint";
+constexpr const char* kFormat = models::kCheckpointFileFormat;
 
 std::string optimizer_tensor_name(size_t i) { return "train.optimizer." + std::to_string(i); }
 std::string best_tensor_name(const std::string& name) { return "train.best." + name; }

@@ -1,6 +1,7 @@
 #include "train/evaluate.h"
 
 #include <cmath>
+#include <functional>
 
 #include "engine/check.h"
 #include "engine/ops.h"
@@ -46,10 +47,11 @@ Evaluation evaluate(models::Model& model, data::Loader& loader) {
   return e;
 }
 
-data::SoftLabels predict_probabilities(models::Model& model, data::Loader& loader, size_t rows,
-                                       float temperature) {
-  RF_CHECK(temperature > 0 && std::isfinite(temperature),
-           "predict_probabilities: temperature " << temperature << " must be positive");
+namespace {
+
+// `output(logits)` of every sample, one row per dataset position.
+data::SoftLabels predict_rows(models::Model& model, data::Loader& loader, size_t rows,
+                              const std::function<Variable(const Variable&)>& output) {
   EvalMode eval(model);
   NoGrad no_grad;
   data::SoftLabels out;
@@ -59,22 +61,33 @@ data::SoftLabels predict_probabilities(models::Model& model, data::Loader& loade
   std::vector<char> seen(rows, 0);
   loader.start_epoch(0);
   while (data::BatchPtr b = loader.next()) {
-    Variable logits = model.forward(Variable(batch_images(*b, model.device())));
-    if (temperature != 1.f) logits = scale(logits, 1.f / temperature);
-    const std::vector<float> p = softmax(logits).value().to_host();
+    const std::vector<float> p = output(model.forward(Variable(batch_images(*b, model.device())))).value().to_host();
     for (size_t i = 0; i < b->size; ++i) {
       const size_t row = b->indices[i];
-      RF_CHECK(row < rows && !seen[row], "predict_probabilities: sample " << row
-                                                                          << " out of range or seen twice");
+      RF_CHECK(row < rows && !seen[row], "predict: sample " << row << " out of range or seen twice");
       seen[row] = 1;
       std::copy_n(p.data() + i * size_t(out.classes), out.classes,
                   out.values.data() + row * size_t(out.classes));
     }
   }
   for (size_t r = 0; r < rows; ++r)
-    RF_CHECK(seen[r], "predict_probabilities: the loader never yielded sample " << r << " of "
-                                                                                << rows << " (drop_last?)");
+    RF_CHECK(seen[r], "predict: the loader never yielded sample " << r << " of " << rows << " (drop_last?)");
   return out;
+}
+
+}  // namespace
+
+data::SoftLabels predict_probabilities(models::Model& model, data::Loader& loader, size_t rows,
+                                       float temperature) {
+  RF_CHECK(temperature > 0 && std::isfinite(temperature),
+           "predict_probabilities: temperature " << temperature << " must be positive");
+  return predict_rows(model, loader, rows, [temperature](const Variable& logits) {
+    return softmax(temperature != 1.f ? scale(logits, 1.f / temperature) : logits);
+  });
+}
+
+data::SoftLabels predict_logits(models::Model& model, data::Loader& loader, size_t rows) {
+  return predict_rows(model, loader, rows, [](const Variable& logits) { return logits; });
 }
 
 }  // namespace rf::train

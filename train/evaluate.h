@@ -22,5 +22,7 @@ Evaluation evaluate(models::Model& model, data::Loader& loader);
 // row must be covered exactly once.
 data::SoftLabels predict_probabilities(models::Model& model, data::Loader& loader, size_t rows,
                                        float temperature = 1.f);
+// The logits themselves, rows as predict_probabilities.
+data::SoftLabels predict_logits(models::Model& model, data::Loader& loader, size_t rows);
 
 }  // namespace rf::train

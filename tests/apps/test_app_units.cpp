@@ -131,6 +131,8 @@ TEST_CASE("bad command lines name the flag") {
   fails({"cifar10", "--shard", "0/0"}, "--shard N");
   fails({"cifar10", "--shard", "0/2", "--gpus", "0,1"}, "--shard and --gpus do not combine");
   fails({"cifar10", "--gpus", ","}, "--gpus: no GPU named");
+  fails({"cifar10", "--image-size", "32"}, "is not HxW");
+  fails({"cifar10", "--image-size", "0x32"}, "--image-size (height)");
   CHECK(parse({"--help"}).help);
 }
 
@@ -166,10 +168,16 @@ TEST_CASE("a missing value prints as n/a, never as nan") {
 }
 
 TEST_CASE("the configuration round-trips through JSON exactly") {
-  const Options o = parse({"svhn", "--recipe", "blog", "--model", "resnet8,resnet20", "--alpha", "0.3", "--seed", "7"});
+  const Options o = parse({"svhn", "--recipe", "blog", "--model", "resnet8,resnet20", "--alpha", "0.3", "--seed", "7",
+                           "--image-size", "24x20"});
   const ChainConfig back = ChainConfig::from_json(rf::parse_json(o.chain.to_json().dump(), "test"));
   CHECK(back.to_json().dump() == o.chain.to_json().dump());
   CHECK(back.sample_order_seed == rf::data::kDefaultSampleOrderSeed);
+  CHECK(back.image_size == rf::data::ImageSize{24, 20});
+  // Runs recorded before --image-size existed read their images as they are.
+  rf::Json older = o.chain.to_json();
+  older.erase("image_size");
+  CHECK_FALSE(ChainConfig::from_json(older).image_size.has_value());
 }
 
 TEST_CASE("the sample order is recorded; a config.json from before it loads with the order it ran in") {

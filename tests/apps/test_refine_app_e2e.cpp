@@ -18,6 +18,7 @@
 #include "data/bytes.h"
 #include "data/soft_labels.h"
 #include "engine/json.h"
+#include "engine/safetensors.h"
 #include "tests/apps/refine_app_process.h"
 
 namespace fs = std::filesystem;
@@ -117,6 +118,40 @@ void check_run_directory(const fs::path& dir) {
   CHECK(html.find("R2 top-3") != std::string::npos);
 }
 
+// The chain's model files and checkpoints describe their data, and the binary applies a model:
+// predict on a few test images (one file broken), evaluate on a tree of a few of them, export.
+void check_model_commands(const fs::path& run_dir, const fs::path& scratch) {
+  const fs::path model = run_dir / "seed0" / "gen2" / "model.safetensors";
+  for (const char* f : {"model.safetensors", "checkpoint.safetensors"}) {
+    const rf::SafetensorsFile m = rf::SafetensorsFile::read(run_dir / "seed0" / "gen2" / f);
+    CHECK(m.meta("class_names") == R"(["airplane","automobile","bird","cat","deer","dog","frog","horse","ship","truck"])");
+    CHECK(m.meta("input_height") == "32");
+    CHECK(m.meta("input_width") == "32");
+    CHECK(rf::parse_json(m.meta("normalization_std"), f).size() == 3);
+  }
+  const fs::path tree = scratch / "few";
+  for (const char* cls : {"airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"})
+    for (const char* split : {"train", "test"}) {
+      fs::create_directories(tree / split / cls);
+      int copied = 0;
+      for (const auto& e : fs::directory_iterator(kShared / "cifar10" / "test" / cls)) {
+        fs::copy_file(e.path(), tree / split / cls / e.path().filename());
+        if (++copied == 2) break;
+      }
+    }
+  const fs::path broken = scratch / "broken.jpg";
+  rf::app::write_file_atomic(broken, "not a JPEG");
+  const fs::path log = scratch / "model_commands.txt";
+  CHECK(run({"predict", model.string(), (tree / "test" / "cat").string(), broken.string(), "--threads", "1"}, log) == 1);
+  const std::string predicted = rf::app::read_text_file(log);
+  CHECK(predicted.find("broken.jpg: cannot decode image") != std::string::npos);
+  CHECK(predicted.find("1 input(s) failed; 2 image(s) classified") != std::string::npos);
+  REQUIRE(run({"evaluate", model.string(), "--data", tree.string(), "--svg", (scratch / "cm.svg").string(), "--threads", "1"}, log) == 0);
+  CHECK(rf::app::read_text_file(log).find("(test split, 20 images): accuracy") != std::string::npos);
+  REQUIRE(run({"export", model.string(), "--format", "pytorch", (scratch / "pt.safetensors").string()}, log) == 0);
+  CHECK(rf::SafetensorsFile::read(scratch / "pt.safetensors").shape("stem.conv.weight") == rf::Shape{16, 3, 3, 3});
+}
+
 }  // namespace
 
 TEST_CASE("refine_app: static and dynamic chains, interrupted and resumed, on CIFAR-10") {
@@ -136,6 +171,7 @@ TEST_CASE("refine_app: static and dynamic chains, interrupted and resumed, on CI
   const fs::path run_static = run_dir_in(out_static);
   REQUIRE(run(resume_args(run_static), log) == 0);
   check_run_directory(run_static);
+  check_model_commands(run_static, scratch.root);
 
   // Dynamic refinery, killed outright in R2, resumed; and the same chain uninterrupted.
   const fs::path out_killed = scratch.root / "killed";
@@ -173,9 +209,12 @@ TEST_CASE("refine_app: bad input gives a clear message and a non-zero exit code"
   const std::string help = rf::app::read_text_file(log);
   for (const char* flag : {"--data", "--model", "--epochs", "--batch-size", "--generations", "--refine", "--temperature",
                            "--alpha", "--augment", "--seeds", "--device", "--threads", "--out", "--resume",
-                           "--train-limit", "--test-limit", "--recipe", "--download", "--table1", "--teacher", "--control"})
+                           "--train-limit", "--test-limit", "--recipe", "--download", "--table1", "--teacher", "--control", "--image-size",
+                           "--top-k", "--csv", "--format", "--logits"})
     CHECK_MESSAGE((help.find(std::string("  ") + flag + " ") != std::string::npos ||
                    help.find(std::string("  ") + flag + "\n") != std::string::npos), flag);
+  for (const char* command : {"refine_app predict MODEL", "refine_app evaluate MODEL", "refine_app export MODEL"})
+    CHECK_MESSAGE(help.find(command) != std::string::npos, command);
 }
 
 TEST_CASE("refine_app --val-fraction 0: every training image trains, validation reads n/a") {

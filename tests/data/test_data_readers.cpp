@@ -274,7 +274,9 @@ TEST_CASE("image folder: sorted classes, exact PNG/BMP pixels, grayscale replica
   write_png(root / "test" / "ant" / "t.png", 3, 2, pattern(3, 2, 4));
   write_png(root / "test" / "zebra" / "t.png", 3, 2, pattern(3, 2, 5));
 
-  const TrainTest t = read_image_folder(root, "shapes", 2);
+  ImageFolderOptions two_threads;
+  two_threads.threads = 2;
+  const TrainTest t = read_image_folder(root, "shapes", two_threads);
   CHECK(t.train.classes == std::vector<std::string>{"ant", "zebra"});
   REQUIRE(t.train.size() == 4);
   CHECK(t.train.labels == std::vector<std::int32_t>{0, 0, 1, 1});
@@ -361,8 +363,8 @@ TEST_CASE("image folder: JPEG decodes close to its source") {
   const fs::path file = tmp.path() / "x.jpg";
   REQUIRE(stbi_write_jpg(file.string().c_str(), 8, 8, 3, smooth.data(), 100));
   const DecodedImage img = decode_image(read_file(file), file.string());
-  REQUIRE(img.rgb.size() == smooth.size());
-  for (std::size_t i = 0; i < smooth.size(); ++i) CHECK(std::abs(int(img.rgb[i]) - int(smooth[i])) <= 8);
+  REQUIRE(img.pixels.size() == smooth.size());
+  for (std::size_t i = 0; i < smooth.size(); ++i) CHECK(std::abs(int(img.pixels[i]) - int(smooth[i])) <= 8);
 }
 
 TEST_CASE("image folder: bad input is reported with the file name") {
@@ -374,7 +376,7 @@ TEST_CASE("image folder: bad input is reported with the file name") {
   require_error([&] { read_image_folder_split(root / "train", "x"); }, {"train/c", "empty class folder"});
   fs::remove(root / "train" / "c");
   write_png(root / "train" / "b" / "2.png", 5, 4, pattern(5, 4, 2));
-  require_error([&] { read_image_folder_split(root / "train", "x"); }, {"b/2.png", "5x4", "4x4"});
+  require_error([&] { read_image_folder_split(root / "train", "x"); }, {"b/2.png", "4x5 (HxW)", "4x4", "--image-size"});
   fs::remove(root / "train" / "b" / "2.png");
   write_bytes(root / "train" / "b" / "3.jpg", {0xff, 0xd8, 0xff, 0xe0, 0, 16, 'J', 'F', 'I', 'F', 0, 1, 2, 3});
   require_error([&] { read_image_folder_split(root / "train", "x"); }, {"b/3.jpg", "cannot decode"});
