@@ -24,7 +24,7 @@ flags=(-std=c++20 -O1 -g -fno-omit-frame-pointer -I"$root")
 
 # The parsers and what they depend on; image decoding (stb), the loader and the tensors are not
 # needed.
-lib_sources=(data/bytes data/dataset data/cifar_binary data/idx data/svhn_mat data/dataset_cache
+lib_sources=(data/bytes data/dataset data/image_resize data/cifar_binary data/idx data/svhn_mat data/dataset_cache
              engine/json engine/safetensors_header train/progress train/schedule train/early_stopping
              apps/results apps/tar_extract)
 mkdir -p "$build/obj"
