@@ -292,21 +292,8 @@ Options parse_command_line(int argc, char** argv) {
       positional.push_back(a);
       continue;
     }
-    std::string value;
-    bool has_value = false;
-    if (const size_t eq = a.find('='); eq != std::string::npos) {
-      value = a.substr(eq + 1);
-      a = a.substr(0, eq);
-      has_value = true;
-    }
-    const Flag& f = find_flag(a);
-    if (!f.arg.empty() && !has_value) {
-      if (i + 1 >= argc) throw UsageError(a + ": needs a value " + f.arg);
-      value = argv[++i];
-    } else if (f.arg.empty() && has_value) {
-      throw UsageError(a + ": takes no value");
-    }
-    given.emplace_back(a, value);
+    const FlagWord w = split_flag_word(a);
+    given.emplace_back(w.name, flag_value(w, find_flag(w.name).arg, argc, argv, i));
   }
   for (const auto& [name, value] : given)
     if (name == "--recipe") o.chain.recipe = parse_choice("--recipe", value, {"blog", "default"});

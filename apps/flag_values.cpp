@@ -49,4 +49,20 @@ std::string join(const std::vector<std::string>& v) {
   return out;
 }
 
+FlagWord split_flag_word(const std::string& word) {
+  const size_t eq = word.find('=');
+  if (eq == std::string::npos) return {word, "", false};
+  return {word.substr(0, eq), word.substr(eq + 1), true};
+}
+
+std::string flag_value(const FlagWord& w, const std::string& arg, int argc, char** argv, int& i) {
+  if (arg.empty()) {
+    if (w.has_value) throw UsageError(w.name + ": takes no value");
+    return "";
+  }
+  if (w.has_value) return w.value;
+  if (i + 1 >= argc) throw UsageError(w.name + ": needs a value " + arg);
+  return argv[++i];
+}
+
 }  // namespace rf::app

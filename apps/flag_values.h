@@ -16,4 +16,15 @@ data::ImageSize parse_image_size(const std::string& flag, const std::string& v);
 
 std::string join(const std::vector<std::string>& v);  // comma-separated
 
+// A command-line word that starts with "--": the flag's name, and the value after "=" if any.
+struct FlagWord {
+  std::string name, value;
+  bool has_value = false;
+};
+FlagWord split_flag_word(const std::string& word);
+// The value of flag word argv[i]: for a flag that takes one (`arg` non-empty, as help names it)
+// the value after "=", else the next word (i advances); "" for a flag that takes none. Throws
+// UsageError when a value is missing, or given to a flag that takes none.
+std::string flag_value(const FlagWord& w, const std::string& arg, int argc, char** argv, int& i);
+
 }  // namespace rf::app

@@ -6,6 +6,7 @@
 
 #include "apps/cli.h"
 #include "apps/file_io.h"
+#include "apps/flag_values.h"
 #include "apps/grid.h"
 #include "apps/run_dir.h"
 #include "apps/teacher.h"
@@ -170,15 +171,10 @@ MergeOptions parse_merge_command_line(int argc, char** argv) {
       m.help = true;
       continue;
     }
-    std::string value;
-    if (const size_t eq = a.find('='); eq != std::string::npos) {
-      value = a.substr(eq + 1);
-      a = a.substr(0, eq);
-    } else if (i + 1 < argc) {
-      value = argv[++i];
-    } else {
-      throw UsageError("merge " + a + ": needs a value");
-    }
+    const FlagWord w = split_flag_word(a);
+    a = w.name;
+    if (!w.has_value && i + 1 >= argc) throw UsageError("merge " + a + ": needs a value");
+    const std::string value = w.has_value ? w.value : argv[++i];
     if (a == "--out")
       m.out = value;
     else if (a == "--data")

@@ -83,21 +83,9 @@ ModelCommand parse_model_command(int argc, char** argv) {
       positional.push_back(a);
       continue;
     }
-    std::string value;
-    bool has_value = false;
-    if (const size_t eq = a.find('='); eq != std::string::npos) {
-      value = a.substr(eq + 1);
-      a = a.substr(0, eq);
-      has_value = true;
-    }
-    const CommandFlag& f = find_command_flag(c.name, a);
-    if (!f.arg.empty() && !has_value) {
-      if (i + 1 >= argc) throw UsageError(a + ": needs a value " + f.arg);
-      value = argv[++i];
-    } else if (f.arg.empty() && has_value) {
-      throw UsageError(a + ": takes no value");
-    }
-    f.apply(c, value);
+    const FlagWord w = split_flag_word(a);
+    const CommandFlag& f = find_command_flag(c.name, w.name);
+    f.apply(c, flag_value(w, f.arg, argc, argv, i));
   }
   if (c.help) return c;
   if (positional.empty()) throw UsageError("refine_app " + c.name + ": no model file given");

@@ -143,6 +143,21 @@ const dnnl::convolution_forward::primitive_desc& hint(const ConvGeom& g, OnednnC
 
 }  // namespace
 
+namespace {
+
+// Our filter w (layout `ours`) as `pass` reads it: w itself, or its copy reordered into the
+// pass's layout in the scratch at `base`.
+memory filter_for(const Pass& pass, const memory::desc& ours, const float* w, char* base,
+                  const dnnl::engine& engine, dnnl::stream& stream) {
+  memory mine(ours, engine, const_cast<float*>(w));
+  if (!pass.reorder) return mine;
+  memory filter(pass.filter, engine, pass.filter_scratch(base));
+  pass.reorder->execute(stream, mine, filter);
+  return filter;
+}
+
+}  // namespace
+
 void OnednnConv::forward(const ConvGeom& g, const float* x, const float* w, const float* bias,
                          float* y) {
   Plan& p = plan(g);
@@ -156,12 +171,7 @@ void OnednnConv::forward(const ConvGeom& g, const float* x, const float* w, cons
     pass = make_pass<dnnl::convolution_forward>(pd, pd.weights_desc(), p.filter, false, engine);
   }
   char* base = scratch(pass->scratch_bytes());
-  memory ours(p.filter, engine, const_cast<float*>(w));
-  memory filter = ours;
-  if (pass->reorder) {
-    filter = memory(pass->filter, engine, pass->filter_scratch(base));
-    pass->reorder->execute(ctx_->stream, ours, filter);
-  }
+  const memory filter = filter_for(*pass, p.filter, w, base, engine, ctx_->stream);
   std::unordered_map<int, memory> args{
       {DNNL_ARG_SRC, memory(p.x, engine, const_cast<float*>(x))},
       {DNNL_ARG_WEIGHTS, filter},
@@ -189,12 +199,7 @@ void OnednnConv::backward_data(const ConvGeom& g, const float* dy, const float* 
                                                       engine);
   }
   char* base = scratch(pass->scratch_bytes());
-  memory ours(p.filter, engine, const_cast<float*>(w));
-  memory filter = ours;
-  if (pass->reorder) {
-    filter = memory(pass->filter, engine, pass->filter_scratch(base));
-    pass->reorder->execute(ctx_->stream, ours, filter);
-  }
+  const memory filter = filter_for(*pass, p.filter, w, base, engine, ctx_->stream);
   pass->primitive.execute(
       ctx_->stream,
       {{DNNL_ARG_DIFF_DST, memory(p.y, engine, const_cast<float*>(dy))},
