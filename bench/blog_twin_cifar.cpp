@@ -108,6 +108,7 @@ int main(int argc, char** argv) try {
   c.optimizer.kind = train::OptimizerConfig::Kind::Adam;  // eps 1e-7, as the blog recipe
   c.schedule.lr = 1e-3;
   c.print_progress = false;
+  c.progress_seconds = 0;  // on_batch after every step
   train::Trainer trainer(*model, c, int64_t(loader.batches_per_epoch()));
   int step = 0;
   trainer.on_batch([&](const train::BatchProgress& p) {

@@ -123,6 +123,16 @@ class Backend {
   virtual void softmax_xent(int64_t rows, int cols, const float* logits, const float* targets,
                             float* loss, float* dlogits) = 0;
 
+  // ---- running metrics of a loop, in this backend's memory (no host round trip per batch) ----
+  // Adds a batch to `totals` (kMetricSlots doubles, laid out as kernels/metric_totals.h says):
+  // the rows whose argmax (the first maximum of `cols` logits) equals their int32 label, the rows,
+  // and, when `loss` (one float) is not null, loss * rows and the first `batch` whose loss was
+  // not finite. `confusion` (cols x cols int64, may be null): [label][argmax] += 1. Labels must
+  // lie in [0, cols). Results are the same bits on every backend.
+  virtual void accumulate_metrics(int64_t rows, int cols, const float* logits,
+                                  const int32_t* labels, const float* loss, int64_t batch,
+                                  double* totals, int64_t* confusion) = 0;
+
   // ---- optimizer updates, each one fused pass over a flat range of parameters ----
   // momentum_buf holds the velocity (PyTorch convention: v = momentum * v + g).
   virtual void sgd_update(int64_t n, const SgdParams& p, float* param, const float* grad,

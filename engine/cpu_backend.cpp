@@ -9,6 +9,7 @@
 #include "kernels/cpu/blas_kernels.h"
 #include "kernels/cpu/elementwise.h"
 #include "kernels/cpu/linear.h"
+#include "kernels/cpu/metrics.h"
 #include "kernels/cpu/optimizers.h"
 #include "kernels/cpu/pooling.h"
 #include "kernels/cpu/softmax.h"
@@ -143,6 +144,11 @@ class CpuBackend final : public Backend {
   void softmax_xent(int64_t rows, int cols, const float* logits, const float* targets,
                     float* loss, float* dlogits) override {
     cpu::softmax_xent(rows, cols, logits, targets, loss, dlogits);
+  }
+  void accumulate_metrics(int64_t rows, int cols, const float* logits, const int32_t* labels,
+                          const float* loss, int64_t batch, double* totals,
+                          int64_t* confusion) override {
+    cpu::accumulate_metrics(rows, cols, logits, labels, loss, batch, totals, confusion);
   }
 
   void sgd_update(int64_t n, const SgdParams& p, float* param, const float* grad,

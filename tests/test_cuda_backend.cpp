@@ -2,13 +2,16 @@
 // gradients, side outputs) with a per-op tolerance, in FP32 (TF32 off) and with TF32 allowed, and
 // in deterministic mode; plus the fused optimizer updates and memory round trips. The kernels
 // under test: kernels/cuda/elementwise.cu, softmax.cu, softmax_xent.cu, pooling.cu,
-// linear_bias.cu, optimizers.cu, and the cuDNN and cuBLAS paths in engine/cuda. Runs only where
+// linear_bias.cu, optimizers.cu, metrics.cu, and the cuDNN and cuBLAS paths in engine/cuda. Runs only where
 // a GPU is usable (see gpu_test_main.cpp).
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <cmath>
+#include <memory>
 #include <cstdio>
 
+#include "metrics_case.h"
 #include "op_cases.h"
 #include "optimizer_check.h"
 
@@ -21,6 +24,44 @@ TEST_CASE("cuda memory: host -> device -> device -> host round trip") {
   Tensor d = Tensor::from_host(v, {int64_t(v.size())}, Device::CUDA);
   CHECK(d.clone().to_host() == v);
   CHECK(d.to(Device::CPU).to_host() == v);
+}
+
+// The staged uploads (engine/cuda/upload_staging.h) return before the transfer is done: the host
+// buffer is rewritten at once, more times than the ring has slots, and every device copy must
+// still hold what the buffer held when it was handed over. One copy is large enough to go direct.
+TEST_CASE("cuda uploads: the host buffer may be reused as soon as copy_from_host returns") {
+  Backend& gpu = cuda_backend();
+  std::vector<float> host(1 << 20);
+  std::vector<std::unique_ptr<Storage>> copies;
+  std::vector<size_t> sizes;
+  for (int k = 0; k < 40; ++k) {
+    const size_t n = k == 17 ? (size_t(80) << 20) / sizeof(float) : size_t(1 + (k * 7919) % host.size());
+    if (host.size() < n) host.resize(n);
+    std::fill(host.begin(), host.begin() + std::ptrdiff_t(n), float(k));
+    copies.push_back(std::make_unique<Storage>(gpu, n * sizeof(float)));
+    gpu.copy_from_host(copies.back()->data(), host.data(), n * sizeof(float));
+    sizes.push_back(n);
+  }
+  for (size_t k = 0; k < copies.size(); ++k) {
+    std::vector<float> back(sizes[k]);
+    gpu.copy_to_host(back.data(), copies[k]->data(), sizes[k] * sizeof(float));
+    CAPTURE(k);
+    CHECK(std::all_of(back.begin(), back.end(), [k](float v) { return v == float(k); }));
+  }
+}
+
+// Bitwise: integer counts, and the same double arithmetic in the same order.
+TEST_CASE("cuda accumulate_metrics (metrics.cu) matches the cpu backend bitwise") {
+  for (const int cols : {1, 2, 10, 37, 1000}) {
+    CAPTURE(cols);
+    const MetricsResult want = run_metrics(cpu_backend(), cols), got = run_metrics(cuda_backend(), cols);
+    CHECK(got.confusion == want.confusion);
+    for (int s = 0; s < kMetricSlots; ++s) {
+      CAPTURE(s);
+      CHECK((got.totals[size_t(s)] == want.totals[size_t(s)] ||
+             (std::isnan(got.totals[size_t(s)]) && std::isnan(want.totals[size_t(s)]))));
+    }
+  }
 }
 
 namespace {

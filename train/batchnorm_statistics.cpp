@@ -6,7 +6,7 @@
 #include "engine/ops.h"
 #include "models/layers.h"
 #include "train/batch_tensors.h"
-#include "train/metrics.h"
+#include "train/running_metrics.h"
 
 namespace rf::train {
 
@@ -66,7 +66,8 @@ ModeAccuracy compare_batchnorm_modes(models::Model& model, data::Loader& loader,
   bn.set_momentum(0.f);
   NoGrad no_grad;
   ModeAccuracy r;
-  int64_t correct_train = 0, correct_eval = 0;
+  RunningMetrics train_mode(model.device(), model.classes(), false);
+  RunningMetrics eval_mode(model.device(), model.classes(), false);
   loader.start_epoch(0);
   for (int used = 0; used < max_batches; ++used) {
     const data::BatchPtr b = loader.next();
@@ -74,13 +75,11 @@ ModeAccuracy compare_batchnorm_modes(models::Model& model, data::Loader& loader,
     const Tensor images = batch_images(*b, model.device());
     for (bool training : {true, false}) {
       model.set_training(training);
-      const std::vector<float> l = model.forward(Variable(images)).value().to_host();
-      int64_t& correct = training ? correct_train : correct_eval;
-      for (size_t i = 0; i < b->size; ++i)
-        correct += argmax(l.data() + i * size_t(b->classes), b->classes) == b->labels[i];
+      (training ? train_mode : eval_mode).add(model.forward(Variable(images)).value(), b->labels, Tensor(), used + 1);
     }
     r.images += b->size;
   }
+  const int64_t correct_train = train_mode.read().correct, correct_eval = eval_mode.read().correct;
   if (r.images) {
     r.train_mode = double(correct_train) / double(r.images);
     r.eval_mode = double(correct_eval) / double(r.images);

@@ -2,10 +2,13 @@
 
 #include <cmath>
 #include <functional>
+#include <utility>
+#include <vector>
 
 #include "engine/check.h"
 #include "engine/ops.h"
 #include "train/batch_tensors.h"
+#include "train/running_metrics.h"
 
 namespace rf::train {
 
@@ -29,8 +32,8 @@ class EvalMode {
 Evaluation evaluate(models::Model& model, data::Loader& loader) {
   EvalMode eval(model);
   NoGrad no_grad;
-  Evaluation e{0, ConfusionMatrix(model.classes())};
-  double loss_sum = 0;
+  RunningMetrics metrics(model.device(), model.classes(), true);
+  int64_t batch = 0;
   loader.start_epoch(0);
   while (data::BatchPtr b = loader.next()) {
     RF_CHECK(b->classes == model.classes(), "evaluate: batches of " << b->classes
@@ -38,32 +41,35 @@ Evaluation evaluate(models::Model& model, data::Loader& loader) {
                                                                     << model.classes());
     const Variable logits = model.forward(Variable(batch_images(*b, model.device())));
     const Variable loss = softmax_cross_entropy(logits, batch_targets(*b, model.device()));
-    loss_sum += double(loss.value().item()) * double(b->size);
-    const std::vector<float> l = logits.value().to_host();
-    for (size_t i = 0; i < b->size; ++i)
-      e.confusion.add(b->labels[i], argmax(l.data() + i * size_t(b->classes), b->classes));
+    metrics.add(logits.value(), b->labels, loss.value(), ++batch);
   }
-  e.loss = e.confusion.total() ? loss_sum / double(e.confusion.total()) : 0;
+  RunningMetrics::Totals m = metrics.read();
+  Evaluation e{m.seen ? m.loss_sum / double(m.seen) : 0,
+               ConfusionMatrix(model.classes(), std::move(m.confusion))};
   return e;
 }
 
 namespace {
 
-// `output(logits)` of every sample, one row per dataset position.
+// `output(logits)` of every sample, one row per dataset position. The batches' outputs stay on the
+// device until the loop has queued them all: one wait for the device, not one per batch.
 data::SoftLabels predict_rows(models::Model& model, data::Loader& loader, size_t rows,
                               const std::function<Variable(const Variable&)>& output) {
   EvalMode eval(model);
   NoGrad no_grad;
+  std::vector<std::pair<std::vector<size_t>, Tensor>> batches;
+  loader.start_epoch(0);
+  while (data::BatchPtr b = loader.next())
+    batches.emplace_back(b->indices, output(model.forward(Variable(batch_images(*b, model.device())))).value());
   data::SoftLabels out;
   out.rows = rows;
   out.classes = model.classes();
   out.values.assign(rows * size_t(out.classes), 0.f);
   std::vector<char> seen(rows, 0);
-  loader.start_epoch(0);
-  while (data::BatchPtr b = loader.next()) {
-    const std::vector<float> p = output(model.forward(Variable(batch_images(*b, model.device())))).value().to_host();
-    for (size_t i = 0; i < b->size; ++i) {
-      const size_t row = b->indices[i];
+  for (const auto& [indices, values] : batches) {
+    const std::vector<float> p = values.to_host();
+    for (size_t i = 0; i < indices.size(); ++i) {
+      const size_t row = indices[i];
       RF_CHECK(row < rows && !seen[row], "predict: sample " << row << " out of range or seen twice");
       seen[row] = 1;
       std::copy_n(p.data() + i * size_t(out.classes), out.classes,

@@ -1,5 +1,7 @@
 #include "train/metrics.h"
 
+#include <utility>
+
 #include "engine/check.h"
 
 namespace rf::train {
@@ -7,6 +9,19 @@ namespace rf::train {
 ConfusionMatrix::ConfusionMatrix(int classes)
     : classes_(classes), counts_(size_t(classes) * size_t(classes), 0) {
   RF_CHECK(classes > 0, "confusion matrix of " << classes << " classes");
+}
+
+ConfusionMatrix::ConfusionMatrix(int classes, std::vector<int64_t> counts)
+    : classes_(classes), counts_(std::move(counts)) {
+  RF_CHECK(classes > 0 && counts_.size() == size_t(classes) * size_t(classes),
+           "confusion matrix of " << classes << " classes from " << counts_.size() << " counts");
+  for (int t = 0; t < classes_; ++t)
+    for (int p = 0; p < classes_; ++p) {
+      const int64_t c = at(t, p);
+      RF_CHECK(c >= 0, "confusion matrix: negative count " << c);
+      total_ += c;
+      if (t == p) correct_ += c;
+    }
 }
 
 void ConfusionMatrix::add(int truth, int predicted) {

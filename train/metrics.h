@@ -8,6 +8,8 @@ namespace rf::train {
 class ConfusionMatrix {
  public:
   explicit ConfusionMatrix(int classes);
+  // From counts laid out as counts() (classes x classes, row-major [truth][predicted]).
+  ConfusionMatrix(int classes, std::vector<int64_t> counts);
   void add(int truth, int predicted);
 
   int classes() const { return classes_; }

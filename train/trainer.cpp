@@ -11,6 +11,7 @@
 #include "train/evaluate.h"
 #include "train/metrics.h"
 #include "train/out_of_memory.h"
+#include "train/running_metrics.h"
 
 namespace rf::train {
 
@@ -46,14 +47,29 @@ Json Trainer::config_json() const {
                        {"precise_bn_batches", config_.precise_bn_batches}});
 }
 
+// Reads the epoch's running totals (a device synchronization) and stops the generation when a
+// loss was not finite: the steps after it ran on poisoned weights, but nothing of them is kept,
+// since the checkpoint is written only after a complete epoch.
+RunningMetrics::Totals Trainer::read_totals(const RunningMetrics& metrics, int epoch) const {
+  const RunningMetrics::Totals m = metrics.read();
+  RF_CHECK(m.first_nonfinite_batch < 0,
+           "training loss is " << m.first_nonfinite_loss << " at epoch " << epoch + 1 << ", batch "
+                               << m.first_nonfinite_batch << " (learning rate "
+                               << schedule_->lr(int64_t(epoch) * steps_per_epoch_ + m.first_nonfinite_batch - 1)
+                               << "); training stopped, the last checkpoint is kept");
+  return m;
+}
+
 Trainer::EpochTotals Trainer::train_epoch(data::Loader& train, int epoch) {
   EpochTotals t;
   model_.set_training(true);
   train.start_epoch(uint64_t(epoch));
   const auto t0 = std::chrono::steady_clock::now();
+  auto last_read = t0;
   int64_t step = int64_t(epoch) * steps_per_epoch_;
   size_t batch_no = 0;
   const Device device = model_.device();
+  RunningMetrics metrics(device, model_.classes(), false);
   while (data::BatchPtr b = train.next()) {
     if (config_.stop && config_.stop->load()) {
       t.interrupted = true;
@@ -79,22 +95,17 @@ Trainer::EpochTotals Trainer::train_epoch(data::Loader& train, int epoch) {
     model_.parameters().zero_grad();
     const Variable logits = model_.forward(Variable(images));
     Variable loss = softmax_cross_entropy(logits, targets);
-    const float loss_value = loss.value().item();
-    RF_CHECK(std::isfinite(loss_value),
-             "training loss is " << loss_value << " at epoch " << epoch + 1 << ", batch "
-                                 << batch_no + 1 << " (learning rate " << optimizer_->lr()
-                                 << "); training stopped, the last checkpoint is kept");
+    metrics.add(logits.value(), b->labels, loss.value(), int64_t(batch_no) + 1);
     loss.backward();
     optimizer_->step();
     ++step;
     ++batch_no;
 
-    const std::vector<float> l = logits.value().to_host();
-    for (int64_t i = 0; i < n; ++i)
-      t.correct += argmax(l.data() + i * model_.classes(), model_.classes()) == b->labels[size_t(i)];
-    t.loss_sum += double(loss_value) * double(n);
-    t.seen += n;
-    if (on_batch_ || printer_) {
+    const bool last = int64_t(batch_no) == steps_per_epoch_;
+    if ((on_batch_ || printer_) &&
+        (last || seconds_since(last_read) >= config_.progress_seconds)) {
+      last_read = std::chrono::steady_clock::now();
+      const RunningMetrics::Totals m = read_totals(metrics, epoch);
       const double secs = seconds_since(t0);
       const double per_batch = secs / double(batch_no);
       BatchProgress p;
@@ -102,15 +113,21 @@ Trainer::EpochTotals Trainer::train_epoch(data::Loader& train, int epoch) {
       p.epochs = config_.epochs;
       p.batch = batch_no;
       p.batches = size_t(steps_per_epoch_);
-      p.loss = t.loss_sum / double(t.seen);
-      p.accuracy = double(t.correct) / double(t.seen);
-      p.images_per_second = double(t.seen) / secs;
+      p.loss = m.loss_sum / double(m.seen);
+      p.accuracy = double(m.correct) / double(m.seen);
+      p.images_per_second = double(m.seen) / secs;
       p.epoch_eta_seconds = per_batch * double(steps_per_epoch_ - int64_t(batch_no));
       p.total_eta_seconds = p.epoch_eta_seconds + per_batch * double(steps_per_epoch_) *
                                                       double(config_.epochs - epoch - 1);
       if (printer_) printer_->batch(p);
       if (on_batch_) on_batch_(p);
     }
+  }
+  if (!t.interrupted) {
+    const RunningMetrics::Totals m = read_totals(metrics, epoch);
+    t.loss_sum = m.loss_sum;
+    t.correct = m.correct;
+    t.seen = m.seen;
   }
   t.seconds = seconds_since(t0);
   return t;

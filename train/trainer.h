@@ -18,6 +18,7 @@
 #include "models/model.h"
 #include "train/optimizer_config.h"
 #include "train/progress.h"
+#include "train/running_metrics.h"
 
 namespace rf::train {
 
@@ -29,6 +30,10 @@ struct TrainConfig {
   std::filesystem::path log_file;         // JSON lines, one per epoch; empty: no log
   std::filesystem::path checkpoint_file;  // rewritten after every epoch; empty: none
   bool print_progress = true;             // the ConsolePrinter (live line on a terminal)
+  // Progress (the printer and on_batch) is reported after a batch when at least this many
+  // seconds passed since the last report, and after an epoch's last batch: each report reads the
+  // running totals back, a device synchronization. 0: after every batch.
+  double progress_seconds = 0.25;
   std::string label;                      // starts each printed line, e.g. "R2"
   // Polled between batches; when it becomes true fit() returns with `interrupted` set and the
   // model as of the last batch (the last checkpoint holds the last complete epoch).
@@ -85,6 +90,7 @@ class Trainer {
     bool interrupted = false;
   };
   EpochTotals train_epoch(data::Loader& train, int epoch);
+  RunningMetrics::Totals read_totals(const RunningMetrics& metrics, int epoch) const;
   Json config_json() const;
   void append_log(const EpochStats& s) const;
 

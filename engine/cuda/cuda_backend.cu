@@ -15,9 +15,11 @@
 #include "engine/cuda/cudnn_check.h"
 #include "engine/cuda/cudnn_conv.h"
 #include "engine/cuda/device_scratch.h"
+#include "engine/cuda/upload_staging.h"
 #include "kernels/cuda/check.cuh"
 #include "kernels/cuda/elementwise.cuh"
 #include "kernels/cuda/linear_bias.cuh"
+#include "kernels/cuda/metrics.cuh"
 #include "kernels/cuda/optimizers.cuh"
 #include "kernels/cuda/pooling.cuh"
 #include "kernels/cuda/softmax.cuh"
@@ -78,11 +80,10 @@ class CudaBackend final : public Backend {
     RF_CUDA_CHECK(cudaMemcpyAsync(dst_host, src, bytes, cudaMemcpyDeviceToHost, stream_));
     RF_CUDA_CHECK(cudaStreamSynchronize(stream_));
   }
-  // Synchronous: the caller may free or reuse the host buffer as soon as this returns.
+  // The caller may free or reuse the host buffer as soon as this returns, yet the transfer does
+  // not wait for the GPU (see upload_staging.h): a training step's uploads cost no round trip.
   void copy_from_host(void* dst, const void* src_host, size_t bytes) override {
-    if (bytes == 0) return;
-    RF_CUDA_CHECK(cudaMemcpyAsync(dst, src_host, bytes, cudaMemcpyHostToDevice, stream_));
-    RF_CUDA_CHECK(cudaStreamSynchronize(stream_));
+    uploads_.copy(dst, src_host, bytes);
   }
   void copy(void* dst, const void* src, size_t bytes) override {
     if (bytes == 0) return;
@@ -223,6 +224,12 @@ class CudaBackend final : public Backend {
     gpu::softmax_xent(rows, cols, logits, targets, loss, dlogits, partials, stream_);
   }
 
+  void accumulate_metrics(int64_t rows, int cols, const float* logits, const int32_t* labels,
+                          const float* loss, int64_t batch, double* totals,
+                          int64_t* confusion) override {
+    gpu::accumulate_metrics(rows, cols, logits, labels, loss, batch, totals, confusion, stream_);
+  }
+
   // ---- optimizers ----
   void sgd_update(int64_t n, const SgdParams& p, float* param, const float* grad,
                   float* momentum_buf) override {
@@ -280,6 +287,7 @@ class CudaBackend final : public Backend {
   DeviceScratch workspace_{stream_};  // cuDNN convolution workspace
   DeviceScratch scratch_{stream_};    // partial sums of our reductions
   CudnnConv conv_;
+  UploadStaging uploads_{stream_};
 };
 
 }  // namespace

@@ -123,6 +123,7 @@ TEST_CASE("the blog's ResNet configuration trains along PyTorch's trajectory and
     c.optimizer.kind = train::OptimizerConfig::Kind::Adam;  // the blog recipe's: eps 1e-7 default
     c.schedule.lr = 1e-3;
     c.print_progress = false;
+    c.progress_seconds = 0;  // on_batch after every step
     train::Trainer trainer(*m, c, int64_t(loader.batches_per_epoch()));
     // The trainer reports running epoch means; with equal batches each step's loss follows.
     std::vector<double> step_losses;
