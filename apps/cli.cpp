@@ -150,6 +150,8 @@ const std::vector<Flag>& flags() {
        [](Options& o, const std::string& v) { o.threads = int(parse_int("--threads", v, 1)); }},
       {"--deterministic", "", "GPU: only deterministic cuDNN convolution algorithms, picked by cuDNN's heuristic instead of timing, so a run and its --resume repeat bitwise (may be slower); CPU runs always repeat for a given --threads (default: off)",
        [](Options& o, const std::string&) { o.chain.deterministic = true; }},
+      {"--cuda-graphs", "on|off", "GPU: record each training step once as a CUDA graph and replay it (one launch instead of hundreds; per-epoch results unchanged); off until measured faster on a GPU (default: off)",
+       [](Options& o, const std::string& v) { o.chain.cuda_graphs = parse_choice("--cuda-graphs", v, {"on", "off"}) == "on"; }},
       {"--out", "DIR", "parent of the run directory <timestamp>-<dataset>-<refine> (default: runs)",
        [](Options& o, const std::string& v) { o.out = v; }},
       {"--resume", "RUN_DIR", "continue an interrupted run from its last completed epoch, with its recorded configuration (default: off)",
@@ -228,6 +230,7 @@ Json ChainConfig::to_json() const {
                        {"figure_images", figure_images},
                        {"precise_bn", precise_bn},
                        {"deterministic", deterministic},
+                       {"cuda_graphs", cuda_graphs},
                        {"teacher", teacher},
                        {"teacher_md5", teacher_md5},
                        {"control", control}});
@@ -274,6 +277,7 @@ ChainConfig ChainConfig::from_json(const Json& j) {
   // Runs recorded before precise statistics existed used the running averages.
   c.precise_bn = j.contains("precise_bn") ? json_integer<int>(j.at("precise_bn")) : 0;
   c.deterministic = j.contains("deterministic") && j.at("deterministic").get<bool>();
+  c.cuda_graphs = j.contains("cuda_graphs") && j.at("cuda_graphs").get<bool>();
   // Absent in runs recorded before --teacher and --control existed: neither was used.
   c.teacher = j.contains("teacher") ? j.at("teacher").get<std::string>() : "";
   c.teacher_md5 = j.contains("teacher_md5") ? j.at("teacher_md5").get<std::string>() : "";

@@ -191,6 +191,8 @@ int run(int argc, char** argv) {
   }
   if (!o.resume.empty()) load_run_record(o, o.resume);
   const Device device = choose_device(o.device);
+  if (o.chain.cuda_graphs && device != Device::CUDA)
+    throw UsageError("--cuda-graphs on: CUDA graphs need the GPU, and this run trains on the CPU");
   return execute(o, device, device_name(device), argc, argv);
 }
 

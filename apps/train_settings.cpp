@@ -8,6 +8,7 @@ train::TrainConfig train_config(const ChainConfig& c, const std::filesystem::pat
                                 const std::filesystem::path& checkpoint_file) {
   train::TrainConfig t;
   t.epochs = c.epochs;
+  t.cuda_graphs = c.cuda_graphs;
   t.optimizer.kind = train::parse_optimizer_kind(c.optimizer);
   t.optimizer.momentum = 0.9;
   t.optimizer.nesterov = t.optimizer.kind == train::OptimizerConfig::Kind::Sgd;

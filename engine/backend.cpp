@@ -10,6 +10,11 @@
 
 namespace rf {
 
+std::unique_ptr<StepGraph> Backend::record(const std::function<void()>&) {
+  RF_CHECK(false, "the " << name() << " backend cannot record step graphs (CUDA graphs need the CUDA backend)");
+  return nullptr;
+}
+
 bool cuda_available() {
 #ifdef RF_WITH_CUDA
   static const bool usable = [] {

@@ -5,6 +5,8 @@
 // host only through copy_to_host (which synchronizes).
 #include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <memory>
 
 #include "engine/device.h"
 #include "kernels/shapes.h"
@@ -20,6 +22,16 @@ struct AdamParams {
   float lr = 1e-3f, beta1 = 0.9f, beta2 = 0.999f, eps = 1e-7f, weight_decay = 0.f;
   bool decoupled = false;  // true: AdamW (decay applied to the weights, not added to the gradient)
   int step = 1;            // 1-based step count, for bias correction
+};
+
+// Device work recorded once (a CUDA graph) and launched again and again at the cost of one launch.
+class StepGraph {
+ public:
+  virtual ~StepGraph() = default;
+  virtual void launch() = 0;
+  // True once the backend moved a buffer the recorded work uses (a scratch buffer grew for a
+  // larger op since): the work must be recorded again.
+  virtual bool stale() const = 0;
 };
 
 class Backend {
@@ -41,6 +53,16 @@ class Backend {
   // given thread count). On: convolution algorithms that cuDNN marks deterministic, chosen by
   // its heuristic ranking rather than by timing. Off (the default): the fastest measured.
   virtual void set_deterministic(bool) {}
+
+  // ---- step graphs ----
+  // Records the device work that `record` queues on this backend, without running it, so it can
+  // be replayed. `record` must free what it allocates and may not copy from or to the host (the
+  // recording fails with CUDA's error if it does); every buffer it uses from outside must stay
+  // where it is while the graph is replayed. Run the same work once before recording it, so that
+  // cuDNN has chosen its algorithms and scratch buffers have their size. Only the CUDA backend
+  // records; the others throw.
+  virtual bool can_record() const { return false; }
+  virtual std::unique_ptr<StepGraph> record(const std::function<void()>& work);
 
   // ---- elementwise ----
   virtual void fill(int64_t n, float value, float* y) = 0;
@@ -126,12 +148,13 @@ class Backend {
   // ---- running metrics of a loop, in this backend's memory (no host round trip per batch) ----
   // Adds a batch to `totals` (kMetricSlots doubles, laid out as kernels/metric_totals.h says):
   // the rows whose argmax (the first maximum of `cols` logits) equals their int32 label, the rows,
-  // and, when `loss` (one float) is not null, loss * rows and the first `batch` whose loss was
-  // not finite. `confusion` (cols x cols int64, may be null): [label][argmax] += 1. Labels must
-  // lie in [0, cols). Results are the same bits on every backend.
+  // one batch, and, when `loss` (one float) is not null, loss * rows and the first batch whose
+  // loss was not finite. `confusion` (cols x cols int64, may be null): [label][argmax] += 1.
+  // Labels must lie in [0, cols). Nothing comes from the host, so a captured step graph replays
+  // it. Results are the same bits on every backend.
   virtual void accumulate_metrics(int64_t rows, int cols, const float* logits,
-                                  const int32_t* labels, const float* loss, int64_t batch,
-                                  double* totals, int64_t* confusion) = 0;
+                                  const int32_t* labels, const float* loss, double* totals,
+                                  int64_t* confusion) = 0;
 
   // ---- optimizer updates, each one fused pass over a flat range of parameters ----
   // momentum_buf holds the velocity (PyTorch convention: v = momentum * v + g).

@@ -146,9 +146,8 @@ class CpuBackend final : public Backend {
     cpu::softmax_xent(rows, cols, logits, targets, loss, dlogits);
   }
   void accumulate_metrics(int64_t rows, int cols, const float* logits, const int32_t* labels,
-                          const float* loss, int64_t batch, double* totals,
-                          int64_t* confusion) override {
-    cpu::accumulate_metrics(rows, cols, logits, labels, loss, batch, totals, confusion);
+                          const float* loss, double* totals, int64_t* confusion) override {
+    cpu::accumulate_metrics(rows, cols, logits, labels, loss, totals, confusion);
   }
 
   void sgd_update(int64_t n, const SgdParams& p, float* param, const float* grad,

@@ -9,7 +9,8 @@ enum MetricSlot : int {
   kLossSum = 0,        // sum over batches of loss * rows
   kCorrect,            // rows whose argmax (first maximum) is the label
   kSeen,               // rows
-  kFirstBadBatch,      // the first batch number whose loss was not finite; -1 while none
+  kBatches,            // batches added, counted on the device (a replayed step graph adds too)
+  kFirstBadBatch,      // the first batch (1-based count) whose loss was not finite; -1 while none
   kFirstBadLoss,       // that loss (NaN or +-inf)
   kMetricSlots
 };

@@ -45,8 +45,8 @@ struct MetricsResult {
   std::vector<int64_t> confusion;
 };
 
-// Runs the batches through `backend` from zeroed totals (first bad batch -1). Batches are
-// numbered from 1; the last batch is added without a loss.
+// Runs the batches through `backend` from zeroed totals (first bad batch -1); the last batch is
+// added without a loss.
 inline MetricsResult run_metrics(Backend& backend, int cols) {
   std::vector<double> totals(kMetricSlots, 0.0);
   totals[kFirstBadBatch] = -1;
@@ -66,7 +66,7 @@ inline MetricsResult run_metrics(Backend& backend, int cols) {
     backend.accumulate_metrics(m.rows, cols, static_cast<const float*>(logits.data()),
                                static_cast<const int32_t*>(labels.data()),
                                with_loss ? static_cast<const float*>(loss.data()) : nullptr,
-                               int64_t(b) + 1, static_cast<double*>(t.data()),
+                               static_cast<double*>(t.data()),
                                static_cast<int64_t*>(c.data()));
   }
   backend.copy_to_host(totals.data(), t.data(), t.bytes());

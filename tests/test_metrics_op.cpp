@@ -32,6 +32,7 @@ MetricsResult naive_metrics(int cols) {
       ++r.confusion[size_t(m.labels[size_t(i)]) * size_t(cols) + size_t(best)];
     }
     r.totals[kSeen] += double(m.rows);
+    r.totals[kBatches] += 1;
     if (b + 1 == batches.size()) continue;  // added without a loss
     r.totals[kLossSum] += double(m.loss) * double(m.rows);
     if (!std::isfinite(m.loss) && r.totals[kFirstBadBatch] < 0) {
@@ -51,7 +52,9 @@ TEST_CASE("accumulate_metrics on the cpu backend matches a naive loop") {
     CHECK(got.confusion == want.confusion);
     CHECK(got.totals[kCorrect] == want.totals[kCorrect]);
     CHECK(got.totals[kSeen] == want.totals[kSeen]);
-    CHECK(got.totals[kFirstBadBatch] == 3);
+    CHECK(got.totals[kBatches] == 5);
+    CHECK(got.totals[kFirstBadBatch] == want.totals[kFirstBadBatch]);
+    CHECK(want.totals[kFirstBadBatch] == 3);
     CHECK(std::isnan(got.totals[kFirstBadLoss]));
     CHECK(std::isnan(got.totals[kLossSum]));  // NaN sticks, as a mean over the epoch would
     // The NaN in column 0 must have won somewhere and lost elsewhere: the case tests what it says.
@@ -71,10 +74,11 @@ TEST_CASE("accumulate_metrics sums loss * rows in batch order, and without a los
   const std::vector<float> logits = {0.f, 1.f, 3.f, 2.f};  // argmax 1, then 0
   const std::vector<int32_t> labels = {1, 1};
   const float loss = 0.1f;
-  cpu.accumulate_metrics(2, 2, logits.data(), labels.data(), &loss, 1, t, nullptr);
-  cpu.accumulate_metrics(2, 2, logits.data(), labels.data(), nullptr, 2, t, nullptr);
+  cpu.accumulate_metrics(2, 2, logits.data(), labels.data(), &loss, t, nullptr);
+  cpu.accumulate_metrics(2, 2, logits.data(), labels.data(), nullptr, t, nullptr);
   CHECK(t[kLossSum] == double(0.1f) * 2.0);
   CHECK(t[kCorrect] == 2);
   CHECK(t[kSeen] == 4);
+  CHECK(t[kBatches] == 2);
   CHECK(t[kFirstBadBatch] == -1);
 }

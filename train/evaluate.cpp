@@ -33,7 +33,6 @@ Evaluation evaluate(models::Model& model, data::Loader& loader) {
   EvalMode eval(model);
   NoGrad no_grad;
   RunningMetrics metrics(model.device(), model.classes(), true);
-  int64_t batch = 0;
   loader.start_epoch(0);
   while (data::BatchPtr b = loader.next()) {
     RF_CHECK(b->classes == model.classes(), "evaluate: batches of " << b->classes
@@ -41,7 +40,7 @@ Evaluation evaluate(models::Model& model, data::Loader& loader) {
                                                                     << model.classes());
     const Variable logits = model.forward(Variable(batch_images(*b, model.device())));
     const Variable loss = softmax_cross_entropy(logits, batch_targets(*b, model.device()));
-    metrics.add(logits.value(), b->labels, loss.value(), ++batch);
+    metrics.add(logits.value(), b->labels, loss.value());
   }
   RunningMetrics::Totals m = metrics.read();
   Evaluation e{m.seen ? m.loss_sum / double(m.seen) : 0,

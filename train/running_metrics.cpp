@@ -24,22 +24,30 @@ void RunningMetrics::reset() {
 }
 
 void RunningMetrics::add(const Tensor& logits, const std::vector<int32_t>& labels,
-                         const Tensor& loss, int64_t batch) {
-  const int64_t rows = int64_t(labels.size());
-  RF_CHECK(logits.shape() == (Shape{rows, classes_}) && &logits.backend() == &backend_,
-           "metrics: logits " << shape_str(logits.shape()) << " on " << logits.backend().name()
-                              << " for " << rows << " labels of " << classes_ << " classes on "
-                              << backend_.name());
-  RF_CHECK(!loss.defined() || (loss.numel() == 1 && &loss.backend() == &backend_),
-           "metrics: the loss must be one value on " << backend_.name());
+                         const Tensor& loss) {
+  set_labels(labels);
+  accumulate(logits, loss);
+}
+
+void RunningMetrics::set_labels(const std::vector<int32_t>& labels) {
   for (const int32_t l : labels)
     RF_CHECK(l >= 0 && l < classes_, "metrics: label " << l << " outside [0, " << classes_ << ")");
   const size_t bytes = labels.size() * sizeof(int32_t);
   if (!labels_ || labels_->bytes() < bytes) labels_ = std::make_unique<Storage>(backend_, bytes);
-  if (rows == 0) return;
   backend_.copy_from_host(labels_->data(), labels.data(), bytes);
-  backend_.accumulate_metrics(rows, classes_, logits.data(), static_cast<const int32_t*>(labels_->data()),
-                              loss.defined() ? loss.data() : nullptr, batch,
+  rows_ = int64_t(labels.size());
+}
+
+void RunningMetrics::accumulate(const Tensor& logits, const Tensor& loss) {
+  RF_CHECK(logits.shape() == (Shape{rows_, classes_}) && &logits.backend() == &backend_,
+           "metrics: logits " << shape_str(logits.shape()) << " on " << logits.backend().name()
+                              << " for " << rows_ << " labels of " << classes_ << " classes on "
+                              << backend_.name());
+  RF_CHECK(!loss.defined() || (loss.numel() == 1 && &loss.backend() == &backend_),
+           "metrics: the loss must be one value on " << backend_.name());
+  if (rows_ == 0) return;
+  backend_.accumulate_metrics(rows_, classes_, logits.data(), static_cast<const int32_t*>(labels_->data()),
+                              loss.defined() ? loss.data() : nullptr,
                               static_cast<double*>(totals_.data()),
                               confusion_ ? static_cast<int64_t*>(confusion_->data()) : nullptr);
 }
@@ -51,6 +59,7 @@ RunningMetrics::Totals RunningMetrics::read() const {
   t.loss_sum = v[kLossSum];
   t.correct = int64_t(v[kCorrect]);
   t.seen = int64_t(v[kSeen]);
+  t.batches = int64_t(v[kBatches]);
   t.first_nonfinite_batch = int64_t(v[kFirstBadBatch]);
   t.first_nonfinite_loss = v[kFirstBadLoss];
   if (confusion_) {

@@ -6,6 +6,7 @@
 
 #include "engine/check.h"
 #include "engine/ops.h"
+#include "engine/profiler.h"
 #include "train/batch_tensors.h"
 #include "train/batchnorm_statistics.h"
 #include "train/evaluate.h"
@@ -34,6 +35,15 @@ Trainer::Trainer(models::Model& model, TrainConfig config, int64_t steps_per_epo
   targets_ = [](const data::Batch& b, const Tensor& images) {
     return batch_targets(b, images.device());
   };
+  metrics_ = std::make_unique<RunningMetrics>(model.device(), model.classes(), false);
+  if (config_.cuda_graphs) {
+    RF_CHECK(backend_for(model.device()).can_record(),
+             "CUDA graphs need the CUDA backend; the model is on " << device_name(model.device()));
+    Backend& backend = backend_for(model.device());
+    recorded_step_ = std::make_unique<RecordedStep>(
+        [&backend](const std::function<void()>& work) { return backend.record(work); },
+        [this](const Tensor& images, const Tensor& targets) { forward_backward(images, targets); });
+  }
 }
 
 Trainer::~Trainer() = default;
@@ -50,14 +60,22 @@ Json Trainer::config_json() const {
 // Reads the epoch's running totals (a device synchronization) and stops the generation when a
 // loss was not finite: the steps after it ran on poisoned weights, but nothing of them is kept,
 // since the checkpoint is written only after a complete epoch.
-RunningMetrics::Totals Trainer::read_totals(const RunningMetrics& metrics, int epoch) const {
-  const RunningMetrics::Totals m = metrics.read();
+RunningMetrics::Totals Trainer::read_totals(int epoch) const {
+  const RunningMetrics::Totals m = metrics_->read();
   RF_CHECK(m.first_nonfinite_batch < 0,
            "training loss is " << m.first_nonfinite_loss << " at epoch " << epoch + 1 << ", batch "
                                << m.first_nonfinite_batch << " (learning rate "
                                << schedule_->lr(int64_t(epoch) * steps_per_epoch_ + m.first_nonfinite_batch - 1)
                                << "); training stopped, the last checkpoint is kept");
   return m;
+}
+
+void Trainer::forward_backward(const Tensor& images, const Tensor& targets) {
+  model_.parameters().zero_grad();
+  const Variable logits = model_.forward(Variable(images));
+  Variable loss = softmax_cross_entropy(logits, targets);
+  metrics_->accumulate(logits.value(), loss.value());
+  loss.backward();
 }
 
 Trainer::EpochTotals Trainer::train_epoch(data::Loader& train, int epoch) {
@@ -69,7 +87,9 @@ Trainer::EpochTotals Trainer::train_epoch(data::Loader& train, int epoch) {
   int64_t step = int64_t(epoch) * steps_per_epoch_;
   size_t batch_no = 0;
   const Device device = model_.device();
-  RunningMetrics metrics(device, model_.classes(), false);
+  RF_CHECK(!recorded_step_ || !profiler::enabled(),
+           "the profiler times ops one by one: turn CUDA graphs off to profile");
+  metrics_->reset();
   while (data::BatchPtr b = train.next()) {
     if (config_.stop && config_.stop->load()) {
       t.interrupted = true;
@@ -92,11 +112,11 @@ Trainer::EpochTotals Trainer::train_epoch(data::Loader& train, int epoch) {
                                          << device_name(targets.device()) << ", expected ["
                                          << n << ", " << model_.classes() << "] on "
                                          << device_name(device));
-    model_.parameters().zero_grad();
-    const Variable logits = model_.forward(Variable(images));
-    Variable loss = softmax_cross_entropy(logits, targets);
-    metrics.add(logits.value(), b->labels, loss.value(), int64_t(batch_no) + 1);
-    loss.backward();
+    metrics_->set_labels(b->labels);
+    if (recorded_step_)
+      recorded_step_->run(images, targets);
+    else
+      forward_backward(images, targets);
     optimizer_->step();
     ++step;
     ++batch_no;
@@ -105,7 +125,7 @@ Trainer::EpochTotals Trainer::train_epoch(data::Loader& train, int epoch) {
     if ((on_batch_ || printer_) &&
         (last || seconds_since(last_read) >= config_.progress_seconds)) {
       last_read = std::chrono::steady_clock::now();
-      const RunningMetrics::Totals m = read_totals(metrics, epoch);
+      const RunningMetrics::Totals m = read_totals(epoch);
       const double secs = seconds_since(t0);
       const double per_batch = secs / double(batch_no);
       BatchProgress p;
@@ -124,7 +144,7 @@ Trainer::EpochTotals Trainer::train_epoch(data::Loader& train, int epoch) {
     }
   }
   if (!t.interrupted) {
-    const RunningMetrics::Totals m = read_totals(metrics, epoch);
+    const RunningMetrics::Totals m = read_totals(epoch);
     t.loss_sum = m.loss_sum;
     t.correct = m.correct;
     t.seen = m.seen;

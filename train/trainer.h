@@ -18,6 +18,7 @@
 #include "models/model.h"
 #include "train/optimizer_config.h"
 #include "train/progress.h"
+#include "train/recorded_step.h"
 #include "train/running_metrics.h"
 
 namespace rf::train {
@@ -34,6 +35,9 @@ struct TrainConfig {
   // seconds passed since the last report, and after an epoch's last batch: each report reads the
   // running totals back, a device synchronization. 0: after every batch.
   double progress_seconds = 0.25;
+  // Each full batch's step (all but the optimizer's update) replayed as a recorded CUDA graph
+  // (recorded_step.h); CUDA backend only. Per-epoch results are the same as without.
+  bool cuda_graphs = false;
   std::string label;                      // starts each printed line, e.g. "R2"
   // Polled between batches; when it becomes true fit() returns with `interrupted` set and the
   // model as of the last batch (the last checkpoint holds the last complete epoch).
@@ -90,7 +94,9 @@ class Trainer {
     bool interrupted = false;
   };
   EpochTotals train_epoch(data::Loader& train, int epoch);
-  RunningMetrics::Totals read_totals(const RunningMetrics& metrics, int epoch) const;
+  // What a step does on the device before the optimizer's update (recorded with --cuda-graphs).
+  void forward_backward(const Tensor& images, const Tensor& targets);
+  RunningMetrics::Totals read_totals(int epoch) const;
   Json config_json() const;
   void append_log(const EpochStats& s) const;
 
@@ -104,6 +110,8 @@ class Trainer {
   std::vector<EpochStats> history_;
   bool stopped_early_ = false;
   TargetProvider targets_;
+  std::unique_ptr<RunningMetrics> metrics_;  // the epoch's, on the model's device
+  std::unique_ptr<RecordedStep> recorded_step_;
   std::function<void(const BatchProgress&)> on_batch_;
   std::function<void(const EpochStats&)> on_epoch_;
   std::unique_ptr<ConsolePrinter> printer_;

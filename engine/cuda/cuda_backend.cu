@@ -15,6 +15,7 @@
 #include "engine/cuda/cudnn_check.h"
 #include "engine/cuda/cudnn_conv.h"
 #include "engine/cuda/device_scratch.h"
+#include "engine/cuda/step_graph.h"
 #include "engine/cuda/upload_staging.h"
 #include "kernels/cuda/check.cuh"
 #include "kernels/cuda/elementwise.cuh"
@@ -102,6 +103,11 @@ class CudaBackend final : public Backend {
   // list only some convolution, pooling and CTC paths as not); cuBLAS GEMMs repeat bitwise on
   // one stream with atomics not allowed (see cublas()).
   void set_deterministic(bool on) override { conv_policy_.deterministic = on; }
+
+  bool can_record() const override { return true; }
+  std::unique_ptr<StepGraph> record(const std::function<void()>& work) override {
+    return record_cuda_graph(stream_, work);
+  }
 
   // ---- elementwise ----
   void fill(int64_t n, float value, float* y) override { gpu::fill(n, value, y, stream_); }
@@ -225,9 +231,8 @@ class CudaBackend final : public Backend {
   }
 
   void accumulate_metrics(int64_t rows, int cols, const float* logits, const int32_t* labels,
-                          const float* loss, int64_t batch, double* totals,
-                          int64_t* confusion) override {
-    gpu::accumulate_metrics(rows, cols, logits, labels, loss, batch, totals, confusion, stream_);
+                          const float* loss, double* totals, int64_t* confusion) override {
+    gpu::accumulate_metrics(rows, cols, logits, labels, loss, totals, confusion, stream_);
   }
 
   // ---- optimizers ----

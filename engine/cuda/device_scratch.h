@@ -4,11 +4,20 @@
 // free waits for it.
 #include <cuda_runtime.h>
 
+#include <atomic>
 #include <cstddef>
+#include <cstdint>
 
 #include "kernels/cuda/check.cuh"
 
 namespace rf {
+
+// Counts the times any scratch buffer moved. A recorded step graph (step_graph.h) holds the
+// addresses it was recorded with, so a move makes it stale.
+inline std::atomic<uint64_t>& scratch_moves() {
+  static std::atomic<uint64_t> moves{0};
+  return moves;
+}
 
 class DeviceScratch {
  public:
@@ -29,6 +38,7 @@ class DeviceScratch {
       capacity_ = 0;
       RF_CUDA_CHECK(cudaMallocAsync(&data_, want, stream_));
       capacity_ = want;
+      ++scratch_moves();
     }
     return data_;
   }

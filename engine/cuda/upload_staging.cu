@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "engine/check.h"
 #include "kernels/cuda/check.cuh"
 
 namespace rf {
@@ -17,6 +18,11 @@ UploadStaging::~UploadStaging() {
 
 void UploadStaging::copy(void* dst, const void* src, size_t bytes) {
   if (bytes == 0) return;
+  // Recorded into a step graph, the transfer would replay from a slot long since reused.
+  cudaStreamCaptureStatus capturing = cudaStreamCaptureStatusNone;
+  RF_CUDA_CHECK(cudaStreamIsCapturing(stream_, &capturing));
+  RF_CHECK(capturing == cudaStreamCaptureStatusNone,
+           "a host-to-device copy of " << bytes << " bytes inside a recorded step graph");
   if (bytes > kMaxStaged) {
     RF_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, stream_));
     RF_CUDA_CHECK(cudaStreamSynchronize(stream_));

@@ -7,7 +7,7 @@
 namespace rf::cpu {
 
 void accumulate_metrics(int64_t rows, int cols, const float* logits, const int32_t* labels,
-                        const float* loss, int64_t batch, double* totals, int64_t* confusion) {
+                        const float* loss, double* totals, int64_t* confusion) {
   int64_t correct = 0;
   for (int64_t r = 0; r < rows; ++r) {
     const float* v = logits + r * cols;
@@ -19,10 +19,11 @@ void accumulate_metrics(int64_t rows, int cols, const float* logits, const int32
   }
   totals[kCorrect] += double(correct);
   totals[kSeen] += double(rows);
+  totals[kBatches] += 1;
   if (loss == nullptr) return;
   totals[kLossSum] += double(*loss) * double(rows);
   if (!std::isfinite(*loss) && totals[kFirstBadBatch] < 0) {
-    totals[kFirstBadBatch] = double(batch);
+    totals[kFirstBadBatch] = totals[kBatches];
     totals[kFirstBadLoss] = double(*loss);
   }
 }

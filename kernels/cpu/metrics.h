@@ -6,6 +6,6 @@
 namespace rf::cpu {
 
 void accumulate_metrics(int64_t rows, int cols, const float* logits, const int32_t* labels,
-                        const float* loss, int64_t batch, double* totals, int64_t* confusion);
+                        const float* loss, double* totals, int64_t* confusion);
 
 }  // namespace rf::cpu

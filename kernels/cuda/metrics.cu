@@ -12,8 +12,7 @@ namespace {
 // updates the doubles, batch after batch in stream order, as the host loop used to. A batch's
 // rows x classes are a few thousand floats: one block is plenty.
 __global__ void accumulate_metrics_kernel(int64_t rows, int cols, const float* logits,
-                                          const int32_t* labels, const float* loss, int64_t batch,
-                                          double* totals, unsigned long long* confusion) {
+                                          const int32_t* labels, const float* loss, double* totals, unsigned long long* confusion) {
   __shared__ unsigned long long warp_counts[kThreads / 32];
   unsigned long long correct = 0;
   for (int64_t r = threadIdx.x; r < rows; r += blockDim.x) {
@@ -33,11 +32,12 @@ __global__ void accumulate_metrics_kernel(int64_t rows, int cols, const float* l
   for (int w = 0; w < kThreads / 32; ++w) total += warp_counts[w];
   totals[kCorrect] += double(total);
   totals[kSeen] += double(rows);
+  totals[kBatches] += 1;
   if (loss == nullptr) return;
   const float l = *loss;
   totals[kLossSum] += double(l) * double(rows);
   if (!isfinite(l) && totals[kFirstBadBatch] < 0) {
-    totals[kFirstBadBatch] = double(batch);
+    totals[kFirstBadBatch] = totals[kBatches];
     totals[kFirstBadLoss] = double(l);
   }
 }
@@ -45,11 +45,11 @@ __global__ void accumulate_metrics_kernel(int64_t rows, int cols, const float* l
 }  // namespace
 
 void accumulate_metrics(int64_t rows, int cols, const float* logits, const int32_t* labels,
-                        const float* loss, int64_t batch, double* totals, int64_t* confusion,
+                        const float* loss, double* totals, int64_t* confusion,
                         cudaStream_t stream) {
   static_assert(sizeof(int64_t) == sizeof(unsigned long long), "confusion counts as 64-bit atomics");
   accumulate_metrics_kernel<<<1, kThreads, 0, stream>>>(
-      rows, cols, logits, labels, loss, batch, totals,
+      rows, cols, logits, labels, loss, totals,
       reinterpret_cast<unsigned long long*>(confusion));
   RF_CUDA_CHECK_LAUNCH();
 }

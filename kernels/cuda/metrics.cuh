@@ -8,7 +8,7 @@
 namespace rf::gpu {
 
 void accumulate_metrics(int64_t rows, int cols, const float* logits, const int32_t* labels,
-                        const float* loss, int64_t batch, double* totals, int64_t* confusion,
+                        const float* loss, double* totals, int64_t* confusion,
                         cudaStream_t stream);
 
 }  // namespace rf::gpu

@@ -1,0 +1,29 @@
+#include "train/recorded_step.h"
+
+namespace rf::train {
+
+void RecordedStep::run(const Tensor& images, const Tensor& targets) {
+  if (!images_.defined()) {
+    images_ = Tensor::empty(images.shape(), images.device());
+    targets_ = Tensor::empty(targets.shape(), targets.device());
+  }
+  if (images.shape() != images_.shape() || targets.shape() != targets_.shape()) {
+    work_(images, targets);
+    return;
+  }
+  images_.copy_from(images);
+  targets_.copy_from(targets);
+  if (graph_ && graph_->stale()) {
+    graph_.reset();
+    warmed_up_ = false;
+  }
+  if (!graph_ && !warmed_up_) {
+    work_(images_, targets_);
+    warmed_up_ = true;
+    return;
+  }
+  if (!graph_) graph_ = recorder_([this] { work_(images_, targets_); });
+  graph_->launch();
+}
+
+}  // namespace rf::train
