@@ -14,6 +14,7 @@
 #include "engine/cuda/cudnn_batchnorm.h"
 #include "engine/cuda/cudnn_check.h"
 #include "engine/cuda/cudnn_conv.h"
+#include "engine/cuda/cuda_device_timer.h"
 #include "engine/cuda/device_scratch.h"
 #include "kernels/cuda/check.cuh"
 #include "kernels/cuda/elementwise.cuh"
@@ -50,6 +51,7 @@ cudaStream_t create_stream() {
 class CudaBackend final : public Backend {
  public:
   Device device() const override { return Device::CUDA; }
+  CudaDeviceTimer& timer() { return timer_; }
   const char* name() const override { return "cuda"; }
 
   // ---- memory ----
@@ -280,7 +282,15 @@ class CudaBackend final : public Backend {
   DeviceScratch workspace_{stream_};  // cuDNN convolution workspace
   DeviceScratch scratch_{stream_};    // partial sums of our reductions
   CudnnConv conv_;
+  CudaDeviceTimer timer_{stream_};  // the profiler's (see cuda_backend_timer)
 };
+
+CudaBackend& instance() {
+  // Never destroyed: tensors may outlive any static destructor, and tearing down streams and
+  // handles while the CUDA runtime unloads at exit is an error in itself.
+  static CudaBackend* const instance = new CudaBackend();
+  return *instance;
+}
 
 }  // namespace
 
@@ -309,12 +319,9 @@ bool cuda_probe(std::string* why_not) {
   }
 }
 
-Backend& cuda_backend_instance() {
-  // Never destroyed: tensors may outlive any static destructor, and tearing down streams and
-  // handles while the CUDA runtime unloads at exit is an error in itself.
-  static CudaBackend* const instance = new CudaBackend();
-  return *instance;
-}
+Backend& cuda_backend_instance() { return instance(); }
+
+profiler::DeviceTimer& cuda_backend_timer() { return instance().timer(); }
 
 void* cuda_pinned_alloc(size_t bytes) {
   void* p = nullptr;
