@@ -336,7 +336,8 @@ BnReluWant bn_relu_reference(const BnGeom& g) {
       w.invstd[j] += d * d / rows;
     }
   for (double& v : w.invstd) v = 1 / std::sqrt(v + BnReluLayer::kEps);
-  const ref::BatchNormGrads b = ref::batchnorm_backward(rows, g.c, x, gamma, BnReluLayer::kEps, w.dr);
+  const ref::BatchNormGrads b =
+      ref::batchnorm_backward(rows, g.c, x, gamma, BnReluLayer::kEps, w.dr);
   w.dx = b.dx, w.dgamma = b.dgamma, w.dbeta = b.dbeta;
   return w;
 }

@@ -45,7 +45,8 @@
 // 1). The same holds for dgamma = (sum g x - mean sum g) * invstd. The finalize follows the CPU
 // kernel exactly (kernels/cpu/batchnorm.cpp), including y = (x - shift) * a + b with
 // shift = float(mean), exact near the mean where x * a - mean * a would cancel. Hopper runs
-// double adds at half the float rate; these kernels are bound by memory, not arithmetic.
+// double arithmetic at half the float rate, so these kernels stay bound by memory (a consumer
+// GPU, at 1/64, would be bound by the statistics' double adds instead).
 
 namespace rf::gpu {
 namespace {
