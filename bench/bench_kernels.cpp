@@ -259,6 +259,130 @@ void bench_batchnorm() {
   }
 }
 
+// ---- batch norm + residual add + ReLU, fused (the backend's override) against composed
+// (Backend's default: the plain batch norm, add and ReLU; cuDNN's batch norm on the GPU) ----
+
+// One layer's tensors on one device, with the residual (a ResNet block's last batch norm, the
+// fused op's heaviest form).
+struct BnReluLayer {
+  static constexpr float kEps = 1.001e-5f, kMomentum = 0.01f;  // the blog's eps
+  BnGeom g;
+  Tensor x, r, dy, gamma, beta, rm, rv, y, mean, invstd, dx, dr, dgamma, dbeta;
+
+  BnReluLayer(const BnGeom& geom, Device d) : g(geom) {
+    const int64_t n = g.rows() * g.c;
+    x = random_tensor({n}, 21, d, -2.f, 3.f), r = random_tensor({n}, 22, d);
+    dy = random_tensor({n}, 23, d), gamma = random_tensor({g.c}, 24, d, 0.5f, 1.5f);
+    beta = random_tensor({g.c}, 25, d, -0.5f, 0.5f);
+    rm = Tensor::zeros({g.c}, d), rv = Tensor::full({g.c}, 1.f, d);
+    y = Tensor::empty({n}, d), dx = Tensor::empty({n}, d), dr = Tensor::empty({n}, d);
+    mean = Tensor::empty({g.c}, d), invstd = Tensor::empty({g.c}, d);
+    dgamma = Tensor::empty({g.c}, d), dbeta = Tensor::empty({g.c}, d);
+  }
+  void forward(bool composed) {
+    Backend& be = x.backend();
+    if (composed)
+      be.Backend::batchnorm_relu_forward_train(g, x.data(), r.data(), gamma.data(), beta.data(),
+                                               kEps, kMomentum, rm.data(), rv.data(), y.data(),
+                                               mean.data(), invstd.data());
+    else
+      be.batchnorm_relu_forward_train(g, x.data(), r.data(), gamma.data(), beta.data(), kEps,
+                                      kMomentum, rm.data(), rv.data(), y.data(), mean.data(),
+                                      invstd.data());
+  }
+  void backward(bool composed) {
+    Backend& be = x.backend();
+    if (composed)
+      be.Backend::batchnorm_relu_backward(g, x.data(), y.data(), dy.data(), gamma.data(),
+                                          mean.data(), invstd.data(), kEps, dx.data(), dr.data(),
+                                          dgamma.data(), dbeta.data());
+    else
+      be.batchnorm_relu_backward(g, x.data(), y.data(), dy.data(), gamma.data(), mean.data(),
+                                 invstd.data(), kEps, dx.data(), dr.data(), dgamma.data(),
+                                 dbeta.data());
+  }
+};
+
+struct BnReluWant {
+  ref::Vec y, mean, invstd, dx, dr, dgamma, dbeta;
+};
+
+// The CPU backend's fused kernels (for a CUDA run) or the naive reference (for a CPU run).
+BnReluWant bn_relu_reference(const BnGeom& g) {
+  BnReluLayer cpu(g, Device::CPU);
+  if (g_opt.device == Device::CUDA) {
+    cpu.forward(false);
+    cpu.backward(false);
+    return {as_vec(cpu.y),  as_vec(cpu.mean),   as_vec(cpu.invstd), as_vec(cpu.dx),
+            as_vec(cpu.dr), as_vec(cpu.dgamma), as_vec(cpu.dbeta)};
+  }
+  const int64_t rows = g.rows();
+  const ref::Vec x = as_vec(cpu.x), r = as_vec(cpu.r), dy = as_vec(cpu.dy),
+                 gamma = as_vec(cpu.gamma);
+  const ref::BatchNormOut f = ref::batchnorm_train(rows, g.c, x, gamma, as_vec(cpu.beta),
+                                                   BnReluLayer::kEps, BnReluLayer::kMomentum,
+                                                   as_vec(cpu.rm), as_vec(cpu.rv));
+  BnReluWant w;
+  w.y = f.y, w.dr = dy, w.mean.assign(g.c, 0.0), w.invstd.assign(g.c, 0.0);
+  for (size_t i = 0; i < x.size(); ++i) {
+    w.y[i] = std::max(0.0, w.y[i] + r[i]);
+    if (w.y[i] == 0) w.dr[i] = 0;
+  }
+  for (int64_t i = 0; i < rows; ++i)
+    for (int j = 0; j < g.c; ++j) w.mean[j] += x[i * g.c + j] / rows;
+  for (int64_t i = 0; i < rows; ++i)
+    for (int j = 0; j < g.c; ++j) {
+      const double d = x[i * g.c + j] - w.mean[j];
+      w.invstd[j] += d * d / rows;
+    }
+  for (double& v : w.invstd) v = 1 / std::sqrt(v + BnReluLayer::kEps);
+  const ref::BatchNormGrads b =
+      ref::batchnorm_backward(rows, g.c, x, gamma, BnReluLayer::kEps, w.dr);
+  w.dx = b.dx, w.dgamma = b.dgamma, w.dbeta = b.dbeta;
+  return w;
+}
+
+// Validates one path of `layer` against `want`. The backward is handed the reference's y, so
+// that both sides mask the same elements: an output within rounding of the ReLU's kink may land
+// on either side of it, and its gradient with it.
+std::string validate_bn_relu(BnReluLayer& layer, bool composed, const BnReluWant& want) {
+  layer.forward(composed);
+  double err = std::max({max_rel_err(layer.y, want.y), max_rel_err(layer.mean, want.mean),
+                         max_rel_err(layer.invstd, want.invstd)});
+  layer.y.copy_from(Tensor::from_host(std::vector<float>(want.y.begin(), want.y.end()),
+                                      layer.y.shape()));
+  layer.backward(composed);
+  err = std::max({err, max_rel_err(layer.dx, want.dx), max_rel_err(layer.dr, want.dr),
+                  max_rel_err(layer.dgamma, want.dgamma), max_rel_err(layer.dbeta, want.dbeta)});
+  return verdict(err, 1e-4);
+}
+
+// At the batch-norm shapes of the blog's ResNet50 (every distinct convolution output) and of a
+// CIFAR ResNet's first stage at batch 128. Bytes are what the op must move: the forward reads x
+// and the residual and writes y; the backward reads x, y and dy and writes dx and dresidual.
+void bench_batchnorm_relu() {
+  std::vector<BnGeom> shapes = {{128, 32, 32, 16}};
+  for (const bench::ConvLayer& layer : bench::resnet50_conv_layers(g_opt.batch)) {
+    const BnGeom g{layer.geom.n, layer.geom.p(), layer.geom.q(), layer.geom.k};
+    const auto same = [&](const BnGeom& o) { return o.n == g.n && o.h == g.h && o.c == g.c; };
+    if (std::none_of(shapes.begin(), shapes.end(), same)) shapes.push_back(g);
+  }
+  for (const BnGeom& g : shapes) {
+    const BnReluWant want = bn_relu_reference(g);
+    BnReluLayer layer(g, g_opt.device);
+    const std::string shape = std::to_string(g.n) + "x" + std::to_string(g.h) + "x" +
+                              std::to_string(g.w) + "x" + std::to_string(g.c) + " +residual";
+    const double bytes = double(g.rows()) * g.c * 4;
+    for (const bool composed : {false, true}) {
+      const std::string check = validate_bn_relu(layer, composed, want);
+      const double fwd = time_ms([&] { layer.forward(composed); });
+      const double bwd = time_ms([&] { layer.backward(composed); });
+      add_row(composed ? "bn+relu fwd cmp" : "bn+relu fwd", shape, fwd, 3 * bytes, false, check);
+      add_row(composed ? "bn+relu bwd cmp" : "bn+relu bwd", shape, bwd, 5 * bytes, false, check);
+    }
+  }
+}
+
 void bench_softmax_xent() {
   Backend& be = backend_for(g_opt.device);
   for (int64_t n : {int64_t(256), int64_t(4096), int64_t(65536)}) {
@@ -369,6 +493,7 @@ int main(int argc, char** argv) {
   bench_convs();
   bench_gemm();
   bench_batchnorm();
+  bench_batchnorm_relu();
   bench_softmax_xent();
   bench_optimizers();
   if (g_opt.json) print_json();

@@ -12,7 +12,9 @@
 //   --math          CUDA convolutions and GEMMs in fp32 or tf32 (default, what training uses)
 //   --profile       per-op time of a step (engine/profiler.h): calls, ms and % of the step by op
 //                   kind; "other" is the step's wall-clock outside every op (allocation,
-//                   autograd bookkeeping). The throughput printed is of the profiled steps.
+//                   autograd bookkeeping). On CUDA also each op's GPU time (CUDA events around
+//                   it, engine/cuda/cuda_device_timer.h; the host column is then launch cost).
+//                   The throughput printed is of the profiled steps.
 //   --json          one JSON object per model and line instead of the table
 //                   (bench/compare_train_cpu.py reads it)
 // images/s is batch * steps / (total time of the timed steps); median_step_ms is the median step.
@@ -85,13 +87,20 @@ Result run(const Case& c, bool profile) {
   return r;
 }
 
-// Ops with time or calls, largest first.
+// True when a DeviceTimer measured the ops (CUDA): their device time is then what ranks them.
+bool has_device_time(const profiler::Totals& t) {
+  return std::any_of(t.begin(), t.end(),
+                     [](const profiler::OpStats& o) { return o.device_seconds > 0; });
+}
+
+// Ops with calls, largest time first (device time where measured, else host).
 std::vector<int> ops_by_time(const profiler::Totals& t) {
+  const bool device = has_device_time(t);
+  auto time = [&](int i) { return device ? t[size_t(i)].device_seconds : t[size_t(i)].seconds; };
   std::vector<int> order;
   for (int i = 0; i < profiler::kOpCount; ++i)
     if (t[size_t(i)].calls > 0) order.push_back(i);
-  std::stable_sort(order.begin(), order.end(),
-                   [&](int a, int b) { return t[size_t(a)].seconds > t[size_t(b)].seconds; });
+  std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return time(a) > time(b); });
   return order;
 }
 
@@ -101,21 +110,39 @@ double ops_seconds(const profiler::Totals& t) {
   return s;
 }
 
+double ops_device_seconds(const profiler::Totals& t) {
+  double s = 0;
+  for (const profiler::OpStats& o : t) s += o.device_seconds;
+  return s;
+}
+
 void print_profile(const Case& c, const Result& r) {
   const double step_ms = r.mean_step_ms;
   std::printf("\nper-op time of a %s step on %s, batch %d, %d threads (mean of %d steps, %.1f ms):\n",
               c.model.c_str(), device_name(c.device), c.batch, omp_get_max_threads(), c.steps,
               step_ms);
-  std::printf("  %-20s %9s %10s %7s\n", "op", "calls", "ms/step", "%");
+  // On CUDA the host column is launch cost; the device column is the GPU's time per op.
+  const bool device = has_device_time(r.ops);
+  std::printf("  %-20s %9s %10s %7s", "op", "calls", "ms/step", "%");
+  if (device) std::printf(" %14s %7s", "device ms/step", "%");
+  std::printf("\n");
   for (int i : ops_by_time(r.ops)) {
     const profiler::OpStats& o = r.ops[size_t(i)];
     const double op_ms = 1e3 * o.seconds / c.steps;
-    std::printf("  %-20s %9.1f %10.2f %6.1f%%\n", profiler::op_name(profiler::Op(i)),
+    std::printf("  %-20s %9.1f %10.2f %6.1f%%", profiler::op_name(profiler::Op(i)),
                 double(o.calls) / c.steps, op_ms, 100 * op_ms / step_ms);
+    const double dev_ms = 1e3 * o.device_seconds / c.steps;
+    if (device) std::printf(" %14.2f %6.1f%%", dev_ms, 100 * dev_ms / step_ms);
+    std::printf("\n");
   }
   const double other_ms = step_ms - 1e3 * ops_seconds(r.ops) / c.steps;
   std::printf("  %-20s %9s %10.2f %6.1f%%\n", "other (host)", "", other_ms,
               100 * other_ms / step_ms);
+  if (device) {
+    const double busy_ms = 1e3 * ops_device_seconds(r.ops) / c.steps;
+    std::printf("  %-20s %9s %10s %7s %14.2f %6.1f%%\n", "all ops (device)", "", "", "", busy_ms,
+                100 * busy_ms / step_ms);
+  }
 }
 
 void print_json(const Case& c, const Result& r, bool profile) {
@@ -130,9 +157,11 @@ void print_json(const Case& c, const Result& r, bool profile) {
     bool first = true;
     for (int i : ops_by_time(r.ops)) {
       const profiler::OpStats& o = r.ops[size_t(i)];
-      std::printf("%s{\"op\": \"%s\", \"calls_per_step\": %.2f, \"ms_per_step\": %.4f}",
+      std::printf("%s{\"op\": \"%s\", \"calls_per_step\": %.2f, \"ms_per_step\": %.4f, "
+                  "\"device_ms_per_step\": %.4f}",
                   first ? "" : ", ", profiler::op_name(profiler::Op(i)),
-                  double(o.calls) / c.steps, 1e3 * o.seconds / c.steps);
+                  double(o.calls) / c.steps, 1e3 * o.seconds / c.steps,
+                  1e3 * o.device_seconds / c.steps);
       first = false;
     }
     std::printf("], \"other_ms_per_step\": %.4f",

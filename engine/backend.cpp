@@ -4,6 +4,7 @@
 #include <string>
 
 #include "engine/check.h"
+#include "engine/profiler.h"
 #ifdef RF_WITH_CUDA
 #include "engine/cuda/cuda_backend.h"
 #endif
@@ -32,7 +33,15 @@ bool cuda_available() {
 Backend& cuda_backend() {
 #ifdef RF_WITH_CUDA
   RF_CHECK(cuda_available(), "the CUDA backend was requested but no usable GPU was found");
-  return cuda_backend_instance();
+  // The backend's device timer serves the profiler from the backend's creation on. Registered
+  // here, not in engine/cuda: rf_engine_cuda comes after rf_engine on the link line and may not
+  // call into it.
+  static Backend& backend = []() -> Backend& {
+    Backend& b = cuda_backend_instance();
+    profiler::set_device_timer(Device::CUDA, &cuda_backend_timer());
+    return b;
+  }();
+  return backend;
 #else
   RF_CHECK(false, "the CUDA backend was requested but this binary was built without CUDA");
 #endif

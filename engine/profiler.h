@@ -10,11 +10,13 @@
 // (allocations, autograd bookkeeping, the graph walk, Python-free but not free host work) is what
 // a caller reports as "other": the step's wall-clock minus the sum of the ops.
 //
-// GPU hook (issue 8): CUDA backend calls are asynchronous, so host wall-clock around them is
-// launch cost only. A backend registers a DeviceTimer for its device (set_device_timer); each
-// Scope on that device then also calls its begin/end (e.g. to record a pair of CUDA events on the
-// backend's stream), and totals() asks it to add its measured seconds to OpStats::device_seconds
-// (after synchronizing). No DeviceTimer exists yet: on CUDA only host (launch) time is recorded.
+// GPU time: CUDA backend calls are asynchronous, so host wall-clock around them is launch cost
+// only. A backend registers a DeviceTimer for its device (set_device_timer); each Scope on that
+// device then also calls its begin/end, and totals() asks it to add its measured seconds to
+// OpStats::device_seconds (after synchronizing). The CUDA backend registers one when it is
+// created (engine/cuda/cuda_device_timer.h): a pair of CUDA events on the backend's stream around
+// each Scope, so on CUDA device_seconds is the GPU's time per op; the CPU has none (its host time
+// is the op's time).
 #include <array>
 #include <chrono>
 #include <cstdint>
@@ -64,7 +66,7 @@ void set_enabled(bool on);
 void reset();      // zeroes every total (and the registered DeviceTimers')
 Totals totals();   // a copy of the totals so far
 
-// Measures device time of the ops of one device (the GPU side, not implemented yet).
+// Measures device time of the ops of one device. end() runs in a Scope's destructor.
 class DeviceTimer {
  public:
   virtual ~DeviceTimer() = default;

@@ -130,8 +130,10 @@ OpCase batchnorm_case(const Shape& xs, bool training, float mean = 1.5f) {
 // near the ReLU's kink: each channel's rows come in pairs (v, -v) with |v| >= 0.2, so the batch
 // mean is exactly 0 and bn(x) = gamma * x / std keeps x's sign and size; beta is 0 and the
 // residual has x's sign, so |bn(x) + residual| >= 0.2 * gamma / std, far beyond any step.
-// `kinked`: random beta and residual instead (real-size cases, no gradient check).
-OpCase batchnorm_relu_case(const Shape& xs, bool training, bool residual, bool kinked = false) {
+// `kinked`: random beta and residual instead (real-size cases, no gradient check). `mean` is added
+// to every x: the same signs and gradients, and a check of how the variance is computed.
+OpCase batchnorm_relu_case(const Shape& xs, bool training, bool residual, bool kinked = false,
+                           float mean = 0.f) {
   const int c = int(xs.back());
   const int64_t rows = shape_numel(xs) / c;
   const float eps = 1.001e-5f, momentum = 0.01f;
@@ -139,7 +141,8 @@ OpCase batchnorm_relu_case(const Shape& xs, bool training, bool residual, bool k
   OpCase oc;
   oc.op = "batchnorm_relu";
   oc.shape = std::string(training ? "train" : "eval") + " x" + shape_str(xs) +
-             (residual ? " + residual" : "");
+             (residual ? " + residual" : "") +
+             (mean != 0.f ? " mean " + std::to_string(int(mean)) : "");
   oc.input_shapes = {xs, {c}, {c}};
   std::vector<float> x = away_from_zero(shape_numel(xs), 23);
   std::vector<float> beta(c, 0.f);
@@ -156,6 +159,7 @@ OpCase batchnorm_relu_case(const Shape& xs, bool training, bool residual, bool k
       for (size_t i = 0; i < r.size(); ++i) r[i] = x[i] < 0.f ? -r[i] : r[i];
     }
   }
+  for (float& v : x) v += mean;
   oc.inputs = {x, uniform(c, 26, 0.5f, 1.5f), beta};
   if (residual) {
     oc.input_shapes.push_back(xs);
@@ -420,6 +424,14 @@ std::vector<OpCase> all_op_cases() {
       real_size(batchnorm_relu_case({128, 32, 32, 16}, true, true, true)),
       real_size(batchnorm_relu_case({250, 8, 8, 256}, true, false, true)),
       real_size(batchnorm_relu_case({250, 8, 8, 256}, false, true, true)),
+      real_size(batchnorm_relu_case({128, 32, 32, 16}, true, false, true)),
+      real_size(batchnorm_relu_case({128, 32, 32, 16}, false, true, true)),
+      real_size(batchnorm_relu_case({250, 1, 1, 2048}, true, true, true)),
+      real_size(batchnorm_relu_case({250, 1, 1, 2048}, true, false, true)),
+      real_size(batchnorm_relu_case({250, 1, 1, 2048}, false, true, true)),
+      with_fd_step(batchnorm_relu_case({64, 8, 8, 32}, true, true, false, 1000.f), 5e-2),
+      with_fd_step(batchnorm_relu_case({16, 5, 5, 12}, true, false, false, 1000.f), 5e-2),
+      batchnorm_relu_case({64, 8, 8, 32}, false, false, false, 1000.f),
       with_fd_step(batchnorm_case({64, 8, 8, 32}, true, 1000.f), 5e-2),
       batchnorm_case({64, 8, 8, 32}, false, 1000.f),
       real_size(linear_case(250, 2048, 10, true)),

@@ -2,14 +2,17 @@
 // gradients, side outputs) with a per-op tolerance, in FP32 (TF32 off) and with TF32 allowed, and
 // in deterministic mode; plus the fused optimizer updates and memory round trips. The kernels
 // under test: kernels/cuda/elementwise.cu, softmax.cu, softmax_xent.cu, pooling.cu,
-// linear_bias.cu, optimizers.cu, metrics.cu, and the cuDNN and cuBLAS paths in engine/cuda. Runs only where
-// a GPU is usable (see gpu_test_main.cpp).
+// linear_bias.cu, optimizers.cu, metrics.cu, batchnorm_relu.cu (also against the composed cuDNN
+// path), and the cuDNN and cuBLAS paths in engine/cuda; the staged uploads. Runs only where a GPU
+// is usable (see gpu_test_main.cpp).
 #include <doctest/doctest.h>
 
 #include <algorithm>
 #include <cmath>
 #include <memory>
 #include <cstdio>
+#include <random>
+#include <utility>
 
 #include "metrics_case.h"
 #include "op_cases.h"
@@ -131,4 +134,125 @@ TEST_CASE("cuda sgd update (optimizers.cu) matches the reference") {
 
 TEST_CASE("cuda adam update (optimizers.cu) matches the reference") {
   check_adam_variants(Device::CUDA);
+}
+
+namespace {
+
+// Everything one call of each fused batch norm + ReLU method writes, on the host.
+struct BnReluOut {
+  std::vector<float> y, save_mean, save_invstd, running_mean, running_var, eval, dx, dresidual,
+      dgamma, dbeta;
+};
+
+// Forward (training), backward and eval forward through the CUDA backend: its fused kernels, or,
+// when `composed`, Backend's default (cuDNN's batch norm, add, ReLU). The backward masks with
+// `backward_y` when given, else with the forward's own output.
+BnReluOut run_bn_relu(const BnGeom& g, float mean, bool with_residual, bool composed,
+                      const std::vector<float>* backward_y = nullptr) {
+  const int64_t n = g.rows() * g.c;
+  auto random = [](int64_t count, unsigned seed, float lo, float hi) {
+    std::mt19937 rng(seed);
+    std::uniform_real_distribution<float> d(lo, hi);
+    std::vector<float> v(static_cast<size_t>(count));
+    for (float& x : v) x = d(rng);
+    return v;
+  };
+  std::vector<float> xh = random(n, 1, -2.f, 2.f);
+  for (float& v : xh) v += mean;
+  auto on_gpu = [&](const std::vector<float>& v) {
+    return Tensor::from_host(v, {int64_t(v.size())}, Device::CUDA);
+  };
+  const Tensor x = on_gpu(xh), r = on_gpu(random(n, 2, -1.f, 1.f)),
+               dy = on_gpu(random(n, 3, -1.f, 1.f)), gamma = on_gpu(random(g.c, 4, 0.5f, 1.5f)),
+               beta = on_gpu(random(g.c, 5, -0.5f, 0.5f));
+  const Tensor rm = on_gpu(random(g.c, 6, -0.2f, 0.2f)), rv = on_gpu(random(g.c, 7, 0.5f, 2.f));
+  const auto empty = [](int64_t count) { return Tensor::empty({count}, Device::CUDA); };
+  const Tensor y = empty(n), sm = empty(g.c), si = empty(g.c), eval = empty(n), dx = empty(n),
+               dres = empty(n), dgamma = empty(g.c), dbeta = empty(g.c);
+  const Tensor mask_y = backward_y ? on_gpu(*backward_y) : y;
+  const float* res = with_residual ? r.data() : nullptr;
+  float* dres_p = with_residual ? dres.data() : nullptr;
+  const float eps = 1.001e-5f, momentum = 0.01f;
+  Backend& be = cuda_backend();
+  if (composed) {
+    be.Backend::batchnorm_relu_forward_train(g, x.data(), res, gamma.data(), beta.data(), eps,
+                                             momentum, rm.data(), rv.data(), y.data(), sm.data(),
+                                             si.data());
+    be.Backend::batchnorm_relu_backward(g, x.data(), mask_y.data(), dy.data(), gamma.data(),
+                                        sm.data(), si.data(), eps, dx.data(), dres_p,
+                                        dgamma.data(), dbeta.data());
+    be.Backend::batchnorm_relu_forward_eval(g, x.data(), res, gamma.data(), beta.data(),
+                                            rm.data(), rv.data(), eps, eval.data());
+  } else {
+    be.batchnorm_relu_forward_train(g, x.data(), res, gamma.data(), beta.data(), eps, momentum,
+                                    rm.data(), rv.data(), y.data(), sm.data(), si.data());
+    be.batchnorm_relu_backward(g, x.data(), mask_y.data(), dy.data(), gamma.data(), sm.data(),
+                               si.data(), eps, dx.data(), dres_p, dgamma.data(), dbeta.data());
+    be.batchnorm_relu_forward_eval(g, x.data(), res, gamma.data(), beta.data(), rm.data(),
+                                   rv.data(), eps, eval.data());
+  }
+  BnReluOut o;
+  o.y = y.to_host(), o.save_mean = sm.to_host(), o.save_invstd = si.to_host();
+  o.running_mean = rm.to_host(), o.running_var = rv.to_host(), o.eval = eval.to_host();
+  o.dx = dx.to_host(), o.dgamma = dgamma.to_host(), o.dbeta = dbeta.to_host();
+  if (with_residual) o.dresidual = dres.to_host();
+  return o;
+}
+
+}  // namespace
+
+// The fused kernels at the real shapes (CIFAR batch 128 at 32x32x16, the blog's ResNet50 head at
+// batch 250, a mid ResNet50 stage), an awkward one (c = 5: the scalar path) and a mean of 1000
+// (the variance's precision), called on the backend directly: two runs give the same bits, and
+// they agree with the composed path within the op table's batch-norm tolerance.
+TEST_CASE("cuda fused batch norm + ReLU repeats bitwise and matches the composed cuDNN path") {
+  struct Case {
+    BnGeom g;
+    float mean;
+  };
+  const Case cases[] = {{{128, 32, 32, 16}, 0.f}, {{250, 1, 1, 2048}, 0.f},
+                        {{64, 8, 8, 256}, 0.f},   {{7, 3, 3, 5}, 0.f},
+                        {{64, 8, 8, 32}, 1000.f}};
+  constexpr double kTol = 1e-4;
+  for (const Case& c : cases) {
+    for (const bool with_residual : {true, false}) {
+      char shape[64];
+      std::snprintf(shape, sizeof shape, "(%d, %d, %d, %d) mean %g", c.g.n, c.g.h, c.g.w, c.g.c,
+                    double(c.mean));
+      CAPTURE(shape);
+      CAPTURE(with_residual);
+      const BnReluOut a = run_bn_relu(c.g, c.mean, with_residual, false);
+      const BnReluOut b = run_bn_relu(c.g, c.mean, with_residual, false);
+      CHECK(a.y == b.y);
+      CHECK(a.save_mean == b.save_mean);
+      CHECK(a.save_invstd == b.save_invstd);
+      CHECK(a.running_mean == b.running_mean);
+      CHECK(a.running_var == b.running_var);
+      CHECK(a.eval == b.eval);
+      CHECK(a.dx == b.dx);
+      CHECK(a.dresidual == b.dresidual);
+      CHECK(a.dgamma == b.dgamma);
+      CHECK(a.dbeta == b.dbeta);
+
+      // The composed backward masks with the fused forward's output: an output within rounding
+      // of the ReLU's kink may fall on either side of it in the two forwards, and its gradient
+      // with it.
+      const BnReluOut want = run_bn_relu(c.g, c.mean, with_residual, true, &a.y);
+      int zeros = 0;
+      for (float v : want.y) zeros += v == 0.f;
+      CHECK(zeros > int(want.y.size() / 10));  // the ReLU is doing something
+      const std::pair<const char*, double> errors[] = {
+          {"y", normalized_error(a.y, want.y)},
+          {"save_mean", normalized_error(a.save_mean, want.save_mean)},
+          {"save_invstd", normalized_error(a.save_invstd, want.save_invstd)},
+          {"running_mean", normalized_error(a.running_mean, want.running_mean)},
+          {"running_var", normalized_error(a.running_var, want.running_var)},
+          {"eval", normalized_error(a.eval, want.eval)},
+          {"dx", normalized_error(a.dx, want.dx)},
+          {"dresidual", normalized_error(a.dresidual, want.dresidual)},
+          {"dgamma", normalized_error(a.dgamma, want.dgamma)},
+          {"dbeta", normalized_error(a.dbeta, want.dbeta)}};
+      for (const auto& [what, err] : errors) CHECK_MESSAGE(err <= kTol, what << " " << err);
+    }
+  }
 }

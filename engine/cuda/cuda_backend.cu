@@ -14,9 +14,11 @@
 #include "engine/cuda/cudnn_batchnorm.h"
 #include "engine/cuda/cudnn_check.h"
 #include "engine/cuda/cudnn_conv.h"
+#include "engine/cuda/cuda_device_timer.h"
 #include "engine/cuda/device_scratch.h"
 #include "engine/cuda/step_graph.h"
 #include "engine/cuda/upload_staging.h"
+#include "kernels/cuda/batchnorm_relu.cuh"
 #include "kernels/cuda/check.cuh"
 #include "kernels/cuda/elementwise.cuh"
 #include "kernels/cuda/linear_bias.cuh"
@@ -53,6 +55,7 @@ cudaStream_t create_stream() {
 class CudaBackend final : public Backend {
  public:
   Device device() const override { return Device::CUDA; }
+  CudaDeviceTimer& timer() { return timer_; }
   const char* name() const override { return "cuda"; }
 
   // ---- memory ----
@@ -98,10 +101,10 @@ class CudaBackend final : public Backend {
     conv_policy_.tf32 = allow;
     if (cublas_ != nullptr) apply_cublas_math();
   }
-  // Only the convolutions have a choice to make. Our kernels (kernels/cuda) reduce in a fixed
-  // order and use no atomics; cuDNN's batch norm is deterministic (its reproducibility notes
-  // list only some convolution, pooling and CTC paths as not); cuBLAS GEMMs repeat bitwise on
-  // one stream with atomics not allowed (see cublas()).
+  // Only the convolutions have a choice to make. Our kernels (kernels/cuda, the fused batch norm
+  // + ReLU included) reduce in a fixed order and use no atomics; cuDNN's plain batch norm is
+  // deterministic (its reproducibility notes list only some convolution, pooling and CTC paths
+  // as not); cuBLAS GEMMs repeat bitwise on one stream with atomics not allowed (see cublas()).
   void set_deterministic(bool on) override { conv_policy_.deterministic = on; }
 
   bool can_record() const override { return true; }
@@ -147,7 +150,7 @@ class CudaBackend final : public Backend {
     if (dbias != nullptr) column_sums(int64_t(g.n) * g.p() * g.q(), g.k, dy, dbias);
   }
 
-  // ---- batch norm: cuDNN ----
+  // ---- plain batch norm: cuDNN ----
   void batchnorm_forward_train(const BnGeom& g, const float* x, const float* gamma,
                                const float* beta, float eps, float momentum, float* running_mean,
                                float* running_var, float* y, float* save_mean,
@@ -165,6 +168,33 @@ class CudaBackend final : public Backend {
                           float* dgamma, float* dbeta) override {
     cudnn_batchnorm_backward(cudnn(), g, x, dy, gamma, save_mean, save_invstd, eps, dx, dgamma,
                              dbeta);
+  }
+
+  // ---- batch norm + residual add + ReLU: our fused kernels (kernels/cuda/batchnorm_relu.cu),
+  // one read of each input and one write of each output after the statistics ----
+  void batchnorm_relu_forward_train(const BnGeom& g, const float* x, const float* residual,
+                                    const float* gamma, const float* beta, float eps,
+                                    float momentum, float* running_mean, float* running_var,
+                                    float* y, float* save_mean, float* save_invstd) override {
+    void* partials = scratch_.get(gpu::batchnorm_relu_scratch_bytes(g.rows(), g.c));
+    gpu::batchnorm_relu_forward_train(g.rows(), g.c, x, residual, gamma, beta, eps, momentum,
+                                      running_mean, running_var, y, save_mean, save_invstd,
+                                      partials, stream_);
+  }
+  void batchnorm_relu_forward_eval(const BnGeom& g, const float* x, const float* residual,
+                                   const float* gamma, const float* beta,
+                                   const float* running_mean, const float* running_var, float eps,
+                                   float* y) override {
+    gpu::batchnorm_relu_forward_eval(g.rows(), g.c, x, residual, gamma, beta, running_mean,
+                                     running_var, eps, y, stream_);
+  }
+  void batchnorm_relu_backward(const BnGeom& g, const float* x, const float* y, const float* dy,
+                               const float* gamma, const float* save_mean,
+                               const float* save_invstd, float /*eps*/, float* dx,
+                               float* dresidual, float* dgamma, float* dbeta) override {
+    void* partials = scratch_.get(gpu::batchnorm_relu_scratch_bytes(g.rows(), g.c));
+    gpu::batchnorm_relu_backward(g.rows(), g.c, x, y, dy, gamma, save_mean, save_invstd, dx,
+                                 dresidual, dgamma, dbeta, partials, stream_);
   }
 
   // ---- pooling ----
@@ -293,7 +323,15 @@ class CudaBackend final : public Backend {
   DeviceScratch scratch_{stream_};    // partial sums of our reductions
   CudnnConv conv_;
   UploadStaging uploads_{stream_};
+  CudaDeviceTimer timer_{stream_};  // the profiler's (see cuda_backend_timer)
 };
+
+CudaBackend& instance() {
+  // Never destroyed: tensors may outlive any static destructor, and tearing down streams and
+  // handles while the CUDA runtime unloads at exit is an error in itself.
+  static CudaBackend* const instance = new CudaBackend();
+  return *instance;
+}
 
 }  // namespace
 
@@ -322,12 +360,9 @@ bool cuda_probe(std::string* why_not) {
   }
 }
 
-Backend& cuda_backend_instance() {
-  // Never destroyed: tensors may outlive any static destructor, and tearing down streams and
-  // handles while the CUDA runtime unloads at exit is an error in itself.
-  static CudaBackend* const instance = new CudaBackend();
-  return *instance;
-}
+Backend& cuda_backend_instance() { return instance(); }
+
+profiler::DeviceTimer& cuda_backend_timer() { return instance().timer(); }
 
 void* cuda_pinned_alloc(size_t bytes) {
   void* p = nullptr;
