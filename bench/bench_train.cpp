@@ -2,14 +2,19 @@
 // ResNet-8 and ResNet-20 and the blog's ResNet50, on synthetic 32x32x3 batches.
 //
 // Usage: bench_train [model ...] [--model NAME] [--batch N] [--steps N] [--threads N]
-//                    [--device cpu|cuda] [--math fp32|tf32] [--profile] [--json]
+//                    [--device cpu|cuda] [--math fp32|tf32] [--cuda-graphs on|off] [--profile]
+//                    [--json]
 //   model, --model  any name of models/factory.h (default: resnet8 resnet20 resnet50)
 //   --batch         images per step (default 128, 32 for resnet50*)
 //   --steps         timed steps after one warm-up step (default 10 / 5 / 4 by model)
 //   --threads       OpenMP threads (default: OpenMP's, i.e. OMP_NUM_THREADS or every core)
-//   --device        cpu (default) or cuda; a CUDA step ends with the loss read back to the host,
-//                   so every step is timed to completion
+//   --device        cpu (default) or cuda. CUDA steps are queued back to back as the trainer
+//                   queues them (no host round trip per step) and the timed loop ends when the
+//                   GPU has finished; the median step is then the mean (with --profile each step
+//                   is waited for)
 //   --math          CUDA convolutions and GEMMs in fp32 or tf32 (default, what training uses)
+//   --cuda-graphs   on: each step's forward and backward replayed as a recorded CUDA graph
+//                   (train/recorded_step.h), as refine_app --cuda-graphs on (default: off)
 //   --profile       per-op time of a step (engine/profiler.h): calls, ms and % of the step by op
 //                   kind; "other" is the step's wall-clock outside every op (allocation,
 //                   autograd bookkeeping). On CUDA also each op's GPU time (CUDA events around
@@ -18,12 +23,15 @@
 //   --json          one JSON object per model and line instead of the table
 //                   (bench/compare_train_cpu.py reads it)
 // images/s is batch * steps / (total time of the timed steps); median_step_ms is the median step.
+// inference images/s: eval-mode forward passes without gradients (evaluation and the refinery's
+// labeling), the same number of batches.
 #include <omp.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -33,6 +41,7 @@
 #include "kernels/cpu/blas_kernels.h"
 #include "models/factory.h"
 #include "train/optimizer_config.h"
+#include "train/recorded_step.h"
 
 using namespace rf;
 
@@ -42,10 +51,11 @@ struct Case {
   std::string model;
   int batch = 0, steps = 0;
   Device device = Device::CPU;
+  bool graphs = false;
 };
 
 struct Result {
-  double images_per_s = 0, median_step_ms = 0, mean_step_ms = 0;
+  double images_per_s = 0, median_step_ms = 0, mean_step_ms = 0, inference_images_per_s = 0;
   profiler::Totals ops{};
 };
 
@@ -55,16 +65,28 @@ Result run(const Case& c, bool profile) {
   std::vector<float> x(size_t(c.batch) * 32 * 32 * 3), t(size_t(c.batch) * 10, 0.f);
   for (size_t i = 0; i < x.size(); ++i) x[i] = float((i * 2654435761u) % 1000) / 500.f - 1.f;
   for (int i = 0; i < c.batch; ++i) t[size_t(i) * 10 + size_t(i % 10)] = 1.f;
-  const Variable images(Tensor::from_host(x, {c.batch, 32, 32, 3}, c.device));
+  const Tensor images = Tensor::from_host(x, {c.batch, 32, 32, 3}, c.device);
   const Tensor targets = Tensor::from_host(t, {c.batch, 10}, c.device);
-  auto step = [&] {
+  Backend& backend = backend_for(c.device);
+  const auto forward_backward = [&](const Tensor& in, const Tensor& want) {
     model->parameters().zero_grad();
-    Variable loss = softmax_cross_entropy(model->forward(images), targets);
+    Variable loss = softmax_cross_entropy(model->forward(Variable(in)), want);
     loss.backward();
-    opt->step();
-    (void)loss.value().item();
   };
-  step();  // warm-up: first-touch allocations, thread pool start
+  train::RecordedStep recorded([&](const std::function<void()>& work) { return backend.record(work); },
+                               forward_backward);
+  auto step = [&] {
+    if (c.graphs)
+      recorded.run(images, targets);
+    else
+      forward_backward(images, targets);
+    opt->step();
+  };
+  // Warm-up: first-touch allocations, thread pool start, cuDNN's algorithm search; with graphs
+  // the second step records.
+  step();
+  step();
+  backend.synchronize();
   profiler::reset();
   profiler::set_enabled(profile);
   std::vector<double> ms;
@@ -72,18 +94,32 @@ Result run(const Case& c, bool profile) {
   for (int s = 0; s < c.steps; ++s) {
     const auto s0 = std::chrono::steady_clock::now();
     step();
+    if (profile) backend.synchronize();
     ms.push_back(
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - s0).count());
   }
+  backend.synchronize();
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   profiler::set_enabled(false);
   Result r;
   r.images_per_s = double(c.batch) * c.steps / secs;
   r.mean_step_ms = 1e3 * secs / c.steps;
   std::sort(ms.begin(), ms.end());
-  r.median_step_ms = ms.size() % 2 ? ms[ms.size() / 2]
-                                   : 0.5 * (ms[ms.size() / 2 - 1] + ms[ms.size() / 2]);
+  r.median_step_ms = c.device == Device::CUDA && !profile
+                         ? r.mean_step_ms
+                         : ms.size() % 2 ? ms[ms.size() / 2]
+                                         : 0.5 * (ms[ms.size() / 2 - 1] + ms[ms.size() / 2]);
   if (profile) r.ops = profiler::totals();
+
+  model->set_training(false);
+  NoGrad no_grad;
+  (void)model->forward(Variable(images));  // warm-up: eval-mode algorithms
+  backend.synchronize();
+  const auto i0 = std::chrono::steady_clock::now();
+  for (int s = 0; s < c.steps; ++s) (void)model->forward(Variable(images));
+  backend.synchronize();
+  r.inference_images_per_s = double(c.batch) * c.steps /
+                             std::chrono::duration<double>(std::chrono::steady_clock::now() - i0).count();
   return r;
 }
 
@@ -147,11 +183,11 @@ void print_profile(const Case& c, const Result& r) {
 
 void print_json(const Case& c, const Result& r, bool profile) {
   std::printf("{\"model\": \"%s\", \"device\": \"%s\", \"batch\": %d, \"steps\": %d, "
-              "\"threads\": %d, \"blas\": \"%s\", \"images_per_s\": %.3f, "
-              "\"mean_step_ms\": %.4f, \"median_step_ms\": %.4f",
+              "\"threads\": %d, \"blas\": \"%s\", \"cuda_graphs\": %s, \"images_per_s\": %.3f, "
+              "\"mean_step_ms\": %.4f, \"median_step_ms\": %.4f, \"inference_images_per_s\": %.3f",
               c.model.c_str(), device_name(c.device), c.batch, c.steps, omp_get_max_threads(),
-              cpu::select_blas_kernels(), r.images_per_s,
-              r.mean_step_ms, r.median_step_ms);
+              cpu::select_blas_kernels(), c.graphs ? "true" : "false", r.images_per_s,
+              r.mean_step_ms, r.median_step_ms, r.inference_images_per_s);
   if (profile) {
     std::printf(", \"profile\": [");
     bool first = true;
@@ -173,8 +209,8 @@ void print_json(const Case& c, const Result& r, bool profile) {
 [[noreturn]] void usage(const std::string& why) {
   std::fprintf(stderr,
                "bench_train: %s\nusage: bench_train [model ...] [--model NAME] [--batch N] "
-               "[--steps N] [--threads N] [--device cpu|cuda] [--math fp32|tf32] [--profile] "
-               "[--json]\n",
+               "[--steps N] [--threads N] [--device cpu|cuda] [--math fp32|tf32] "
+               "[--cuda-graphs on|off] [--profile] [--json]\n",
                why.c_str());
   std::exit(2);
 }
@@ -192,7 +228,7 @@ int positive(const char* flag, const char* value) {
 int main(int argc, char** argv) {
   std::vector<std::string> names;
   int batch = 0, steps = 0, threads = 0;
-  bool profile = false, json = false, tf32 = true;
+  bool profile = false, json = false, tf32 = true, graphs = false;
   Device device = Device::CPU;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -211,6 +247,10 @@ int main(int argc, char** argv) {
       const std::string v = argv[++i];
       if (v != "fp32" && v != "tf32") usage("--math takes fp32 or tf32, not '" + v + "'");
       tf32 = v == "tf32";
+    } else if (a == "--cuda-graphs" && has_value) {
+      const std::string v = argv[++i];
+      if (v != "on" && v != "off") usage("--cuda-graphs takes on or off, not '" + v + "'");
+      graphs = v == "on";
     }
     else if (a.starts_with("-")) usage("unknown or incomplete flag '" + a + "'");
     else names.push_back(a);
@@ -220,6 +260,8 @@ int main(int argc, char** argv) {
     if (std::find(known.begin(), known.end(), n) == known.end())
       usage("unknown model '" + n + "'");
   if (names.empty()) names = {"resnet8", "resnet20", "resnet50"};
+  if (graphs && device != Device::CUDA) usage("--cuda-graphs on needs --device cuda");
+  if (graphs && profile) usage("--profile times ops one by one: use it with --cuda-graphs off");
   if (threads > 0) omp_set_num_threads(threads);
   (void)cpu_backend();  // selects OpenBLAS's kernels (kernels/cpu/blas_kernels.h)
   if (device == Device::CUDA) {
@@ -232,18 +274,18 @@ int main(int argc, char** argv) {
   }
   if (!json) std::printf("OpenBLAS kernels: %s\n", cpu::select_blas_kernels());
 
-  if (!json) std::printf("%-10s %6s %6s %8s %10s %14s\n", "model", "batch", "steps", "threads",
-                         "images/s", "median step ms");
+  if (!json) std::printf("%-10s %6s %6s %8s %10s %14s %16s\n", "model", "batch", "steps", "threads",
+                         "images/s", "median step ms", "inference img/s");
   for (const std::string& n : names) {
     const bool big = n.starts_with("resnet50");
     Case c{n, batch > 0 ? batch : (big ? 32 : 128),
-           steps > 0 ? steps : (n == "resnet8" ? 10 : big ? 4 : 5), device};
+           steps > 0 ? steps : (n == "resnet8" ? 10 : big ? 4 : 5), device, graphs};
     const Result r = run(c, profile);
     if (json) {
       print_json(c, r, profile);
     } else {
-      std::printf("%-10s %6d %6d %8d %10.1f %14.2f\n", c.model.c_str(), c.batch, c.steps,
-                  omp_get_max_threads(), r.images_per_s, r.median_step_ms);
+      std::printf("%-10s %6d %6d %8d %10.1f %14.2f %16.1f\n", c.model.c_str(), c.batch, c.steps,
+                  omp_get_max_threads(), r.images_per_s, r.median_step_ms, r.inference_images_per_s);
       if (profile) print_profile(c, r);
     }
     std::fflush(stdout);

@@ -7,14 +7,15 @@ passes the path of bench_kernels; bench_train is taken from the same build folde
 
 Per model (blog ResNet50 at batch 250 by default; resnet20, resnet8 at 128), each variant in a
 process of its own:
-  ours      bench_train --device cuda --math fp32 and --math tf32 (synthetic batch, Adam, the loss
-            read back every step)
+  ours      bench_train --device cuda with --math fp32, --math tf32 and --math tf32 --cuda-graphs on
+            (synthetic batch, Adam, steps queued back to back as the trainer does; one
+            synchronize at the end), and its eval-mode inference images/s
   PyTorch   eager FP32, eager TF32, bf16 autocast + channels_last, the whole step captured in a
             CUDA graph (FP32 weights, TF32 math, capturable Adam), and with --compile also
             torch.compile(mode="max-autotune") (minutes of compiling: off by default, because
             gpu-check gives each script 120 s; run it through gpu-check's EXTRA)
 Every PyTorch variant times `--steps` steps after warm-up with one synchronize at the end (the
-graph and compile variants replay without reading the loss back; eager ones read it like ours).
+graph and compile variants replay without reading the loss back; eager ones read it every step).
 Prints images/s of each and our best over each of theirs.
 The networks are bench/compare_train_cpu.py's twins of models/resnet.cpp (channels_last).
 """
@@ -119,14 +120,16 @@ def main():
     for name in a.models.split(","):
         batch = BATCH.get(name, 128)
         ours = {}
-        for math in ("fp32", "tf32"):
+        for label, flags in (("fp32", ["--math", "fp32"]), ("tf32", ["--math", "tf32"]),
+                             ("tf32 + graphs", ["--math", "tf32", "--cuda-graphs", "on"])):
             try:
                 r = run_json([bench, "--model", name, "--batch", str(batch), "--steps", str(a.steps),
-                              "--device", "cuda", "--math", math, "--json"], 300)
-                ours[math] = r["images_per_s"]
-                print(f"{name:10} {batch:5} {'ours ' + math:22} {ours[math]:10.1f}", flush=True)
-            except (subprocess.SubprocessError, RuntimeError, ValueError) as e:
-                print(f"{name:10} {batch:5} {'ours ' + math:22} failed: {e}", flush=True)
+                              "--device", "cuda", "--json"] + flags, 300)
+                ours[label] = r["images_per_s"]
+                print(f"{name:10} {batch:5} {'ours ' + label:22} {ours[label]:10.1f}  "
+                      f"(inference {r['inference_images_per_s']:.0f} images/s)", flush=True)
+            except (subprocess.SubprocessError, RuntimeError, ValueError, KeyError) as e:
+                print(f"{name:10} {batch:5} {'ours ' + label:22} failed: {e}", flush=True)
         best = max(ours.values(), default=0.0)
         for v in variants:
             try:
