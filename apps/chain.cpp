@@ -223,6 +223,7 @@ ExperimentOutcome run_experiment(const ChainConfig& c, const data::TrainTest& ra
                                  const std::vector<int>& seed_indices) {
   ExperimentOutcome out;
   backend_for(ctx.device).set_deterministic(c.deterministic);
+  backend_for(ctx.device).set_allow_tf32(c.precision == "tf32");
   RF_CHECK(c.teacher.empty() == (ctx.teacher == nullptr),
            "run_experiment: the configuration's teacher '" << c.teacher << "' and the loaded one disagree");
   const bool dynamic = c.refine == "dynamic";

@@ -6,6 +6,7 @@
 
 #include "apps/flag_values.h"
 #include "apps/model_command_line.h"
+#include "engine/check.h"
 #include "models/factory.h"
 
 namespace rf::app {
@@ -150,6 +151,8 @@ const std::vector<Flag>& flags() {
        [](Options& o, const std::string& v) { o.threads = int(parse_int("--threads", v, 1)); }},
       {"--deterministic", "", "GPU: only deterministic cuDNN convolution algorithms, picked by cuDNN's heuristic instead of timing, so a run and its --resume repeat bitwise (may be slower); CPU runs always repeat for a given --threads (default: off)",
        [](Options& o, const std::string&) { o.chain.deterministic = true; }},
+      {"--precision", "fp32|tf32", "GPU: convolutions and GEMMs in full FP32, or with TF32 tensor cores (10-bit mantissa products, FP32 sums); batch norm, softmax, loss and optimizer are FP32 either way; the CPU always computes in FP32 (default: tf32)",
+       [](Options& o, const std::string& v) { o.chain.precision = parse_choice("--precision", v, {"fp32", "tf32"}); }},
       {"--cuda-graphs", "on|off", "GPU: record each training step once as a CUDA graph and replay it (one launch instead of hundreds; per-epoch results unchanged); off until measured faster on a GPU (default: off)",
        [](Options& o, const std::string& v) { o.chain.cuda_graphs = parse_choice("--cuda-graphs", v, {"on", "off"}) == "on"; }},
       {"--out", "DIR", "parent of the run directory <timestamp>-<dataset>-<refine> (default: runs)",
@@ -231,6 +234,7 @@ Json ChainConfig::to_json() const {
                        {"precise_bn", precise_bn},
                        {"deterministic", deterministic},
                        {"cuda_graphs", cuda_graphs},
+                       {"precision", precision},
                        {"teacher", teacher},
                        {"teacher_md5", teacher_md5},
                        {"control", control}});
@@ -278,6 +282,9 @@ ChainConfig ChainConfig::from_json(const Json& j) {
   c.precise_bn = j.contains("precise_bn") ? json_integer<int>(j.at("precise_bn")) : 0;
   c.deterministic = j.contains("deterministic") && j.at("deterministic").get<bool>();
   c.cuda_graphs = j.contains("cuda_graphs") && j.at("cuda_graphs").get<bool>();
+  // Runs recorded before --precision existed ran with TF32 allowed.
+  c.precision = j.contains("precision") ? j.at("precision").get<std::string>() : "tf32";
+  RF_CHECK(c.precision == "fp32" || c.precision == "tf32", "precision '" << c.precision << "' is neither fp32 nor tf32");
   // Absent in runs recorded before --teacher and --control existed: neither was used.
   c.teacher = j.contains("teacher") ? j.at("teacher").get<std::string>() : "";
   c.teacher_md5 = j.contains("teacher_md5") ? j.at("teacher_md5").get<std::string>() : "";

@@ -180,6 +180,23 @@ TEST_CASE("the configuration round-trips through JSON exactly") {
   CHECK_FALSE(ChainConfig::from_json(older).image_size.has_value());
 }
 
+TEST_CASE("--precision and --cuda-graphs are recorded; runs from before them read as they ran") {
+  const Options o = parse({"cifar10", "--precision", "fp32", "--cuda-graphs", "on"});
+  CHECK(o.chain.precision == "fp32");
+  CHECK(o.chain.cuda_graphs);
+  const ChainConfig back = ChainConfig::from_json(rf::parse_json(o.chain.to_json().dump(), "test"));
+  CHECK(back.precision == "fp32");
+  CHECK(back.cuda_graphs);
+  rf::Json older = o.chain.to_json();
+  older.erase("precision");
+  older.erase("cuda_graphs");
+  CHECK(ChainConfig::from_json(older).precision == "tf32");
+  CHECK_FALSE(ChainConfig::from_json(older).cuda_graphs);
+  rf::Json bad = o.chain.to_json();
+  bad["precision"] = "bf17";
+  CHECK_THROWS_WITH(ChainConfig::from_json(bad), doctest::Contains("bf17"));
+}
+
 TEST_CASE("the sample order is recorded; a config.json from before it loads with the order it ran in") {
   const Options o = parse({"cifar10"});
   rf::Json j = rf::parse_json(o.chain.to_json().dump(), "test");
