@@ -14,8 +14,8 @@ process of its own:
             CUDA graph (FP32 weights, TF32 math, capturable Adam), and with --compile also
             torch.compile(mode="max-autotune") (minutes of compiling: off by default, because
             gpu-check gives each script 120 s; run it through gpu-check's EXTRA)
-Every PyTorch variant times `--steps` steps after warm-up with one synchronize at the end (the
-graph and compile variants replay without reading the loss back; eager ones read it every step).
+Every variant, ours and PyTorch's, times `--steps` steps after warm-up, queued back to back with
+one synchronize at the end (no loss read back per step; the trainer reads it once per epoch).
 Prints images/s of each and our best over each of theirs.
 The networks are bench/compare_train_cpu.py's twins of models/resnet.cpp (channels_last).
 """
@@ -82,14 +82,26 @@ def torch_worker(name, batch, steps, variant):
     torch.cuda.synchronize()
     t0 = time.perf_counter()
     for _ in range(steps):
-        out = run()
-        if variant in ("fp32", "tf32", "bf16_channels_last"):
-            out.item()  # as ours: the loss read back every step
+        run()  # as ours: queued back to back, no loss read back per step
     torch.cuda.synchronize()
     secs = time.perf_counter() - t0
+    # Eval-mode inference (what evaluation and labeling do), for the eager variants.
+    infer = 0.0
+    if variant in ("fp32", "tf32", "bf16_channels_last"):
+        model.eval()
+        with torch.no_grad(), torch.autocast("cuda", dtype=torch.bfloat16,
+                                             enabled=variant == "bf16_channels_last"):
+            model(x)
+            torch.cuda.synchronize()
+            t1 = time.perf_counter()
+            for _ in range(steps):
+                model(x)
+            torch.cuda.synchronize()
+            infer = batch * steps / (time.perf_counter() - t1)
     print(json.dumps({"model": name, "variant": variant, "batch": batch, "steps": steps,
-                      "images_per_s": batch * steps / secs, "warmup_s": compile_s,
-                      "torch": torch.__version__, "gpu": torch.cuda.get_device_name()}))
+                      "images_per_s": batch * steps / secs, "inference_images_per_s": infer,
+                      "warmup_s": compile_s, "torch": torch.__version__,
+                      "gpu": torch.cuda.get_device_name()}))
 
 
 def run_json(cmd, timeout):
@@ -137,6 +149,8 @@ def main():
                               "--steps", str(a.steps)], 900 if v == "compile" else 300)
                 ratio = f"ours best / this {best / r['images_per_s']:.2f}" if best else ""
                 extra = f" (warm-up {r['warmup_s']:.0f} s)" if v == "compile" else ""
+                if r.get("inference_images_per_s"):
+                    extra += f" (inference {r['inference_images_per_s']:.0f} images/s)"
                 print(f"{name:10} {batch:5} {'pytorch ' + v:22} {r['images_per_s']:10.1f}  {ratio}{extra}",
                       flush=True)
             except (subprocess.SubprocessError, RuntimeError, ValueError) as e:
