@@ -15,8 +15,10 @@
 #include "engine/cuda/cudnn_check.h"
 #include "engine/cuda/cudnn_conv.h"
 #include "engine/cuda/device_scratch.h"
+#include "kernels/cuda/augment.cuh"
 #include "kernels/cuda/check.cuh"
 #include "kernels/cuda/elementwise.cuh"
+#include "kernels/cuda/gather.cuh"
 #include "kernels/cuda/linear_bias.cuh"
 #include "kernels/cuda/optimizers.cuh"
 #include "kernels/cuda/pooling.cuh"
@@ -237,6 +239,19 @@ class CudaBackend final : public Backend {
     const gpu::AdamStep s =
         gpu::adam_step(p.lr, p.beta1, p.beta2, p.eps, p.weight_decay, p.decoupled, p.step);
     gpu::adam_update(n, s, param, grad, m, v, stream_);
+  }
+
+  // ---- data: indices are checked by the callers, on the host (see backend.h) ----
+  void augment_batch(const AugmentBatch& a, const uint8_t* images, const int64_t* indices,
+                     float* out) override {
+    check_augment_batch(a);
+    gpu::augment_batch(a, images, indices, out, stream_);
+  }
+  void gather_rows(int64_t n, int cols, const float* table, int64_t rows, const int64_t* indices,
+                   float* out) override {
+    RF_CHECK(n >= 0 && cols > 0 && rows >= 0, "gather_rows: " << n << " rows of " << cols
+                                                              << " from " << rows);
+    gpu::gather_rows(n, cols, table, rows, indices, out, stream_);
   }
 
  private:
