@@ -1,6 +1,8 @@
 // Loader throughput: full Keras-style augmentation (the blog's 10 deg / 10% zoom / 10% shifts /
 // flip) plus normalization on 32x32 RGB, as images/s for 1..N worker threads. The target is
-// >= 10,000 images/s per core. Prints figures only; nothing is asserted.
+// >= 10,000 images/s per core. Then Backend::augment_batch, the same work on data resident in a
+// backend's memory (train::DeviceDataset), batch 250, on the CPU backend (all its threads) and,
+// when a GPU is usable, on CUDA. Prints figures only; nothing is asserted.
 //
 // usage: bench_loader [images=20000] [epochs=3]
 
@@ -14,6 +16,8 @@
 #include "data/loader.h"
 #include "data/normalize.h"
 #include "data/rng.h"
+#include "engine/backend.h"
+#include "engine/tensor.h"
 
 using namespace rf::data;
 using Clock = std::chrono::steady_clock;
@@ -47,6 +51,42 @@ double kernel_rate(const Dataset& d, const AugmentConfig& cfg, const Normalizati
   volatile float keep = out[0];  // the result must look used, or the work may be optimised away
   (void)keep;
   return static_cast<double>(d.size()) / s;
+}
+
+// Backend::augment_batch over `d` already in `b`'s memory, batches of 250 in a shuffled order.
+double backend_rate(rf::Backend& b, const Dataset& d, const AugmentConfig& cfg,
+                    const Normalization& norm, int epochs) {
+  constexpr std::int64_t kBatch = 250;
+  const rf::Storage images(b, d.images.size());
+  b.copy_from_host(images.data(), d.images.data(), d.images.size());
+  Rng rng(2);
+  std::vector<std::int64_t> order;
+  for (std::size_t i : permutation(d.size(), rng)) order.push_back(static_cast<std::int64_t>(i));
+  const rf::Storage indices(b, order.size() * sizeof(std::int64_t));
+  b.copy_from_host(indices.data(), order.data(), order.size() * sizeof(std::int64_t));
+  const rf::Storage out(b, static_cast<std::size_t>(kBatch) * d.sample_bytes() * sizeof(float));
+  rf::AugmentBatch a;
+  a.count = static_cast<std::int64_t>(d.size());
+  a.h = d.height;
+  a.w = d.width;
+  a.c = d.channels;
+  a.n = kBatch;
+  a.seed = 1;
+  a.spec = cfg;
+  a.norm = channel_affine(norm, d.channels, "bench");
+  const std::int64_t batches = a.count / kBatch;
+  const auto run = [&](std::int64_t k) {
+    a.epoch = static_cast<std::uint64_t>(k / batches);
+    b.augment_batch(a, static_cast<const std::uint8_t*>(images.data()),
+                    static_cast<const std::int64_t*>(indices.data()) + (k % batches) * kBatch,
+                    static_cast<float*>(out.data()));
+  };
+  run(0);  // warm-up: first launch, page faults
+  b.synchronize();
+  const auto t0 = Clock::now();
+  for (std::int64_t k = 0; k < epochs * batches; ++k) run(k);
+  b.synchronize();
+  return static_cast<double>(epochs * batches * kBatch) / seconds_since(t0);
 }
 
 }  // namespace
@@ -86,6 +126,16 @@ int main(int argc, char** argv) {
     }
     const double rate = static_cast<double>(seen) / seconds_since(t0);
     std::printf("  workers %2u: %10.0f images/s  (%8.0f per worker)\n", workers, rate, rate / workers);
+  }
+
+  std::printf("Backend::augment_batch, batch 250, images in the backend's memory:\n");
+  std::vector<rf::Backend*> backends = {&rf::cpu_backend()};
+  if (rf::cuda_available()) backends.push_back(&rf::cuda_backend());
+  for (rf::Backend* b : backends) {
+    std::printf("  %-4s keras:     %10.0f images/s\n", b->name(),
+                backend_rate(*b, d, AugmentConfig::blog(true), norm, epochs));
+    std::printf("  %-4s crop-flip: %10.0f images/s\n", b->name(),
+                backend_rate(*b, d, AugmentConfig::pad_crop_flip(), norm, epochs));
   }
   return 0;
 }

@@ -10,57 +10,33 @@
 //
 // Each transform writes either uint8 (rounded; used by the static mode, whose copies are stored
 // as a Dataset) or normalized float (used by the loader, so warp and normalization are one pass).
+// The work is done by kernels/cpu/augment_image.h, which the engine's CPU backend also calls and
+// whose arithmetic the CUDA kernel shares (kernels/augment_math.h); the types are those of
+// kernels/augment_spec.h.
 
 #include <cstdint>
 
 #include "data/dataset.h"
 #include "data/normalize.h"
 #include "data/rng.h"
+#include "kernels/augment_spec.h"
 
 namespace rf::data {
 
-struct KerasAugment {
-  float rotation_deg = 0.0f;
-  float zoom = 0.0f;          // zoom range z: factors in [1 - z, 1 + z]
-  float width_shift = 0.0f;   // fraction of the width
-  float height_shift = 0.0f;  // fraction of the height
-  bool horizontal_flip = false;
-};
+using ::rf::AugmentKind;
+using ::rf::CropFlipAugment;
+using ::rf::CropParams;
+using ::rf::KerasAugment;
+using ::rf::KerasParams;
+using ::rf::SampleKey;
 
-struct CropFlipAugment {
-  int pad = 4;
-  bool horizontal_flip = true;
-};
-
-enum class AugmentKind { None, Keras, CropFlip };
-
-struct AugmentConfig {
-  AugmentKind kind = AugmentKind::None;
-  KerasAugment keras;
-  CropFlipAugment crop;
-
+struct AugmentConfig : AugmentSpec {
   // The blog's settings: 10 degrees, 10% zoom, 10% shifts; flip only for CIFAR-10.
   static AugmentConfig blog(bool horizontal_flip);
   static AugmentConfig pad_crop_flip(int pad = 4);
 };
 
-// One sample's Keras transform. tx shifts along rows, ty along columns (Keras' naming), in pixels.
-struct KerasParams {
-  float theta_deg = 0.0f;
-  float tx = 0.0f;
-  float ty = 0.0f;
-  float zx = 1.0f;
-  float zy = 1.0f;
-  bool flip = false;
-};
 KerasParams draw_keras_params(const KerasAugment& a, int height, int width, Rng& rng);
-
-// Crop window origin in the padded image, each in [0, 2 * pad]; (pad, pad) is the original.
-struct CropParams {
-  int dy = 0;
-  int dx = 0;
-  bool flip = false;
-};
 CropParams draw_crop_params(const CropFlipAugment& a, Rng& rng);
 
 void warp_image(const std::uint8_t* src, int h, int w, int c, const KerasParams& p, std::uint8_t* dst);
@@ -70,12 +46,6 @@ void crop_flip_image(const std::uint8_t* src, int h, int w, int c, int pad, cons
                      std::uint8_t* dst);
 void crop_flip_image(const std::uint8_t* src, int h, int w, int c, int pad, const CropParams& p,
                      const Normalization& norm, float* dst);
-
-struct SampleKey {
-  std::uint64_t seed = 0;
-  std::uint64_t epoch = 0;
-  std::uint64_t index = 0;  // the sample's position in its dataset
-};
 
 // Draws the sample's parameters from Rng(key) and applies `config` (None = plain copy).
 void augment_sample(const AugmentConfig& config, const std::uint8_t* src, int h, int w, int c,

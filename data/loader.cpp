@@ -21,7 +21,8 @@ HostAllocator HostAllocator::aligned() {
 
 namespace {
 
-// Recycles batch buffers: pinned allocations are slow, so each is made once and reused.
+// Recycles batch buffers: pinned allocations are slow, so each is made once and reused. A size
+// of zero allocates no buffer (the indices-only mode).
 class BatchPool : public std::enable_shared_from_this<BatchPool> {
  public:
   BatchPool(HostAllocator alloc, std::size_t image_floats, std::size_t target_floats)
@@ -46,6 +47,7 @@ class BatchPool : public std::enable_shared_from_this<BatchPool> {
  private:
   Batch* create() {
     auto b = std::make_unique<Batch>();
+    if (image_floats_ == 0) return b.release();
     b->images = static_cast<float*>(alloc_.allocate(image_floats_ * sizeof(float)));
     if (!b->images) throw std::bad_alloc();
     b->soft_targets = static_cast<float*>(alloc_.allocate(target_floats_ * sizeof(float)));
@@ -56,8 +58,8 @@ class BatchPool : public std::enable_shared_from_this<BatchPool> {
     return b.release();
   }
   void destroy(Batch* b) {
-    alloc_.deallocate(b->images);
-    alloc_.deallocate(b->soft_targets);
+    if (b->images) alloc_.deallocate(b->images);
+    if (b->soft_targets) alloc_.deallocate(b->soft_targets);
     delete b;
   }
   void release(Batch* b) {
@@ -115,6 +117,7 @@ struct Loader::Impl {
       const std::size_t idx = ord[start + i];
       b->indices[i] = idx;
       b->labels[i] = data.labels[idx];
+      if (opt.indices_only) continue;
       augment_sample(opt.augment, data.image(idx), data.height, data.width, data.channels,
                      {opt.seed, ep, idx}, opt.normalization, b->images + i * sb);
       float* target = b->soft_targets + i * nc;
@@ -173,8 +176,9 @@ Loader::Loader(const Dataset& data, LoaderOptions options, const SoftLabels* sof
                         std::to_string(data.num_classes()) + " classes");
   if (!m.opt.allocator.allocate || !m.opt.allocator.deallocate)
     fail(data.name, "allocator needs both allocate and deallocate");
-  m.pool = std::make_shared<BatchPool>(m.opt.allocator, m.opt.batch_size * data.sample_bytes(),
-                                       m.opt.batch_size * static_cast<std::size_t>(data.num_classes()));
+  const std::size_t batches = m.opt.indices_only ? 0 : m.opt.batch_size;
+  m.pool = std::make_shared<BatchPool>(m.opt.allocator, batches * data.sample_bytes(),
+                                       batches * static_cast<std::size_t>(data.num_classes()));
   for (unsigned t = 0; t < m.opt.workers; ++t) m.threads.emplace_back([&m] { m.worker(); });
 }
 

@@ -39,6 +39,7 @@ struct Batch {
   int classes = 0;
   float* images = nullptr;        // size x height x width x channels, normalized, NHWC
   float* soft_targets = nullptr;  // size x classes: soft labels when given, else one-hot
+  // (both null from a loader in indices_only mode)
   std::vector<std::int32_t> labels;  // hard labels
   std::vector<std::size_t> indices;  // each sample's position in the dataset
   std::uint64_t epoch = 0;
@@ -61,6 +62,10 @@ struct LoaderOptions {
   AugmentConfig augment;      // applied on the fly, freshly drawn every epoch
   Normalization normalization;  // empty: identity (px / 255)
   HostAllocator allocator = HostAllocator::aligned();
+  // Batches carry only their order (indices, labels, epoch, number): no images or targets, for a
+  // consumer that makes those where the data lives (train/device_dataset.h). Such batches cost
+  // next to nothing, so workers = 0 suits this mode.
+  bool indices_only = false;
 };
 
 class Loader {

@@ -33,6 +33,19 @@ Normalization compute_normalization(const Dataset& train) {
   return n;
 }
 
+ChannelAffine channel_affine(const Normalization& norm, int channels, const std::string& where) {
+  if (channels > kMaxChannels) fail(where, "at most " + std::to_string(kMaxChannels) + " channels");
+  if (norm.channels() != channels)
+    fail(where, "normalization has " + std::to_string(norm.channels()) + " channels, image " +
+                    std::to_string(channels));
+  ChannelAffine a;
+  for (int k = 0; k < channels; ++k) {
+    a.scale[k] = norm.scale(k);
+    a.bias[k] = norm.bias(k);
+  }
+  return a;
+}
+
 void normalize_image(const std::uint8_t* src, float* dst, std::size_t pixels,
                      const Normalization& norm) {
   const int c = norm.channels();

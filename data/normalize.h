@@ -5,14 +5,15 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "data/dataset.h"
+#include "kernels/augment_spec.h"
 
 namespace rf::data {
 
-// Images with more channels than this (RGBA at most) are not produced by any reader.
-inline constexpr int kMaxChannels = 4;
+using ::rf::kMaxChannels;
 
 struct Normalization {
   std::vector<float> mean;
@@ -28,6 +29,11 @@ struct Normalization {
 };
 
 Normalization compute_normalization(const Dataset& train);
+
+// The (scale, bias) pairs of `norm` for images of `channels` channels, as the augmentation
+// kernels take them; throws, naming `where`, when the channel counts differ or exceed
+// kMaxChannels.
+ChannelAffine channel_affine(const Normalization& norm, int channels, const std::string& where);
 
 // `pixels` interleaved pixels of norm.channels() channels.
 void normalize_image(const std::uint8_t* src, float* dst, std::size_t pixels,

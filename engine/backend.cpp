@@ -1,5 +1,6 @@
 #include "engine/backend.h"
 
+#include <cstdint>
 #include <cstdio>
 #include <string>
 
@@ -80,6 +81,22 @@ void Backend::batchnorm_relu_backward(const BnGeom& g, const float* x, const flo
   relu_backward(n, y, dy, masked);
   batchnorm_backward(g, x, masked, gamma, save_mean, save_invstd, eps, dx, dgamma, dbeta);
   if (!dresidual) deallocate(masked);
+}
+
+void check_augment_batch(const AugmentBatch& a) {
+  RF_CHECK(a.h > 0 && a.w > 0 && a.c > 0 && a.c <= kMaxChannels,
+           "augment_batch: images of " << a.h << " x " << a.w << " x " << a.c
+                                       << " (1 to " << kMaxChannels << " channels)");
+  // Kernels index within one image with int.
+  RF_CHECK(a.image_bytes() <= INT32_MAX, "augment_batch: images of " << a.image_bytes()
+                                                                     << " bytes are too large");
+  RF_CHECK(a.count >= 0 && a.n >= 0, "augment_batch: " << a.n << " samples of " << a.count);
+  // A grid of one block per sample (CUDA).
+  RF_CHECK(a.n <= INT32_MAX, "augment_batch: " << a.n << " samples in one batch");
+  // 2 * pad + 1 crop positions must fit an int.
+  RF_CHECK(a.spec.kind != AugmentKind::CropFlip ||
+               (a.spec.crop.pad >= 0 && a.spec.crop.pad < (1 << 30)),
+           "augment_batch: crop padding " << a.spec.crop.pad);
 }
 
 Backend& backend_for(Device d) { return d == Device::CPU ? cpu_backend() : cuda_backend(); }

@@ -9,6 +9,7 @@
 #include <memory>
 
 #include "engine/device.h"
+#include "kernels/augment_spec.h"
 #include "kernels/shapes.h"
 
 namespace rf {
@@ -162,7 +163,24 @@ class Backend {
                           float* momentum_buf) = 0;
   virtual void adam_update(int64_t n, const AdamParams& p, float* param, const float* grad,
                            float* m, float* v) = 0;
+
+  // ---- data: training batches made from data that lives in this backend's memory ----
+  // out (a.n x h x w x c floats, NHWC) = the samples images[indices[i]] (a uint8 NHWC set of
+  // a.count images) augmented by a.spec with parameters drawn from KeyedRng(a.seed, a.epoch,
+  // indices[i]), then normalized: on the CPU the same bits as data::augment_sample; on CUDA the
+  // same except where sinf/cosf of a rotation differ in the last bit (a tiny fraction of a grey
+  // level). Indices must be in [0, a.count): the CPU backend throws; a CUDA kernel cannot, so it
+  // writes NaN for such a sample, and callers check on the host (train/device_dataset.h does).
+  virtual void augment_batch(const AugmentBatch& a, const uint8_t* images, const int64_t* indices,
+                             float* out) = 0;
+  // out[i, :] = table[indices[i], :] for i < n, rows of `cols` floats, table of `rows` rows.
+  // Indices out of range as for augment_batch (CUDA: a NaN row).
+  virtual void gather_rows(int64_t n, int cols, const float* table, int64_t rows,
+                           const int64_t* indices, float* out) = 0;
 };
+
+// Throws unless the sizes and spec of `a` describe a batch both backends can make.
+void check_augment_batch(const AugmentBatch& a);
 
 // The CPU backend always exists.
 Backend& cpu_backend();

@@ -4,10 +4,13 @@
 #include <new>
 
 #include "engine/backend.h"
+#include "engine/check.h"
 #include "engine/onednn_conv.h"
+#include "kernels/cpu/augment.h"
 #include "kernels/cpu/batchnorm.h"
 #include "kernels/cpu/blas_kernels.h"
 #include "kernels/cpu/elementwise.h"
+#include "kernels/cpu/gather.h"
 #include "kernels/cpu/linear.h"
 #include "kernels/cpu/metrics.h"
 #include "kernels/cpu/optimizers.h"
@@ -16,6 +19,13 @@
 
 namespace rf {
 namespace {
+
+void check_indices(const char* op, int64_t n, const int64_t* indices, int64_t count) {
+  for (int64_t i = 0; i < n; ++i)
+    RF_CHECK(indices[i] >= 0 && indices[i] < count,
+             op << ": index " << indices[i] << " (batch position " << i << ") outside the "
+                << count << " rows it picks from");
+}
 
 class CpuBackend final : public Backend {
  public:
@@ -158,6 +168,20 @@ class CpuBackend final : public Backend {
                    float* v) override {
     cpu::adam_update(n, p.lr, p.beta1, p.beta2, p.eps, p.weight_decay, p.decoupled, p.step, param,
                      grad, m, v);
+  }
+
+  void augment_batch(const AugmentBatch& a, const uint8_t* images, const int64_t* indices,
+                     float* out) override {
+    check_augment_batch(a);
+    check_indices("augment_batch", a.n, indices, a.count);
+    cpu::augment_batch(a, images, indices, out);
+  }
+  void gather_rows(int64_t n, int cols, const float* table, int64_t rows, const int64_t* indices,
+                   float* out) override {
+    RF_CHECK(n >= 0 && cols > 0 && rows >= 0, "gather_rows: " << n << " rows of " << cols
+                                                              << " from " << rows);
+    check_indices("gather_rows", n, indices, rows);
+    cpu::gather_rows(n, cols, table, indices, out);
   }
 
  private:

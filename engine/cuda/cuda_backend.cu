@@ -19,8 +19,10 @@
 #include "engine/cuda/step_graph.h"
 #include "engine/cuda/upload_staging.h"
 #include "kernels/cuda/batchnorm_relu.cuh"
+#include "kernels/cuda/augment.cuh"
 #include "kernels/cuda/check.cuh"
 #include "kernels/cuda/elementwise.cuh"
+#include "kernels/cuda/gather.cuh"
 #include "kernels/cuda/linear_bias.cuh"
 #include "kernels/cuda/metrics.cuh"
 #include "kernels/cuda/optimizers.cuh"
@@ -279,6 +281,19 @@ class CudaBackend final : public Backend {
     const gpu::AdamStep s =
         gpu::adam_step(p.lr, p.beta1, p.beta2, p.eps, p.weight_decay, p.decoupled, p.step);
     gpu::adam_update(n, s, param, grad, m, v, stream_);
+  }
+
+  // ---- data: indices are checked by the callers, on the host (see backend.h) ----
+  void augment_batch(const AugmentBatch& a, const uint8_t* images, const int64_t* indices,
+                     float* out) override {
+    check_augment_batch(a);
+    gpu::augment_batch(a, images, indices, out, stream_);
+  }
+  void gather_rows(int64_t n, int cols, const float* table, int64_t rows, const int64_t* indices,
+                   float* out) override {
+    RF_CHECK(n >= 0 && cols > 0 && rows >= 0, "gather_rows: " << n << " rows of " << cols
+                                                              << " from " << rows);
+    gpu::gather_rows(n, cols, table, rows, indices, out, stream_);
   }
 
  private:

@@ -175,3 +175,46 @@ TEST_CASE("loader: restarting mid-epoch discards stale batches; next() before st
   CHECK(e.indices == loader.epoch_order(1));
   CHECK(e.indices.size() == 50);
 }
+
+TEST_CASE("loader: indices-only batches carry the full loader's order and labels, and no buffers") {
+  const Dataset d = make_dataset(23);
+  std::atomic<int> allocs{0};
+  for (const bool drop_last : {false, true})
+    for (const unsigned workers : {0u, 2u}) {
+      LoaderOptions o;
+      o.batch_size = 5;
+      o.drop_last = drop_last;
+      o.seed = 3;
+      o.workers = workers;
+      o.augment = AugmentConfig::blog(true);
+      Loader full(d, o);
+      o.indices_only = true;
+      o.allocator = {[&](std::size_t) -> void* {
+                       ++allocs;
+                       return nullptr;
+                     },
+                     [](void*) {}};
+      Loader order(d, o);
+      CHECK(order.batches_per_epoch() == full.batches_per_epoch());
+      for (const std::uint64_t epoch : {0u, 4u}) {
+        full.start_epoch(epoch);
+        order.start_epoch(epoch);
+        std::size_t batches = 0;
+        while (BatchPtr want = full.next()) {
+          const BatchPtr got = order.next();
+          REQUIRE(got);
+          CHECK(got->images == nullptr);
+          CHECK(got->soft_targets == nullptr);
+          CHECK(got->size == want->size);
+          CHECK(got->epoch == epoch);
+          CHECK(got->number == batches++);
+          CHECK(got->indices == want->indices);
+          CHECK(got->labels == want->labels);
+          CHECK((got->height == 4 && got->width == 4 && got->channels == 3 && got->classes == 5));
+        }
+        CHECK(order.next() == nullptr);
+        CHECK(batches == (drop_last ? 4u : 5u));
+      }
+    }
+  CHECK(allocs == 0);
+}
