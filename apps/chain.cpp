@@ -20,6 +20,7 @@
 #include "train/batch_tensors.h"
 #include "train/batchnorm_statistics.h"
 #include "train/calibration.h"
+#include "train/device_dataset.h"
 #include "train/host_allocator.h"
 #include "train/evaluate.h"
 #include "train/model_data.h"
@@ -139,7 +140,15 @@ GenerationResult run_generation(const ChainConfig& c, const ChainData& d, std::u
   lo.augment = d.on_the_fly;
   lo.normalization = d.normalization;
   lo.allocator = train::host_allocator_for(ctx.device);
-  data::Loader train_loader(d.train, lo, prev_labels ? &targets : nullptr);
+  // --data-on-device: the dataset and its targets are uploaded once; the loader only orders
+  // indices, and each batch is made on the device from them.
+  std::optional<train::DeviceDataset> device_data;
+  if (c.data_on_device) {
+    device_data.emplace(d.train, lo, ctx.device, prev_labels ? &targets : nullptr);
+    lo.indices_only = true;
+    lo.workers = 0;
+  }
+  data::Loader train_loader(d.train, lo, prev_labels && !device_data ? &targets : nullptr);
   // --val-fraction 0 holds out nothing: no validation loader then (a loader refuses no images).
   std::optional<data::Loader> val_loader;
   if (d.val.size()) val_loader.emplace(d.val, eval_loader_options(c, d.normalization, ctx.device));
@@ -156,17 +165,18 @@ GenerationResult run_generation(const ChainConfig& c, const ChainData& d, std::u
   tc.precise_bn_batches = c.precise_bn;
   tc.statistics_loader = &statistics_loader;
   train::Trainer trainer(*model, tc, int64_t(train_loader.batches_per_epoch()));
+  if (device_data) trainer.set_device_data(&*device_data);
   if (labeler) {
     labeler->set_training(false);
     const float inv_t = float(1.0 / c.temperature);
     const float alpha = float(c.alpha);
-    trainer.set_target_provider([labeler, inv_t, alpha](const data::Batch& b, const Tensor& images) {
+    trainer.set_target_provider([labeler, inv_t, alpha](const data::Batch&, const Tensor& images,
+                                                        const Tensor& truth) {
       Variable logits = labeler->forward(Variable(images));
       if (inv_t != 1.f) logits = scale(logits, inv_t);
       const Variable p = softmax(logits);
       if (alpha == 1.f) return p.value();
-      const Variable truth(train::batch_targets(b, images.device()));
-      return add(scale(p, alpha), scale(truth, 1.f - alpha)).value();
+      return add(scale(p, alpha), scale(Variable(truth), 1.f - alpha)).value();
     });
   }
   if (ctx.progress) {

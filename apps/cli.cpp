@@ -153,6 +153,8 @@ const std::vector<Flag>& flags() {
        [](Options& o, const std::string&) { o.chain.deterministic = true; }},
       {"--precision", "fp32|tf32", "GPU: convolutions and GEMMs in full FP32, or with TF32 tensor cores (10-bit mantissa products, FP32 sums); batch norm, softmax, loss and optimizer are FP32 either way; the CPU always computes in FP32 (default: tf32)",
        [](Options& o, const std::string& v) { o.chain.precision = parse_choice("--precision", v, {"fp32", "tf32"}); }},
+      {"--data-on-device", "on|off", "keep the training images (uint8) and targets on the training device and make each batch there from its indices (augmentation and normalization as kernels) instead of on host threads; the same images as the host loader (bitwise on the CPU; on a GPU up to float rounding of a rotation's sine and cosine); off until measured faster on a GPU (default: off)",
+       [](Options& o, const std::string& v) { o.chain.data_on_device = parse_choice("--data-on-device", v, {"on", "off"}) == "on"; }},
       {"--cuda-graphs", "on|off", "GPU: record each training step once as a CUDA graph and replay it (one launch instead of hundreds; per-epoch results unchanged); off until measured faster on a GPU (default: off)",
        [](Options& o, const std::string& v) { o.chain.cuda_graphs = parse_choice("--cuda-graphs", v, {"on", "off"}) == "on"; }},
       {"--out", "DIR", "parent of the run directory <timestamp>-<dataset>-<refine> (default: runs)",
@@ -234,6 +236,7 @@ Json ChainConfig::to_json() const {
                        {"precise_bn", precise_bn},
                        {"deterministic", deterministic},
                        {"cuda_graphs", cuda_graphs},
+                       {"data_on_device", data_on_device},
                        {"precision", precision},
                        {"teacher", teacher},
                        {"teacher_md5", teacher_md5},
@@ -282,6 +285,7 @@ ChainConfig ChainConfig::from_json(const Json& j) {
   c.precise_bn = j.contains("precise_bn") ? json_integer<int>(j.at("precise_bn")) : 0;
   c.deterministic = j.contains("deterministic") && j.at("deterministic").get<bool>();
   c.cuda_graphs = j.contains("cuda_graphs") && j.at("cuda_graphs").get<bool>();
+  c.data_on_device = j.contains("data_on_device") && j.at("data_on_device").get<bool>();
   // Runs recorded before --precision existed ran with TF32 allowed.
   c.precision = j.contains("precision") ? j.at("precision").get<std::string>() : "tf32";
   RF_CHECK(c.precision == "fp32" || c.precision == "tf32", "precision '" << c.precision << "' is neither fp32 nor tf32");

@@ -54,6 +54,7 @@ struct ChainConfig {
   int precise_bn = 100;                // batches for precise batch-norm statistics; 0: off
   bool deterministic = false;          // GPU: bitwise-repeatable runs (Backend::set_deterministic)
   bool cuda_graphs = false;            // GPU: steps replayed as recorded CUDA graphs (train/recorded_step.h)
+  bool data_on_device = false;         // training batches made on the device (train/device_dataset.h)
   std::string precision = "tf32";      // GPU convolutions and GEMMs: fp32 | tf32 (Backend::set_allow_tf32)
   // --teacher: generation 0, a trained model file that R1 learns from (kept in the run
   // directory as teacher.safetensors, see apps/teacher.h); empty: R1 learns the ground truth.

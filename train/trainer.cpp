@@ -32,9 +32,6 @@ Trainer::Trainer(models::Model& model, TrainConfig config, int64_t steps_per_epo
   if (config_.early_stopping) early_stopping_.emplace(*config_.early_stopping);
   if (config_.print_progress)
     printer_ = std::make_unique<ConsolePrinter>(config_.label, stdout_is_terminal());
-  targets_ = [](const data::Batch& b, const Tensor& images) {
-    return batch_targets(b, images.device());
-  };
   metrics_ = std::make_unique<RunningMetrics>(model.device(), model.classes(), false);
   if (config_.cuda_graphs) {
     RF_CHECK(backend_for(model.device()).can_record(),
@@ -70,6 +67,13 @@ RunningMetrics::Totals Trainer::read_totals(int epoch) const {
   return m;
 }
 
+void Trainer::set_device_data(const DeviceDataset* data) {
+  RF_CHECK(!data || data->device() == model_.device(),
+           "device-resident data on " << device_name(data->device()) << " for a model on "
+                                      << device_name(model_.device()));
+  device_data_ = data;
+}
+
 void Trainer::forward_backward(const Tensor& images, const Tensor& targets) {
   model_.parameters().zero_grad();
   const Variable logits = model_.forward(Variable(images));
@@ -101,11 +105,20 @@ Trainer::EpochTotals Trainer::train_epoch(data::Loader& train, int epoch) {
                                     << " classes and " << model_.in_channels() << " channels");
     const int64_t n = int64_t(b->size);
     optimizer_->set_lr(float(schedule_->lr(step)));
-    const Tensor images = batch_images(*b, device);
-    Tensor targets;
-    {
+    Tensor images, batch_targets_on_device;
+    if (device_data_) {
+      RF_CHECK(b->images == nullptr, "training on device-resident data needs an indices-only loader");
+      DeviceBatch made = device_data_->make_batch(b->indices, b->epoch);
+      images = std::move(made.images);
+      batch_targets_on_device = std::move(made.targets);
+    } else {
+      images = batch_images(*b, device);
+      batch_targets_on_device = batch_targets(*b, device);
+    }
+    Tensor targets = batch_targets_on_device;
+    if (targets_) {
       NoGrad no_grad;  // targets are constants, whatever model computed them
-      targets = targets_(*b, images);
+      targets = targets_(*b, images, batch_targets_on_device);
     }
     RF_CHECK(targets.shape() == (Shape{n, model_.classes()}) && targets.device() == device,
              "target provider returned " << shape_str(targets.shape()) << " on "

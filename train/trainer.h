@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "data/loader.h"
+#include "train/device_dataset.h"
 #include "train/early_stopping.h"
 #include "engine/optimizer.h"
 #include "train/schedule.h"
@@ -51,9 +52,11 @@ struct TrainConfig {
 };
 
 // The targets of a batch: [n, classes] on the device of `images` (the batch's images, already
-// there). The default uses the batch's soft_targets; the dynamic refinery passes one that runs
-// the frozen labeler on `images`.
-using TargetProvider = std::function<Tensor(const data::Batch& batch, const Tensor& images)>;
+// there). `batch_targets` are the batch's own targets there (its soft labels, else one-hot), what
+// training uses without a provider; the dynamic refinery passes a provider that runs the frozen
+// labeler on `images` (and mixes in `batch_targets` for alpha < 1).
+using TargetProvider =
+    std::function<Tensor(const data::Batch& batch, const Tensor& images, const Tensor& batch_targets)>;
 
 struct FitResult {
   std::vector<EpochStats> history;  // every epoch so far, including those before a resume
@@ -69,6 +72,10 @@ class Trainer {
   ~Trainer();
 
   void set_target_provider(TargetProvider provider) { targets_ = std::move(provider); }
+  // Batches made on the model's device from their indices (train/device_dataset.h) instead of
+  // from the loader's host buffers; the training loader must then be indices-only. `data` must
+  // outlive fit().
+  void set_device_data(const DeviceDataset* data);
   void on_batch(std::function<void(const BatchProgress&)> fn) { on_batch_ = std::move(fn); }
   void on_epoch(std::function<void(const EpochStats&)> fn) { on_epoch_ = std::move(fn); }
 
@@ -109,7 +116,8 @@ class Trainer {
   models::NamedTensors best_;  // weights of the best epoch, kept when restore_best is set
   std::vector<EpochStats> history_;
   bool stopped_early_ = false;
-  TargetProvider targets_;
+  TargetProvider targets_;  // empty: the batches' own targets
+  const DeviceDataset* device_data_ = nullptr;
   std::unique_ptr<RunningMetrics> metrics_;  // the epoch's, on the model's device
   std::unique_ptr<RecordedStep> recorded_step_;
   std::function<void(const BatchProgress&)> on_batch_;

@@ -180,17 +180,20 @@ TEST_CASE("the configuration round-trips through JSON exactly") {
   CHECK_FALSE(ChainConfig::from_json(older).image_size.has_value());
 }
 
-TEST_CASE("--precision and --cuda-graphs are recorded; runs from before them read as they ran") {
-  const Options o = parse({"cifar10", "--precision", "fp32", "--cuda-graphs", "on"});
+TEST_CASE("--precision, --cuda-graphs and --data-on-device are recorded; runs from before them read as they ran") {
+  const Options o = parse({"cifar10", "--precision", "fp32", "--cuda-graphs", "on", "--data-on-device", "on"});
   CHECK(o.chain.precision == "fp32");
   CHECK(o.chain.cuda_graphs);
+  CHECK(o.chain.data_on_device);
   const ChainConfig back = ChainConfig::from_json(rf::parse_json(o.chain.to_json().dump(), "test"));
   CHECK(back.precision == "fp32");
   CHECK(back.cuda_graphs);
   rf::Json older = o.chain.to_json();
   older.erase("precision");
   older.erase("cuda_graphs");
+  older.erase("data_on_device");
   CHECK(ChainConfig::from_json(older).precision == "tf32");
+  CHECK_FALSE(ChainConfig::from_json(older).data_on_device);
   CHECK_FALSE(ChainConfig::from_json(older).cuda_graphs);
   rf::Json bad = o.chain.to_json();
   bad["precision"] = "bf17";

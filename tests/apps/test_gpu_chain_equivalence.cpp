@@ -2,7 +2,8 @@
 // chains (ResNet-8, 512 synthetic 32x32 images, 2 generations of 2 epochs) run through
 // run_experiment on both backends, the GPU with TF32 off and --deterministic. Per-epoch losses
 // must agree within 1e-3 relative, every generation's soft labels within 1e-3 absolute, and their
-// argmax on at least 99% of the training images. Runs only where a GPU is usable.
+// argmax on at least 99% of the training images; likewise with --data-on-device on the GPU.
+// Runs only where a GPU is usable.
 #include <doctest/doctest.h>
 #include <unistd.h>
 
@@ -20,42 +21,19 @@
 #include "apps/run_dir.h"
 #include "data/soft_labels.h"
 #include "engine/backend.h"
+#include "tiny_chain.h"
 #include "train/progress.h"
 
 namespace fs = std::filesystem;
 using namespace rf;
+using rf::test::epochs_of;
+using rf::test::synthetic;
 
 namespace {
 
 constexpr double kLossRelTolerance = 1e-3;
 constexpr double kLabelAbsTolerance = 1e-3;
 constexpr double kMinArgmaxAgreement = 0.99;
-
-// Class k of 10 lights one horizontal band of one channel over dim noise: learned within two
-// epochs, so the labels a generation hands on are confident. (Near-uniform labels would make the
-// argmax comparison a coin toss between any two float implementations.)
-data::Dataset synthetic(int n, unsigned seed) {
-  data::Dataset d;
-  d.name = "synthetic";
-  d.height = d.width = 32;
-  d.channels = 3;
-  d.classes = {"c0", "c1", "c2", "c3", "c4", "c5", "c6", "c7", "c8", "c9"};
-  d.labels.resize(size_t(n));
-  d.images.resize(size_t(n) * d.sample_bytes());
-  std::mt19937 rng(seed);
-  for (int i = 0; i < n; ++i) {
-    const int k = int(rng() % 10);
-    d.labels[size_t(i)] = k;
-    std::uint8_t* img = d.image(size_t(i));
-    for (int y = 0; y < 32; ++y)
-      for (int x = 0; x < 32; ++x)
-        for (int c = 0; c < 3; ++c) {
-          const bool band = y / 3 == k && c == k % 3;
-          img[(y * 32 + x) * 3 + c] = std::uint8_t(rng() % 64 + (band ? 160 : 0));
-        }
-  }
-  return d;
-}
 
 app::ChainConfig chain_config(const std::string& refine) {
   app::ChainConfig c;
@@ -75,14 +53,6 @@ app::ChainConfig chain_config(const std::string& refine) {
   return c;
 }
 
-std::vector<train::EpochStats> epochs_of(const fs::path& metrics) {
-  std::vector<train::EpochStats> out;
-  std::istringstream in(app::read_text_file(metrics));
-  for (std::string line; std::getline(in, line);)
-    if (!line.empty()) out.push_back(train::EpochStats::from_json(parse_json(line, metrics.string())));
-  return out;
-}
-
 void check_close_relative(double got, double want, const std::string& what) {
   if (std::isnan(want)) {
     CHECK_MESSAGE(std::isnan(got), what);
@@ -92,20 +62,9 @@ void check_close_relative(double got, double want, const std::string& what) {
   CHECK_MESSAGE(rel <= kLossRelTolerance, what << ": cuda " << got << ", cpu " << want);
 }
 
-void compare_chains(const std::string& refine) {
-  data::TrainTest raw{synthetic(512, 1), synthetic(128, 2)};
-  const app::ChainConfig c = chain_config(refine);
-  const fs::path root =
-      fs::temp_directory_path() / ("rf_gpu_chain_" + refine + "_" + std::to_string(::getpid()));
-  fs::remove_all(root);
-  const fs::path cpu_dir = root / "cpu", gpu_dir = root / "cuda";
-  fs::create_directories(cpu_dir);
-  fs::create_directories(gpu_dir);
-  app::run_experiment(c, raw, cpu_dir, app::RunContext{Device::CPU}, {0});
-  cuda_backend().set_allow_tf32(false);
-  app::run_experiment(c, raw, gpu_dir, app::RunContext{Device::CUDA}, {0});
-
-  const data::Dataset train = app::prepare_chain_data(c, raw, c.seed).train;
+// One GPU run's generations against the CPU run's.
+void compare_runs(const app::ChainConfig& c, const data::Dataset& train, const fs::path& cpu_dir,
+                  const fs::path& gpu_dir, const std::string& what) {
   for (int g = 1; g <= c.generations; ++g) {
     CAPTURE(g);
     const app::GenerationPaths pc = app::generation_paths(cpu_dir, 0, g);
@@ -113,7 +72,7 @@ void compare_chains(const std::string& refine) {
     const auto ec = epochs_of(pc.metrics), eg = epochs_of(pg.metrics);
     REQUIRE(ec.size() == eg.size());
     for (size_t e = 0; e < ec.size(); ++e) {
-      const std::string at = refine + " R" + std::to_string(g) + " epoch " + std::to_string(e + 1);
+      const std::string at = what + " R" + std::to_string(g) + " epoch " + std::to_string(e + 1);
       check_close_relative(eg[e].train_loss, ec[e].train_loss, at + " train loss");
       check_close_relative(eg[e].val_loss, ec[e].val_loss, at + " val loss");
       std::printf("%s: train loss cpu %.6f cuda %.6f, val loss cpu %.6f cuda %.6f\n", at.c_str(),
@@ -134,11 +93,34 @@ void compare_chains(const std::string& refine) {
       same_argmax += ia == ib;
     }
     const double agreement = double(same_argmax) / double(lc.rows);
-    std::printf("%s R%d labels: max |cuda - cpu| %.2e, same argmax %.2f%%\n", refine.c_str(), g,
+    std::printf("%s R%d labels: max |cuda - cpu| %.2e, same argmax %.2f%%\n", what.c_str(), g,
                 worst, 100 * agreement);
     CHECK(worst <= kLabelAbsTolerance);
     CHECK(agreement >= kMinArgmaxAgreement);
   }
+}
+
+// The CPU run (host loader) against two GPU runs: batches from the host loader, and batches made
+// on the GPU from the resident dataset (--data-on-device; no augmentation here, so the images
+// are the same bits).
+void compare_chains(const std::string& refine) {
+  data::TrainTest raw{synthetic(512, 1), synthetic(128, 2)};
+  const app::ChainConfig c = chain_config(refine);
+  app::ChainConfig on_device = c;
+  on_device.data_on_device = true;
+  const fs::path root =
+      fs::temp_directory_path() / ("rf_gpu_chain_" + refine + "_" + std::to_string(::getpid()));
+  fs::remove_all(root);
+  const fs::path cpu_dir = root / "cpu", gpu_dir = root / "cuda", device_dir = root / "cuda_data_on_device";
+  for (const fs::path& d : {cpu_dir, gpu_dir, device_dir}) fs::create_directories(d);
+  app::run_experiment(c, raw, cpu_dir, app::RunContext{Device::CPU}, {0});
+  cuda_backend().set_allow_tf32(false);
+  app::run_experiment(c, raw, gpu_dir, app::RunContext{Device::CUDA}, {0});
+  app::run_experiment(on_device, raw, device_dir, app::RunContext{Device::CUDA}, {0});
+
+  const data::Dataset train = app::prepare_chain_data(c, raw, c.seed).train;
+  compare_runs(c, train, cpu_dir, gpu_dir, refine);
+  compare_runs(c, train, cpu_dir, device_dir, refine + " --data-on-device");
   fs::remove_all(root);
 }
 

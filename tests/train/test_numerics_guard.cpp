@@ -42,7 +42,7 @@ TEST_CASE("a NaN loss in epoch 2 stops training, names epoch and batch, and keep
   c.log_file = scratch.dir / "log.jsonl";
   Trainer t(*model, c, int64_t(loader.batches_per_epoch()));
   // Targets are the batch's one-hot rows, except NaN for the second batch of the second epoch.
-  t.set_target_provider([](const data::Batch& b, const Tensor& images) {
+  t.set_target_provider([](const data::Batch& b, const Tensor& images, const Tensor&) {
     const bool poison = b.epoch == 1 && b.number == 1;
     std::vector<float> v(b.soft_targets, b.soft_targets + b.size * size_t(b.classes));
     if (poison) v.assign(v.size(), std::nanf(""));
@@ -76,7 +76,7 @@ TEST_CASE("a GPU out-of-memory error in a step says how much memory was asked at
   Trainer t(*model, c, int64_t(loader.batches_per_epoch()));
   // What the CUDA backend's allocate throws when cudaMallocAsync reports cudaErrorMemoryAllocation.
   const std::size_t asked = std::size_t(3) << 30;
-  t.set_target_provider([&](const data::Batch&, const Tensor&) -> Tensor {
+  t.set_target_provider([&](const data::Batch&, const Tensor&, const Tensor&) -> Tensor {
     throw OutOfMemory(asked, "CUDA allocation of 3221225472 bytes failed: cudaErrorMemoryAllocation: out of memory");
   });
   try {

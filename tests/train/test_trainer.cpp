@@ -149,7 +149,7 @@ TEST_CASE("a target provider supplies the training targets") {
   c.print_progress = false;
   Trainer t(*model, c, int64_t(f.train.batches_per_epoch()));
   size_t rows = 0;
-  t.set_target_provider([&](const data::Batch& b, const Tensor& images) {
+  t.set_target_provider([&](const data::Batch& b, const Tensor& images, const Tensor&) {
     CHECK(images.shape() == Shape{int64_t(b.size), 8, 8, 3});
     rows += b.size;
     return Tensor::full({int64_t(b.size), 3}, 1.f / 3, images.device());
@@ -162,7 +162,7 @@ TEST_CASE("a target provider supplies the training targets") {
   TrainConfig more = c;
   more.epochs = 2;
   Trainer u(*model, more, int64_t(f.train.batches_per_epoch()));
-  u.set_target_provider([](const data::Batch& b, const Tensor& images) {
+  u.set_target_provider([](const data::Batch& b, const Tensor& images, const Tensor&) {
     return Tensor::full({int64_t(b.size), 3}, std::nanf(""), images.device());
   });
   CHECK_THROWS_WITH_AS(u.fit(f.train, &f.val), doctest::Contains("training loss is nan"), Error);
