@@ -13,7 +13,11 @@ class CudaStepGraph final : public StepGraph {
  public:
   CudaStepGraph(cudaGraphExec_t exec, cudaStream_t stream, uint64_t moves)
       : exec_(exec), stream_(stream), moves_(moves) {}
-  ~CudaStepGraph() override { cudaGraphExecDestroy(exec_); }  // errors at exit are moot
+  // A launch may still be running (a stale graph is dropped right after its last replay).
+  ~CudaStepGraph() override {
+    cudaStreamSynchronize(stream_);  // errors at exit are moot
+    cudaGraphExecDestroy(exec_);
+  }
   CudaStepGraph(const CudaStepGraph&) = delete;
   CudaStepGraph& operator=(const CudaStepGraph&) = delete;
 
