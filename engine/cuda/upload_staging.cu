@@ -23,6 +23,7 @@ void UploadStaging::copy(void* dst, const void* src, size_t bytes) {
   RF_CUDA_CHECK(cudaStreamIsCapturing(stream_, &capturing));
   RF_CHECK(capturing == cudaStreamCaptureStatusNone,
            "a host-to-device copy of " << bytes << " bytes inside a recorded step graph");
+  const std::lock_guard<std::mutex> lock(mutex_);
   if (bytes > kMaxStaged) {
     RF_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, stream_));
     RF_CUDA_CHECK(cudaStreamSynchronize(stream_));

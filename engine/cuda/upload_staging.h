@@ -9,6 +9,7 @@
 
 #include <array>
 #include <cstddef>
+#include <mutex>
 
 namespace rf {
 
@@ -33,6 +34,7 @@ class UploadStaging {
   };
 
   cudaStream_t stream_;
+  std::mutex mutex_;  // the backend is shared by every thread
   std::array<Slot, kSlots> slots_{};
   size_t next_ = 0;
 };
