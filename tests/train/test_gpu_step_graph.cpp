@@ -31,8 +31,7 @@ Outcome run_training(bool graphs) {
   data::LoaderOptions vo = test::loader_options(false);
   vo.batch_size = 96;
   data::Loader loader(set, test::loader_options(true)), val_loader(val, vo);
-  auto model = models::make_model("resnet8", {.classes = 3, .seed = 5});
-  model->to(Device::CUDA);
+  auto model = models::make_model("resnet8", {.classes = 3, .seed = 5, .device = Device::CUDA});
   TrainConfig c;
   c.epochs = 3;
   c.print_progress = false;
