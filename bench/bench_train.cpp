@@ -2,7 +2,7 @@
 // ResNet-8 and ResNet-20 and the blog's ResNet50, on synthetic 32x32x3 batches.
 //
 // Usage: bench_train [model ...] [--model NAME] [--batch N] [--steps N] [--threads N]
-//                    [--device cpu|cuda] [--math fp32|tf32] [--cuda-graphs on|off] [--profile]
+//                    [--device cpu|cuda] [--precision fp32|tf32] [--cuda-graphs on|off] [--profile]
 //                    [--json]
 //   model, --model  any name of models/factory.h (default: resnet8 resnet20 resnet50)
 //   --batch         images per step (default 128, 32 for resnet50*)
@@ -12,7 +12,7 @@
 //                   queues them (no host round trip per step) and the timed loop ends when the
 //                   GPU has finished; the median step is then the mean (with --profile each step
 //                   is waited for)
-//   --math          CUDA convolutions and GEMMs in fp32 or tf32 (default, what training uses)
+//   --precision     CUDA convolutions and GEMMs in fp32 or tf32 (default), as refine_app --precision
 //   --cuda-graphs   on: each step's forward and backward replayed as a recorded CUDA graph
 //                   (train/recorded_step.h), as refine_app --cuda-graphs on (default: off)
 //   --profile       per-op time of a step (engine/profiler.h): calls, ms and % of the step by op
@@ -209,7 +209,7 @@ void print_json(const Case& c, const Result& r, bool profile) {
 [[noreturn]] void usage(const std::string& why) {
   std::fprintf(stderr,
                "bench_train: %s\nusage: bench_train [model ...] [--model NAME] [--batch N] "
-               "[--steps N] [--threads N] [--device cpu|cuda] [--math fp32|tf32] "
+               "[--steps N] [--threads N] [--device cpu|cuda] [--precision fp32|tf32] "
                "[--cuda-graphs on|off] [--profile] [--json]\n",
                why.c_str());
   std::exit(2);
@@ -243,9 +243,9 @@ int main(int argc, char** argv) {
       const std::string v = argv[++i];
       if (v != "cpu" && v != "cuda") usage("--device takes cpu or cuda, not '" + v + "'");
       device = v == "cuda" ? Device::CUDA : Device::CPU;
-    } else if (a == "--math" && has_value) {
+    } else if (a == "--precision" && has_value) {
       const std::string v = argv[++i];
-      if (v != "fp32" && v != "tf32") usage("--math takes fp32 or tf32, not '" + v + "'");
+      if (v != "fp32" && v != "tf32") usage("--precision takes fp32 or tf32, not '" + v + "'");
       tf32 = v == "tf32";
     } else if (a == "--cuda-graphs" && has_value) {
       const std::string v = argv[++i];
