@@ -139,6 +139,19 @@ __device__ __forceinline__ void load(const float* p, float (&v)[V]) {
   }
 }
 
+// Rows r, r + ty, ..., r + (kBatch - 1) * ty of this thread's V channels of the [rows, c]
+// matrix p, all loaded before any is used so that several loads are in flight; rows at or past
+// r1 stay as they were (zero-initialized by the callers).
+template <int V>
+__device__ __forceinline__ void load_rows(const float* p, int64_t r, int64_t r1, const Thread& th,
+                                          int c, float (&v)[kBatch][V]) {
+#pragma unroll
+  for (int k = 0; k < kBatch; ++k) {
+    const int64_t row = r + int64_t(k) * th.ty;
+    if (row < r1) load<V>(p + row * c + th.col, v[k]);
+  }
+}
+
 template <int V>
 __device__ __forceinline__ void store(float* p, const float (&v)[V]) {
   if constexpr (V == 4) {
@@ -202,11 +215,7 @@ __global__ void __launch_bounds__(kThreads)
   if (th.active) {
     for (int64_t r = r0 + th.row_lane; r < r1; r += int64_t(th.ty) * kBatch) {
       float v[kBatch][V] = {};
-#pragma unroll
-      for (int k = 0; k < kBatch; ++k) {
-        const int64_t row = r + int64_t(k) * th.ty;
-        if (row < r1) load<V>(x + row * t.c + th.col, v[k]);
-      }
+      load_rows<V>(x, r, r1, th, t.c, v);
 #pragma unroll
       for (int k = 0; k < kBatch; ++k)  // rows past r1 hold zeros: adding them changes nothing
 #pragma unroll
@@ -232,16 +241,9 @@ __global__ void __launch_bounds__(kThreads)
   if (th.active) {
     for (int64_t r = r0 + th.row_lane; r < r1; r += int64_t(th.ty) * kBatch) {
       float xv[kBatch][V] = {}, yv[kBatch][V] = {}, gv[kBatch][V] = {};
-#pragma unroll
-      for (int k = 0; k < kBatch; ++k) {
-        const int64_t row = r + int64_t(k) * th.ty;
-        if (row < r1) {
-          const int64_t at = row * t.c + th.col;
-          load<V>(x + at, xv[k]);
-          load<V>(y + at, yv[k]);
-          load<V>(dy + at, gv[k]);
-        }
-      }
+      load_rows<V>(x, r, r1, th, t.c, xv);
+      load_rows<V>(y, r, r1, th, t.c, yv);
+      load_rows<V>(dy, r, r1, th, t.c, gv);
 #pragma unroll
       for (int k = 0; k < kBatch; ++k)  // rows past r1: y = 0 masks them out
 #pragma unroll
@@ -292,14 +294,8 @@ __device__ void forward_rows(const Tiling& t, const Thread& th, const float* x,
   const int64_t r1 = min(t.rows, r0 + t.chunk_rows);
   for (int64_t r = r0 + th.row_lane; r < r1; r += int64_t(th.ty) * kBatch) {
     float v[kBatch][V] = {}, res[kBatch][V] = {};
-#pragma unroll
-    for (int k = 0; k < kBatch; ++k) {
-      const int64_t row = r + int64_t(k) * th.ty;
-      if (row < r1) {
-        load<V>(x + row * t.c + th.col, v[k]);
-        if (residual) load<V>(residual + row * t.c + th.col, res[k]);
-      }
-    }
+    load_rows<V>(x, r, r1, th, t.c, v);
+    if (residual) load_rows<V>(residual, r, r1, th, t.c, res);
 #pragma unroll
     for (int k = 0; k < kBatch; ++k) {
       const int64_t row = r + int64_t(k) * th.ty;
@@ -411,16 +407,9 @@ __global__ void __launch_bounds__(kThreads)
   const int64_t r1 = min(t.rows, r0 + t.chunk_rows);
   for (int64_t r = r0 + th.row_lane; r < r1; r += int64_t(th.ty) * kBatch) {
     float xv[kBatch][V] = {}, yv[kBatch][V] = {}, gv[kBatch][V] = {};
-#pragma unroll
-    for (int k = 0; k < kBatch; ++k) {
-      const int64_t row = r + int64_t(k) * th.ty;
-      if (row < r1) {
-        const int64_t at = row * t.c + th.col;
-        load<V>(x + at, xv[k]);
-        load<V>(y + at, yv[k]);
-        load<V>(dy + at, gv[k]);
-      }
-    }
+    load_rows<V>(x, r, r1, th, t.c, xv);
+    load_rows<V>(y, r, r1, th, t.c, yv);
+    load_rows<V>(dy, r, r1, th, t.c, gv);
 #pragma unroll
     for (int k = 0; k < kBatch; ++k) {
       const int64_t row = r + int64_t(k) * th.ty;
