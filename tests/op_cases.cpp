@@ -9,19 +9,19 @@
 #include "tolerance.h"
 
 namespace rf::test {
-namespace {
-
-using ref::Vec;
-
-Vec to_vec(const std::vector<float>& v) { return Vec(v.begin(), v.end()); }
-
-std::vector<float> uniform(int64_t n, unsigned seed, float lo = -1.f, float hi = 1.f) {
+std::vector<float> uniform(int64_t n, unsigned seed, float lo, float hi) {
   std::mt19937 rng(seed);
   std::uniform_real_distribution<float> d(lo, hi);
   std::vector<float> v(static_cast<size_t>(n));
   for (float& x : v) x = d(rng);
   return v;
 }
+
+namespace {
+
+using ref::Vec;
+
+Vec to_vec(const std::vector<float>& v) { return Vec(v.begin(), v.end()); }
 
 // Values bounded away from zero, so that a finite-difference step never crosses ReLU's kink.
 std::vector<float> away_from_zero(int64_t n, unsigned seed) {

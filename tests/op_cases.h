@@ -28,6 +28,9 @@ struct RunOut {
 
 using Extras = std::map<std::string, Tensor>;
 
+// n fixed pseudo-random values, uniform in [lo, hi), the same for a given seed.
+std::vector<float> uniform(int64_t n, unsigned seed, float lo = -1.f, float hi = 1.f);
+
 struct OpCase {
   std::string op;     // the op, named as its kernel sources are (conv2d, softmax_xent, ...)
   std::string shape;  // what is awkward about this case

@@ -11,7 +11,6 @@
 #include <cmath>
 #include <memory>
 #include <cstdio>
-#include <random>
 #include <utility>
 
 #include "metrics_case.h"
@@ -150,22 +149,15 @@ struct BnReluOut {
 BnReluOut run_bn_relu(const BnGeom& g, float mean, bool with_residual, bool composed,
                       const std::vector<float>* backward_y = nullptr) {
   const int64_t n = g.rows() * g.c;
-  auto random = [](int64_t count, unsigned seed, float lo, float hi) {
-    std::mt19937 rng(seed);
-    std::uniform_real_distribution<float> d(lo, hi);
-    std::vector<float> v(static_cast<size_t>(count));
-    for (float& x : v) x = d(rng);
-    return v;
-  };
-  std::vector<float> xh = random(n, 1, -2.f, 2.f);
+  std::vector<float> xh = uniform(n, 1, -2.f, 2.f);
   for (float& v : xh) v += mean;
   auto on_gpu = [&](const std::vector<float>& v) {
     return Tensor::from_host(v, {int64_t(v.size())}, Device::CUDA);
   };
-  const Tensor x = on_gpu(xh), r = on_gpu(random(n, 2, -1.f, 1.f)),
-               dy = on_gpu(random(n, 3, -1.f, 1.f)), gamma = on_gpu(random(g.c, 4, 0.5f, 1.5f)),
-               beta = on_gpu(random(g.c, 5, -0.5f, 0.5f));
-  const Tensor rm = on_gpu(random(g.c, 6, -0.2f, 0.2f)), rv = on_gpu(random(g.c, 7, 0.5f, 2.f));
+  const Tensor x = on_gpu(xh), r = on_gpu(uniform(n, 2, -1.f, 1.f)),
+               dy = on_gpu(uniform(n, 3, -1.f, 1.f)), gamma = on_gpu(uniform(g.c, 4, 0.5f, 1.5f)),
+               beta = on_gpu(uniform(g.c, 5, -0.5f, 0.5f));
+  const Tensor rm = on_gpu(uniform(g.c, 6, -0.2f, 0.2f)), rv = on_gpu(uniform(g.c, 7, 0.5f, 2.f));
   const auto empty = [](int64_t count) { return Tensor::empty({count}, Device::CUDA); };
   const Tensor y = empty(n), sm = empty(g.c), si = empty(g.c), eval = empty(n), dx = empty(n),
                dres = empty(n), dgamma = empty(g.c), dbeta = empty(g.c);

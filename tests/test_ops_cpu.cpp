@@ -3,7 +3,6 @@
 #include <doctest/doctest.h>
 
 #include <cstdio>
-#include <random>
 
 #include "engine/backend.h"
 
@@ -63,16 +62,9 @@ TEST_CASE("the composed batch norm + add + ReLU equals the fused CPU kernels") {
   Backend& be = cpu_backend();
   const BnGeom g{4, 3, 5, 6};
   const int64_t n = g.rows() * g.c;
-  auto random = [](int64_t count, unsigned seed, float lo, float hi) {
-    std::mt19937 rng(seed);
-    std::uniform_real_distribution<float> d(lo, hi);
-    std::vector<float> v(static_cast<size_t>(count));
-    for (float& x : v) x = d(rng);
-    return v;
-  };
-  const std::vector<float> x = random(n, 1, -2.f, 3.f), r = random(n, 2, -1.f, 1.f),
-                           dy = random(n, 3, -1.f, 1.f), gamma = random(g.c, 4, 0.5f, 1.5f),
-                           beta = random(g.c, 5, -0.5f, 0.5f);
+  const std::vector<float> x = uniform(n, 1, -2.f, 3.f), r = uniform(n, 2, -1.f, 1.f),
+                           dy = uniform(n, 3, -1.f, 1.f), gamma = uniform(g.c, 4, 0.5f, 1.5f),
+                           beta = uniform(g.c, 5, -0.5f, 0.5f);
   for (const bool with_residual : {true, false}) {
     CAPTURE(with_residual);
     const float* res = with_residual ? r.data() : nullptr;

@@ -22,21 +22,12 @@ namespace {
 
 void check_same_chain(const std::string& refine, const std::string& augment, double alpha) {
   data::TrainTest raw{test::synthetic(192, 1), test::synthetic(64, 2)};
-  app::ChainConfig c;
-  c.dataset = "synthetic";
-  c.models = {"resnet8"};
+  app::ChainConfig c = test::tiny_chain_config(refine);
   c.epochs = 1;
   c.batch_size = 32;
-  c.generations = 2;
-  c.refine = refine;
   c.augment = augment;
   c.alpha = alpha;
-  c.optimizer = "sgd";
-  c.lr = 0.05;
-  c.schedule = "constant";
-  c.val_fraction = 0.1;
   c.precise_bn = 2;
-  c.figure_images = 0;
   app::ChainConfig on_device = c;
   on_device.data_on_device = true;
   const fs::path root = fs::temp_directory_path() / ("rf_data_on_device_" + refine + "_" + std::to_string(::getpid()));

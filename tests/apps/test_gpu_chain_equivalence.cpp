@@ -36,19 +36,10 @@ constexpr double kLabelAbsTolerance = 1e-3;
 constexpr double kMinArgmaxAgreement = 0.99;
 
 app::ChainConfig chain_config(const std::string& refine) {
-  app::ChainConfig c;
-  c.dataset = "synthetic";
-  c.models = {"resnet8"};
+  app::ChainConfig c = test::tiny_chain_config(refine);
   c.epochs = 2;
   c.batch_size = 64;
-  c.generations = 2;
-  c.refine = refine;
   c.augment = "none";
-  c.optimizer = "sgd";
-  c.lr = 0.05;
-  c.schedule = "constant";
-  c.val_fraction = 0.1;
-  c.figure_images = 0;
   c.deterministic = true;
   return c;
 }

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "apps/cli.h"
 #include "apps/file_io.h"
 #include "data/dataset.h"
 #include "engine/json.h"
@@ -38,6 +39,22 @@ inline data::Dataset synthetic(int n, unsigned seed) {
         }
   }
   return d;
+}
+
+// A chain of two ResNet-8 generations on synthetic(), plain SGD at a constant rate, no figures:
+// what each suite then sets (epochs, batch, augmentation, ...) is what it is about.
+inline app::ChainConfig tiny_chain_config(const std::string& refine) {
+  app::ChainConfig c;
+  c.dataset = "synthetic";
+  c.models = {"resnet8"};
+  c.generations = 2;
+  c.refine = refine;
+  c.optimizer = "sgd";
+  c.lr = 0.05;
+  c.schedule = "constant";
+  c.val_fraction = 0.1;
+  c.figure_images = 0;
+  return c;
 }
 
 inline std::vector<train::EpochStats> epochs_of(const std::filesystem::path& metrics) {
