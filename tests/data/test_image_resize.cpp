@@ -16,10 +16,12 @@
 #include "data/image_resize.h"
 #include "data/registry.h"
 #include "test_util.h"
+#include "tests/error_of.h"
 
 namespace fs = std::filesystem;
 using namespace rf::data;
 using rf::data::test::TempDir;
+using rf::test::error_of;
 
 namespace {
 
@@ -51,15 +53,6 @@ std::vector<std::uint8_t> random_image(ImageSize s, int channels, unsigned seed)
   std::vector<std::uint8_t> v(size_t(s.height * s.width * channels));
   for (auto& x : v) x = std::uint8_t(rng() % 256);
   return v;
-}
-
-std::string error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "";
 }
 
 }  // namespace

@@ -13,10 +13,12 @@
 #include "models/factory.h"
 #include "models/model_file.h"
 #include "models/pytorch_export.h"
+#include "tests/error_of.h"
 
 namespace fs = std::filesystem;
 using namespace rf;
 using namespace rf::models;
+using rf::test::error_of;
 
 namespace {
 
@@ -35,15 +37,6 @@ DataDescription three_classes() {
   d.stddev = {0.25f, 0.24f, 0.26f};
   d.class_names = {"cat", "dog", "eel, \"electric\""};
   return d;
-}
-
-std::string error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "";
 }
 
 }  // namespace
