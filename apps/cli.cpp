@@ -153,10 +153,10 @@ const std::vector<Flag>& flags() {
        [](Options& o, const std::string&) { o.chain.deterministic = true; }},
       {"--precision", "fp32|tf32", "GPU: convolutions and GEMMs in full FP32, or with TF32 tensor cores (10-bit mantissa products, FP32 sums); batch norm, softmax, loss and optimizer are FP32 either way; the CPU always computes in FP32 (default: tf32)",
        [](Options& o, const std::string& v) { o.chain.precision = parse_choice("--precision", v, {"fp32", "tf32"}); }},
-      {"--data-on-device", "on|off", "keep the training images (uint8) and targets on the training device and make each batch there from its indices (augmentation and normalization as kernels) instead of on host threads; the same images as the host loader (bitwise on the CPU; on a GPU up to float rounding of a rotation's sine and cosine); off until measured faster on a GPU (default: off)",
-       [](Options& o, const std::string& v) { o.chain.data_on_device = parse_choice("--data-on-device", v, {"on", "off"}) == "on"; }},
-      {"--cuda-graphs", "on|off", "GPU: record each training step once as a CUDA graph and replay it (one launch instead of hundreds; per-epoch results unchanged); off until measured faster on a GPU (default: off)",
-       [](Options& o, const std::string& v) { o.chain.cuda_graphs = parse_choice("--cuda-graphs", v, {"on", "off"}) == "on"; }},
+      {"--data-on-device", "auto|on|off", "keep the training images (uint8) and targets on the training device and make each batch there from its indices (augmentation and normalization as kernels) instead of on host threads; the same images as the host loader (bitwise on the CPU; on a GPU up to float rounding of a rotation's sine and cosine); auto: on when training on a GPU (default: auto)",
+       [](Options& o, const std::string& v) { o.data_on_device = parse_choice("--data-on-device", v, {"auto", "on", "off"}); }},
+      {"--cuda-graphs", "auto|on|off", "GPU: record each training step once as a CUDA graph and replay it (one launch instead of hundreds; per-epoch results unchanged); auto: on when training on a GPU (default: auto)",
+       [](Options& o, const std::string& v) { o.cuda_graphs = parse_choice("--cuda-graphs", v, {"auto", "on", "off"}); }},
       {"--out", "DIR", "parent of the run directory <timestamp>-<dataset>-<refine> (default: runs)",
        [](Options& o, const std::string& v) { o.out = v; }},
       {"--resume", "RUN_DIR", "continue an interrupted run from its last completed epoch, with its recorded configuration (default: off)",
@@ -341,6 +341,14 @@ Options parse_command_line(int argc, char** argv) {
                        ", or hold out a validation fraction");
   }
   return o;
+}
+
+void resolve_device_flags(Options& o, Device device) {
+  const bool gpu = device == Device::CUDA;
+  if (o.cuda_graphs == "on" && !gpu)
+    throw UsageError("--cuda-graphs on: CUDA graphs need the GPU, and this run trains on the CPU");
+  o.chain.cuda_graphs = o.cuda_graphs == "on" || (o.cuda_graphs == "auto" && gpu);
+  o.chain.data_on_device = o.data_on_device == "on" || (o.data_on_device == "auto" && gpu);
 }
 
 std::string help_text() {

@@ -9,6 +9,7 @@
 
 #include "data/image_resize.h"
 #include "data/sample_order.h"
+#include "engine/device.h"
 #include "engine/json.h"
 
 namespace rf::app {
@@ -53,6 +54,7 @@ struct ChainConfig {
   int figure_images = 12;              // training images in the Figure-4 grid
   int precise_bn = 100;                // batches for precise batch-norm statistics; 0: off
   bool deterministic = false;          // GPU: bitwise-repeatable runs (Backend::set_deterministic)
+  // Both resolved from Options' flags once the device is known (resolve_device_flags).
   bool cuda_graphs = false;            // GPU: steps replayed as recorded CUDA graphs (train/recorded_step.h)
   bool data_on_device = false;         // training batches made on the device (train/device_dataset.h)
   std::string precision = "tf32";      // GPU convolutions and GEMMs: fp32 | tf32 (Backend::set_allow_tf32)
@@ -96,11 +98,18 @@ struct Options {
   std::string cache_dir;     // decoded-image cache and downloads
   bool download = false;
   bool help = false;
+  // --cuda-graphs, --data-on-device: on | off | auto (on when the chain trains on a GPU, where
+  // both were measured faster; off on the CPU).
+  std::string cuda_graphs = "auto";
+  std::string data_on_device = "auto";
 };
 
 // Parses argv; recipe-dependent settings not given on the command line take the recipe's
 // values. Throws UsageError naming the flag on anything malformed.
 Options parse_command_line(int argc, char** argv);
+// Sets chain.cuda_graphs and chain.data_on_device from the flags for a chain that trains on
+// `device`; throws UsageError for --cuda-graphs on with the CPU.
+void resolve_device_flags(Options& o, Device device);
 std::string help_text();
 
 }  // namespace rf::app

@@ -191,8 +191,7 @@ int run(int argc, char** argv) {
   }
   if (!o.resume.empty()) load_run_record(o, o.resume);
   const Device device = choose_device(o.device);
-  if (o.chain.cuda_graphs && device != Device::CUDA)
-    throw UsageError("--cuda-graphs on: CUDA graphs need the GPU, and this run trains on the CPU");
+  if (o.resume.empty()) resolve_device_flags(o, device);  // a resumed run keeps its recorded ones
   return execute(o, device, device_name(device), argc, argv);
 }
 

@@ -180,8 +180,29 @@ TEST_CASE("the configuration round-trips through JSON exactly") {
   CHECK_FALSE(ChainConfig::from_json(older).image_size.has_value());
 }
 
+TEST_CASE("--cuda-graphs and --data-on-device: auto is on for a GPU chain and off for a CPU one") {
+  for (const rf::Device d : {rf::Device::CPU, rf::Device::CUDA}) {
+    Options o = parse({"cifar10"});
+    resolve_device_flags(o, d);
+    CHECK(o.chain.cuda_graphs == (d == rf::Device::CUDA));
+    CHECK(o.chain.data_on_device == (d == rf::Device::CUDA));
+    Options off = parse({"cifar10", "--cuda-graphs", "off", "--data-on-device", "off"});
+    resolve_device_flags(off, d);
+    CHECK_FALSE(off.chain.cuda_graphs);
+    CHECK_FALSE(off.chain.data_on_device);
+  }
+  Options cpu = parse({"cifar10", "--data-on-device", "on", "--cuda-graphs", "auto"});
+  resolve_device_flags(cpu, rf::Device::CPU);
+  CHECK(cpu.chain.data_on_device);
+  CHECK_FALSE(cpu.chain.cuda_graphs);
+  Options graphs = parse({"cifar10", "--cuda-graphs", "on"});
+  CHECK_THROWS_WITH_AS(resolve_device_flags(graphs, rf::Device::CPU),
+                       doctest::Contains("--cuda-graphs on: CUDA graphs need the GPU"), UsageError);
+}
+
 TEST_CASE("--precision, --cuda-graphs and --data-on-device are recorded; runs from before them read as they ran") {
-  const Options o = parse({"cifar10", "--precision", "fp32", "--cuda-graphs", "on", "--data-on-device", "on"});
+  Options o = parse({"cifar10", "--precision", "fp32", "--cuda-graphs", "on", "--data-on-device", "on"});
+  resolve_device_flags(o, rf::Device::CUDA);
   CHECK(o.chain.precision == "fp32");
   CHECK(o.chain.cuda_graphs);
   CHECK(o.chain.data_on_device);

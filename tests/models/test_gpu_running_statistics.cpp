@@ -1,9 +1,19 @@
-// Batch-norm running statistics across backends: the same network, from the same weights, trained
-// for 10-30 steps on the same batches on the CPU and on the GPU (TF32 off, deterministic),
-// must end with the same running mean and variance in every batch-norm layer and the same
-// eval-mode logits. Evaluation and refined labels use exactly these statistics, so a backend
-// that drifted here would label differently while training looked the same. Models: the blog's
-// ResNet50 at batch 250 and a CIFAR ResNet-20 at batch 128. Runs only where a GPU is usable.
+// Batch-norm running statistics and eval-mode logits across backends, on the blog's ResNet50 at
+// batch 250 and a CIFAR ResNet-20 at batch 128 (GPU with TF32 off, deterministic). Evaluation and
+// refined labels use exactly these statistics, so a backend that drifted here would label
+// differently while training looked the same. Runs only where a GPU is usable.
+//
+// Why one step and not a whole training run: these trainings amplify float rounding. The CPU
+// against itself with 1 thread instead of 2 (nothing but summation order differs), 10 SGD
+// steps from the same weights: ResNet50's running statistics end up to 0.48-0.63 apart
+// (normalized to each layer's largest) and its eval logits 0.38-0.57, at learning rates 1e-3 to
+// 1e-2; ResNet-20's 5e-3 and 2e-2 (this 2-core machine, 2026-11-28). A comparison after many
+// steps cannot tell a defect from rounding (an H200 against the CPU, that way: 1.45 and 0.60 for
+// ResNet50, 6.4e-3 and 3.0e-2 for ResNet-20; the same size). So the CPU trains alone for a few steps (the
+// statistics leave their initial values), the GPU takes the CPU's state, and then:
+//   - both take one more step on the same batch: its forward starts from equal weights, so every
+//     layer's batch statistics, and the running averages they move, agree up to rounding;
+//   - both compute eval-mode logits from the CPU's final state (weights and statistics).
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -21,11 +31,14 @@ using namespace rf;
 
 namespace {
 
-// The two backends differ by float rounding only (op table tolerances <= 1e-4 per op, TF32 off).
-// Ten to thirty SGD steps at a small learning rate amplify that by far less than 100x, so a
-// statistic or logit further than this from the CPU's is a defect, not rounding.
-constexpr double kStatisticsTolerance = 2e-3;  // per layer, normalized to the layer's largest
-constexpr double kLogitTolerance = 2e-3;       // normalized to the largest logit
+// This procedure is well conditioned: on the CPU, the "other" model given the state with every
+// weight scaled by 1 +- 1e-6 (larger than a float convolution's rounding) moves the running
+// statistics by at most 3.6e-7 and the eval logits by 4.8e-6 (both models, 2026-11-28). With
+// TF32 off the backends differ by float rounding only, so 1e-4 is 20x that; a wrong momentum, a
+// layer updating another's statistics or an inference path with other statistics is off by
+// order 1e-2 to 1.
+constexpr double kStatisticsTolerance = 1e-4;  // per layer, normalized to the layer's largest
+constexpr double kLogitTolerance = 1e-4;       // normalized to the largest logit
 
 struct Batch {
   std::vector<float> images, targets;
@@ -58,13 +71,13 @@ Tensor images_on(const Batch& b, int batch, Device d) {
 
 // SGD, not the blog's Adam: Adam scales every coordinate's step to about the learning rate, so
 // for gradients that are zero but for rounding (the blog's conv biases in front of batch norm)
-// it turns each backend's float noise into different full-size steps, and those biases feed the
-// running means. SGD keeps noise at the size of noise.
-void train(models::Model& m, const std::vector<Batch>& batches, int batch, int classes, int steps) {
+// it turns each backend's float noise into different full-size steps.
+void train(models::Model& m, const std::vector<Batch>& batches, int batch, int classes, int first,
+           int steps) {
   const Device d = m.device();
   Sgd opt(m.parameters(), SgdParams{0.01f, 0.9f, 5e-4f, true});
   m.set_training(true);
-  for (int s = 0; s < steps; ++s) {
+  for (int s = first; s < first + steps; ++s) {
     const Batch& b = batches[size_t(s) % batches.size()];
     m.parameters().zero_grad();
     Variable loss = softmax_cross_entropy(m.forward(Variable(images_on(b, batch, d))),
@@ -89,7 +102,13 @@ bool ends_with(const std::string& s, const std::string& tail) {
   return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
 }
 
-void check_model(const std::string& name, int batch, int steps) {
+std::vector<float> eval_logits(models::Model& m, const Batch& b, int batch) {
+  m.set_training(false);
+  NoGrad no_grad;
+  return m.forward(Variable(images_on(b, batch, m.device()))).value().to_host();
+}
+
+void check_model(const std::string& name, int batch, int cpu_steps) {
   constexpr int kClasses = 10;
   const std::vector<Batch> batches = make_batches(4, batch, kClasses);
   const Batch held_out = make_batches(5, batch, kClasses).back();
@@ -98,13 +117,13 @@ void check_model(const std::string& name, int batch, int steps) {
   mo.classes = kClasses;
   mo.seed = 3;
   auto cpu = models::make_model(name, mo);
+  train(*cpu, batches, batch, kClasses, 0, cpu_steps);
   mo.device = Device::CUDA;
   auto gpu = models::make_model(name, mo);
-  gpu->load_state(cpu->state());  // the same starting weights and statistics
+  gpu->load_state(cpu->state());
 
-  train(*cpu, batches, batch, kClasses, steps);
-  train(*gpu, batches, batch, kClasses, steps);
-
+  train(*cpu, batches, batch, kClasses, cpu_steps, 1);
+  train(*gpu, batches, batch, kClasses, cpu_steps, 1);
   const models::NamedTensors want = cpu->state(), got = gpu->state();
   REQUIRE(want.size() == got.size());
   double worst = 0;
@@ -121,18 +140,12 @@ void check_model(const std::string& name, int batch, int steps) {
   }
   CHECK(layers > 0);
 
-  cpu->set_training(false);
-  gpu->set_training(false);
-  NoGrad no_grad;
-  const std::vector<float> lc = cpu->forward(Variable(images_on(held_out, batch, Device::CPU)))
-                                    .value()
-                                    .to_host();
-  const std::vector<float> lg = gpu->forward(Variable(images_on(held_out, batch, Device::CUDA)))
-                                    .value()
-                                    .to_host();
-  const double logit_err = normalized_error(lg, lc);
-  std::printf("%-10s batch %d, %d steps: %d running statistics, worst %.2e (%s); eval logits %.2e\n",
-              name.c_str(), batch, steps, layers, worst, worst_name.c_str(), logit_err);
+  gpu->load_state(want);
+  const double logit_err =
+      normalized_error(eval_logits(*gpu, held_out, batch), eval_logits(*cpu, held_out, batch));
+  std::printf("%-10s batch %d, %d CPU steps + 1 on both: %d running statistics, worst %.2e (%s); "
+              "eval logits %.2e\n", name.c_str(), batch, cpu_steps, layers, worst, worst_name.c_str(),
+              logit_err);
   CHECK(logit_err <= kLogitTolerance);
 }
 
@@ -147,7 +160,7 @@ struct FixedMath {
 
 TEST_CASE("running statistics and eval logits: blog ResNet50, batch 250, cpu == cuda") {
   FixedMath fixed;
-  // 10 steps: the CPU half costs ~2,500 ResNet50 images (tens of seconds on a 16-core host).
+  // 10 steps: the CPU's ~2,750 ResNet50 images take tens of seconds on a 16-core host.
   check_model("resnet50", 250, 10);
 }
 

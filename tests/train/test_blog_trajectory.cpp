@@ -12,7 +12,13 @@
 // those biases random-walk (PyTorch's float32 run: up to 6.8e-3 from float64, which keeps
 // them at 0) and the running means, which average them in, inherit part of the walk. Eval mode
 // sees that walk (the bias moves, its running average lags), so eval logits get a tolerance
-// relative to their size; everything else is tight.
+// relative to their size.
+// The run also has two float32 trajectories: scaling the initial weights by 1 - 1e-7 (every third
+// one; far below any implementation's rounding choice), or running on 14, 16 or 32 threads
+// instead of 1-13 or 15, moves every later step onto a second one, measured on this project's
+// machine (2026-11-28): step losses 4.6e-4 from PyTorch's instead of 2.6e-5, weights 2.8e-4
+// instead of 1.5e-4, running variances 5.6e-5 instead of 1.9e-6. The tolerances admit both: a
+// test that passes on 2 threads and fails on 16 tests the rounding, not the code.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -140,7 +146,7 @@ TEST_CASE("the blog's ResNet configuration trains along PyTorch's trajectory and
     for (size_t i = 0; i < step_losses.size(); ++i)
       loss_err = std::max(loss_err, std::abs(step_losses[i] - want_losses[i]));
     MESSAGE("step losses max |ours - PyTorch| = " << loss_err);
-    CHECK(loss_err < 2e-4);  // float32 vs float64: 2.7e-5 on losses ~2-3; ours 2.6e-5
+    CHECK(loss_err < 1e-3);  // float32 vs float64: 2.7e-5 on losses ~2-3; ours 2.6e-5 or 4.6e-4
 
     double weight_err = 0, bias_err = 0, mean_err = 0, var_err = 0;
     for (const auto& [name, t] : m->state()) {
@@ -151,13 +157,13 @@ TEST_CASE("the blog's ResNet configuration trains along PyTorch's trajectory and
         CHECK(d < 1e-2);  // float32 vs float64: 8.3e-4 (the conv-bias walk); ours 0.9-1.4e-3
       } else if (name.ends_with("running_var")) {
         var_err = std::max(var_err, d);
-        CHECK(d < 5e-5);  // float32 vs float64: 1.9e-6; ours 2-5e-6
+        CHECK(d < 2e-4);  // float32 vs float64: 1.9e-6; ours 2-5e-6 or 5.6e-5
       } else if (is_conv_bias(name)) {
         bias_err = std::max(bias_err, d);
         CHECK(d < 4e-2);  // two walks of 20 steps of about lr 1e-3 at most; ours 7e-3-1.2e-2
       } else {
         weight_err = std::max(weight_err, d);
-        CHECK(d < 5e-4);  // float32 vs float64: 5.5e-5; ours 0.7-1.6e-4; the weights moved 0.007-0.02
+        CHECK(d < 5e-4);  // float32 vs float64: 5.5e-5; ours 0.7-2.8e-4; the weights moved 0.007-0.02
       }
     }
     MESSAGE("final state max |ours - PyTorch|: weights " << weight_err << ", conv biases " << bias_err
