@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# The GPU acceptance runs of issues 11 and 12 in one device call, from the repository root:
+#   PHASES="r50 default blog" bash tools/gpu_acceptance.sh        (carry [".device"])
+# Builds into build-gpu (with .device/env.sh when present) unless BUILD names a finished build,
+# then runs each phase under one deadline (DEADLINE seconds, default 540) and prints a summary
+# per phase: every generation's test accuracy, epochs and median seconds per epoch. Run logs and
+# report.md files are copied to $OUT (at most 8 files come back from a device call).
+# Phases and their cost on an H200 at the speeds of 2026-11-28 (estimates, not measurements):
+#   tests    the GPU suites (ctest -R "cuda|gpu", verbose: the figures each prints)  (~0.5 min)
+#   r50      issue 11: the 3-generation ResNet50 chain (25,000 images, 3 epochs, no augmentation),
+#            2 seeds, TF32 on and with NVIDIA_TF32_OVERRIDE=0                   (~1.5 min)
+#   default  issue 11: README's `refine_app cifar10`, R1 only, full length     (~1.5 min)
+#   blog     issue 11: the blog recipe without augmentation, full length with early stopping,
+#            3 generations (as many as fit the deadline; the report has each finished one) (5+ min)
+#   teacher  issue 12: a ResNet-56 R1 on CIFAR-10 (the default recipe), then resnet20 students
+#            from it, 5 seeds with --control (EPOCHS per model, default 30)     (10+ min)
+#   profile  issue 8: GPU time per op of the blog ResNet50's eager step (bench_train --profile,
+#            batch 250, TF32), to choose the next speed work from data         (~0.5 min)
+# SMOKE="--device cpu --model resnet8 ..." appends flags to every run (a check of this script on
+# a machine without a GPU: later flags win).
+set -u
+cd "$(git rev-parse --show-toplevel)"
+T0=$SECONDS
+DEADLINE=${DEADLINE:-540}
+OUT=${OUT:-/tmp/gpu-acceptance}
+PHASES=${PHASES:-tests r50 default blog}
+SMOKE=${SMOKE:-}
+EPOCHS=${EPOCHS:-30}
+mkdir -p "$OUT"
+log() { echo "=== [$((SECONDS - T0)) s] $*" | tee -a "$OUT/log.txt"; }
+left() { echo $((DEADLINE - (SECONDS - T0) - 5)); }
+
+if [ -z "${BUILD:-}" ]; then
+  BUILD=build-gpu
+  [ -f .device/env.sh ] && source .device/env.sh
+  log "build $BUILD"
+  cmake -S . -B $BUILD -G Ninja -DCMAKE_BUILD_TYPE=Release ${CMAKE_ARGS:-} > /tmp/acceptance-configure.log 2>&1 ||
+    { tail -20 /tmp/acceptance-configure.log; exit 1; }
+  cmake --build $BUILD -j"$(nproc)" > /tmp/acceptance-build.log 2>&1 ||
+    { grep -E "error|FAILED" /tmp/acceptance-build.log | head -20; exit 1; }
+fi
+APP=$BUILD/apps/refine_app
+[ -x "$APP" ] || { echo "no $APP"; exit 1; }
+DATA=()
+if [ -f .device/data.tar.gz ]; then
+  [ -d .device/data/cifar10 ] || { mkdir -p .device/data && tar -xzf .device/data.tar.gz -C .device/data; }
+  DATA=(--data .device/data)
+fi
+
+# Every generation of every run under $1: its test accuracy, epochs and median s/epoch.
+summary() {
+  python3 - "$1" <<'PY'
+import json, pathlib, statistics, sys
+for m in sorted(pathlib.Path(sys.argv[1]).glob("*/seed*/*/metrics.jsonl")):
+    epochs = [json.loads(line) for line in m.read_text().splitlines() if line.strip()]
+    stats = m.with_name("stats.json")
+    test = json.loads(stats.read_text()).get("test_accuracy") if stats.exists() else None
+    secs = statistics.median(e["epoch_seconds"] for e in epochs) if epochs else 0
+    print(f"  {m.parent.parent.name}/{m.parent.name}: {len(epochs)} epochs, median {secs:.2f} s/epoch, "
+          f"test accuracy {test}")
+PY
+}
+
+# run NAME FLAGS...: one refine_app run within what is left of the deadline.
+run() {
+  local name=$1; shift
+  local limit; limit=$(left)
+  if [ "$limit" -lt 30 ]; then log "$name: skipped, ${limit} s left"; return; fi
+  log "$name (limit ${limit} s): $*"
+  rm -rf "/tmp/acceptance-$name"
+  # shellcheck disable=SC2086
+  timeout "$limit" "$APP" cifar10 "${DATA[@]}" "$@" $SMOKE --out "/tmp/acceptance-$name" > "$OUT/$name.log" 2>&1
+  echo "rc=$?" | tee -a "$OUT/log.txt"
+  tr '\r' '\n' < "$OUT/$name.log" | grep -v ETA | grep -E "^R[0-9]|^\| R|rror|arning" | tail -12 | tee -a "$OUT/log.txt"
+  summary "/tmp/acceptance-$name" | tee -a "$OUT/log.txt"
+  local r; r=$(ls -d "/tmp/acceptance-$name"/*/ 2>/dev/null | tail -1)
+  [ -n "$r" ] && [ -f "$r/report.md" ] && cp "$r/report.md" "$OUT/$name-report.md"
+}
+
+R50=(--model resnet50 --optimizer adam --lr 0.001 --weight-decay 0 --batch-size 250 --schedule constant
+     --augment none --epochs 3 --generations 3 --train-limit 25000 --seeds 2)
+for phase in $PHASES; do
+  case $phase in
+    tests)
+      log "tests: ctest -R 'cuda|gpu'"
+      timeout "$(left)" ctest --test-dir "$BUILD" -j6 --timeout 200 -V -R "cuda|gpu" > "$OUT/tests.log" 2>&1
+      echo "rc=$?" | tee -a "$OUT/log.txt"
+      grep -E "Test +#|tests passed|tests failed|worst|labels:|SKIPPED|ERROR" "$OUT/tests.log" | sed 's/^[0-9]*: //' |
+        head -60 | tee -a "$OUT/log.txt" ;;
+    r50)
+      run r50-tf32 "${R50[@]}"
+      NVIDIA_TF32_OVERRIDE=0 run r50-tf32-override-0 "${R50[@]}" ;;
+    default) run default --generations 1 ;;
+    blog) run blog --recipe blog --augment none --augment-copies 0 ;;
+    teacher)
+      run teacher-r1 --model resnet56 --generations 1 --epochs "$EPOCHS"
+      t=$(ls /tmp/acceptance-teacher-r1/*/seed0/gen1/model.safetensors 2>/dev/null | tail -1)
+      if [ -n "$t" ]; then
+        run students --teacher "$t" --model resnet20 --generations 1 --seeds 5 --control --epochs "$EPOCHS"
+      else
+        log "students: skipped, no teacher model"
+      fi ;;
+    profile)
+      log "profile: bench_train --device cuda --model resnet50 --batch 250 --profile"
+      timeout "$(left)" "$BUILD/bench/bench_train" --device cuda --model resnet50 --batch 250 --steps 20 \
+        --precision tf32 --profile > "$OUT/profile.log" 2>&1
+      echo "rc=$?" | tee -a "$OUT/log.txt"; head -60 "$OUT/profile.log" | tee -a "$OUT/log.txt" ;;
+    *) log "unknown phase $phase (tests, r50, default, blog, teacher, profile)" ;;
+  esac
+done
+log done
