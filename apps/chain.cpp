@@ -170,8 +170,7 @@ GenerationResult run_generation(const ChainConfig& c, const ChainData& d, std::u
     labeler->set_training(false);
     const float inv_t = float(1.0 / c.temperature);
     const float alpha = float(c.alpha);
-    trainer.set_target_provider([labeler, inv_t, alpha](const data::Batch&, const Tensor& images,
-                                                        const Tensor& truth) {
+    trainer.set_target_provider([labeler, inv_t, alpha](const Tensor& images, const Tensor& truth) {
       Variable logits = labeler->forward(Variable(images));
       if (inv_t != 1.f) logits = scale(logits, inv_t);
       const Variable p = softmax(logits);

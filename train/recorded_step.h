@@ -2,8 +2,9 @@
 // A training step's device work recorded once as a CUDA graph and replayed (--cuda-graphs on):
 // ~200 launches of a ResNet50 step become one, and the host is free to prepare the next batch.
 //
-// The work (zeroing gradients, forward, loss, running metrics, backward) reads its batch from
-// buffers that stay put: each batch's images and targets are copied in before a replay. The
+// The work (zeroing gradients, the targets (e.g. the dynamic refinery's frozen labeler), forward,
+// loss, running metrics, backward) reads its batch from buffers that stay put: each batch's
+// images and own targets are copied in before a replay. The
 // first step at a shape runs eagerly (cuDNN chooses its algorithms, scratch buffers take their
 // size), the second records the graph, every later one replays it; a graph whose scratch buffers
 // moved since is recorded again, and batches of another shape (an epoch's short last batch) run

@@ -74,7 +74,18 @@ void Trainer::set_device_data(const DeviceDataset* data) {
   device_data_ = data;
 }
 
-void Trainer::forward_backward(const Tensor& images, const Tensor& targets) {
+void Trainer::forward_backward(const Tensor& images, const Tensor& batch_targets) {
+  Tensor targets = batch_targets;
+  if (targets_) {
+    NoGrad no_grad;  // targets are constants, whatever model computed them
+    targets = targets_(images, batch_targets);
+    const int64_t n = images.shape()[0];
+    RF_CHECK(targets.shape() == (Shape{n, model_.classes()}) && targets.device() == images.device(),
+             "target provider returned " << shape_str(targets.shape()) << " on "
+                                         << device_name(targets.device()) << ", expected ["
+                                         << n << ", " << model_.classes() << "] on "
+                                         << device_name(images.device()));
+  }
   model_.parameters().zero_grad();
   const Variable logits = model_.forward(Variable(images));
   Variable loss = softmax_cross_entropy(logits, targets);
@@ -103,7 +114,6 @@ Trainer::EpochTotals Trainer::train_epoch(data::Loader& train, int epoch) {
              "training batches of " << b->classes << " classes and " << b->channels
                                     << " channels for a model of " << model_.classes()
                                     << " classes and " << model_.in_channels() << " channels");
-    const int64_t n = int64_t(b->size);
     optimizer_->set_lr(float(schedule_->lr(step)));
     Tensor images, batch_targets_on_device;
     if (device_data_) {
@@ -115,21 +125,11 @@ Trainer::EpochTotals Trainer::train_epoch(data::Loader& train, int epoch) {
       images = batch_images(*b, device);
       batch_targets_on_device = batch_targets(*b, device);
     }
-    Tensor targets = batch_targets_on_device;
-    if (targets_) {
-      NoGrad no_grad;  // targets are constants, whatever model computed them
-      targets = targets_(*b, images, batch_targets_on_device);
-    }
-    RF_CHECK(targets.shape() == (Shape{n, model_.classes()}) && targets.device() == device,
-             "target provider returned " << shape_str(targets.shape()) << " on "
-                                         << device_name(targets.device()) << ", expected ["
-                                         << n << ", " << model_.classes() << "] on "
-                                         << device_name(device));
     metrics_->set_labels(b->labels);
     if (recorded_step_)
-      recorded_step_->run(images, targets);
+      recorded_step_->run(images, batch_targets_on_device);
     else
-      forward_backward(images, targets);
+      forward_backward(images, batch_targets_on_device);
     optimizer_->step();
     ++step;
     ++batch_no;

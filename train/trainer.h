@@ -54,9 +54,11 @@ struct TrainConfig {
 // The targets of a batch: [n, classes] on the device of `images` (the batch's images, already
 // there). `batch_targets` are the batch's own targets there (its soft labels, else one-hot), what
 // training uses without a provider; the dynamic refinery passes a provider that runs the frozen
-// labeler on `images` (and mixes in `batch_targets` for alpha < 1).
-using TargetProvider =
-    std::function<Tensor(const data::Batch& batch, const Tensor& images, const Tensor& batch_targets)>;
+// labeler on `images` (and mixes in `batch_targets` for alpha < 1). It is part of the step: with
+// CUDA graphs its device work is recorded with the step and replayed, so it must be a function
+// of its two tensors alone, computed on their device (no copy from or to the host); it is called
+// once per step when steps run eagerly.
+using TargetProvider = std::function<Tensor(const Tensor& images, const Tensor& batch_targets)>;
 
 struct FitResult {
   std::vector<EpochStats> history;  // every epoch so far, including those before a resume
@@ -101,8 +103,9 @@ class Trainer {
     bool interrupted = false;
   };
   EpochTotals train_epoch(data::Loader& train, int epoch);
-  // What a step does on the device before the optimizer's update (recorded with --cuda-graphs).
-  void forward_backward(const Tensor& images, const Tensor& targets);
+  // What a step does on the device before the optimizer's update (recorded with --cuda-graphs):
+  // the targets (the provider's, else `batch_targets`), forward, loss, metrics, backward.
+  void forward_backward(const Tensor& images, const Tensor& batch_targets);
   RunningMetrics::Totals read_totals(int epoch) const;
   Json config_json() const;
   void append_log(const EpochStats& s) const;

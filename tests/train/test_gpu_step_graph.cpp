@@ -4,13 +4,15 @@
 // the same parameters and running statistics, bit for bit. The run includes a short last batch
 // (eager inside a graphed run) and, every epoch, a validation pass of larger batches, which may
 // grow scratch buffers the graph uses (it must then be recorded again, not replayed on freed
-// memory). Runs only where a GPU is usable.
+// memory). Again with a target provider as the dynamic refinery's: a frozen teacher in eval mode
+// labels every batch, inside the recorded step. Runs only where a GPU is usable.
 #include <doctest/doctest.h>
 
 #include <cstdio>
 #include <vector>
 
 #include "data/loader.h"
+#include "engine/ops.h"
 #include "models/factory.h"
 #include "synthetic.h"
 #include "train/trainer.h"
@@ -25,7 +27,9 @@ struct Outcome {
   std::vector<std::vector<float>> state;
 };
 
-Outcome run_training(bool graphs) {
+// teacher: label every batch with softmax(teacher(images)) mixed half and half with the batch's
+// own targets, as --refine dynamic --alpha 0.5 does.
+Outcome run_training(bool graphs, models::Model* teacher = nullptr) {
   const data::Dataset set = test::synthetic_dataset(150, 0);  // 9 batches of 16 and one of 6
   const data::Dataset val = test::synthetic_dataset(96, 1);
   data::LoaderOptions vo = test::loader_options(false);
@@ -39,6 +43,13 @@ Outcome run_training(bool graphs) {
   c.optimizer.kind = OptimizerConfig::Kind::Adam;
   c.schedule.lr = 1e-3;
   Trainer t(*model, c, int64_t(loader.batches_per_epoch()));
+  if (teacher) {
+    teacher->set_training(false);
+    t.set_target_provider([teacher](const Tensor& images, const Tensor& truth) {
+      const Variable p = softmax(teacher->forward(Variable(images)));
+      return add(scale(p, 0.5f), scale(Variable(truth), 0.5f)).value();
+    });
+  }
   Outcome o;
   o.history = t.fit(loader, &val_loader).history;
   for (const auto& [name, tensor] : model->state()) o.state.push_back(tensor.to_host());
@@ -62,6 +73,30 @@ TEST_CASE("graph replay gives the eager run's losses, accuracies and parameters 
     std::printf("epoch %zu: train loss eager %.9g graphed %.9g, val loss eager %.9g graphed %.9g\n", e + 1,
                 eager.history[e].train_loss, graphed.history[e].train_loss, eager.history[e].val_loss,
                 graphed.history[e].val_loss);
+  }
+  REQUIRE(graphed.state.size() == eager.state.size());
+  for (size_t i = 0; i < eager.state.size(); ++i) {
+    CAPTURE(i);
+    CHECK(graphed.state[i] == eager.state[i]);
+  }
+  cuda_backend().set_deterministic(false);
+}
+
+TEST_CASE("a frozen teacher's targets, recorded inside the step, replay bitwise too") {
+  cuda_backend().set_allow_tf32(false);
+  cuda_backend().set_deterministic(true);
+  auto teacher = models::make_model("resnet8", {.classes = 3, .seed = 9, .device = Device::CUDA});
+  const Outcome plain = run_training(false);
+  const Outcome eager = run_training(false, teacher.get()), graphed = run_training(true, teacher.get());
+  REQUIRE(eager.history.size() == 3);
+  // The teacher's labels change the training (else the provider was not used).
+  CHECK(eager.history[0].train_loss != plain.history[0].train_loss);
+  for (size_t e = 0; e < eager.history.size(); ++e) {
+    CAPTURE(e);
+    CHECK(graphed.history[e].train_loss == eager.history[e].train_loss);
+    CHECK(graphed.history[e].val_loss == eager.history[e].val_loss);
+    std::printf("teacher, epoch %zu: train loss eager %.9g graphed %.9g\n", e + 1,
+                eager.history[e].train_loss, graphed.history[e].train_loss);
   }
   REQUIRE(graphed.state.size() == eager.state.size());
   for (size_t i = 0; i < eager.state.size(); ++i) {

@@ -41,12 +41,13 @@ TEST_CASE("a NaN loss in epoch 2 stops training, names epoch and batch, and keep
   c.checkpoint_file = scratch.dir / "checkpoint.safetensors";
   c.log_file = scratch.dir / "log.jsonl";
   Trainer t(*model, c, int64_t(loader.batches_per_epoch()));
-  // Targets are the batch's one-hot rows, except NaN for the second batch of the second epoch.
-  t.set_target_provider([](const data::Batch& b, const Tensor& images, const Tensor&) {
-    const bool poison = b.epoch == 1 && b.number == 1;
-    std::vector<float> v(b.soft_targets, b.soft_targets + b.size * size_t(b.classes));
-    if (poison) v.assign(v.size(), std::nanf(""));
-    return Tensor::from_host(v, {int64_t(b.size), int64_t(b.classes)}, images.device());
+  // Targets are the batch's own, except NaN for the second batch of the second epoch (the
+  // provider is called once per step, in order, when steps run eagerly).
+  const size_t per_epoch = loader.batches_per_epoch();
+  size_t calls = 0;
+  t.set_target_provider([&](const Tensor&, const Tensor& batch_targets) {
+    const bool poison = calls++ == per_epoch + 1;
+    return poison ? Tensor::full(batch_targets.shape(), std::nanf(""), batch_targets.device()) : batch_targets;
   });
   data::Bytes after_epoch_1;
   t.on_epoch([&](const EpochStats& s) {
@@ -76,7 +77,7 @@ TEST_CASE("a GPU out-of-memory error in a step says how much memory was asked at
   Trainer t(*model, c, int64_t(loader.batches_per_epoch()));
   // What the CUDA backend's allocate throws when cudaMallocAsync reports cudaErrorMemoryAllocation.
   const std::size_t asked = std::size_t(3) << 30;
-  t.set_target_provider([&](const data::Batch&, const Tensor&, const Tensor&) -> Tensor {
+  t.set_target_provider([&](const Tensor&, const Tensor&) -> Tensor {
     throw OutOfMemory(asked, "CUDA allocation of 3221225472 bytes failed: cudaErrorMemoryAllocation: out of memory");
   });
   try {

@@ -149,10 +149,12 @@ TEST_CASE("a target provider supplies the training targets") {
   c.print_progress = false;
   Trainer t(*model, c, int64_t(f.train.batches_per_epoch()));
   size_t rows = 0;
-  t.set_target_provider([&](const data::Batch& b, const Tensor& images, const Tensor&) {
-    CHECK(images.shape() == Shape{int64_t(b.size), 8, 8, 3});
-    rows += b.size;
-    return Tensor::full({int64_t(b.size), 3}, 1.f / 3, images.device());
+  t.set_target_provider([&](const Tensor& images, const Tensor& batch_targets) {
+    const int64_t n = images.shape()[0];
+    CHECK(images.shape() == Shape{n, 8, 8, 3});
+    CHECK(batch_targets.shape() == Shape{n, 3});
+    rows += size_t(n);
+    return Tensor::full({n, 3}, 1.f / 3, images.device());
   });
   const FitResult r = t.fit(f.train, &f.val);
   CHECK(rows == 48);
@@ -162,8 +164,8 @@ TEST_CASE("a target provider supplies the training targets") {
   TrainConfig more = c;
   more.epochs = 2;
   Trainer u(*model, more, int64_t(f.train.batches_per_epoch()));
-  u.set_target_provider([](const data::Batch& b, const Tensor& images, const Tensor&) {
-    return Tensor::full({int64_t(b.size), 3}, std::nanf(""), images.device());
+  u.set_target_provider([](const Tensor& images, const Tensor&) {
+    return Tensor::full({images.shape()[0], 3}, std::nanf(""), images.device());
   });
   CHECK_THROWS_WITH_AS(u.fit(f.train, &f.val), doctest::Contains("training loss is nan"), Error);
 }
