@@ -3,8 +3,9 @@
 #   PHASES="r50 default blog" bash tools/gpu_acceptance.sh        (carry [".device"])
 # Builds into build-gpu (with .device/env.sh when present) unless BUILD names a finished build,
 # then runs each phase under one deadline (DEADLINE seconds, default 540) and prints a summary
-# per phase: every generation's test accuracy, epochs and median seconds per epoch. Run logs and
-# report.md files are copied to $OUT (at most 8 files come back from a device call).
+# per phase: every generation's test accuracy, epochs and median seconds per epoch. $OUT gets
+# log.txt, each run's report.md and, for a run that failed, its whole output (a device call
+# brings back at most 8 files).
 # Phases and their cost on an H200 at the speeds of 2026-11-28 (estimates, not measurements):
 #   tests    the GPU suites (ctest -R "cuda|gpu", verbose: the figures each prints)  (~0.5 min)
 #   r50      issue 11: the 3-generation ResNet50 chain (25,000 images, 3 epochs, no augmentation),
@@ -12,8 +13,11 @@
 #   default  issue 11: README's `refine_app cifar10`, R1 only, full length     (~1.5 min)
 #   blog     issue 11: the blog recipe without augmentation, full length with early stopping,
 #            3 generations (as many as fit the deadline; the report has each finished one) (5+ min)
-#   teacher  issue 12: a ResNet-56 R1 on CIFAR-10 (the default recipe), then resnet20 students
-#            from it, 5 seeds with --control (EPOCHS per model, default 30)     (10+ min)
+#   teacher  issue 12: a ResNet-56 R1 on CIFAR-10 (the default recipe, EPOCHS epochs, default
+#            30); its model comes back as $OUT/teacher-resnet56.safetensors     (~2.5 min)
+#   students issue 12: resnet20 students of TEACHER (a file, e.g. the one a teacher phase of an
+#            earlier call brought back, carried in .device; default: this call's teacher phase),
+#            5 seeds with --control, EPOCHS epochs each                         (~10 min)
 #   profile  issue 8: GPU time per op of the blog ResNet50's eager step (bench_train --profile,
 #            batch 250, TF32), to choose the next speed work from data         (~0.5 min)
 # SMOKE="--device cpu --model resnet8 ..." appends flags to every run (a check of this script on
@@ -69,9 +73,12 @@ run() {
   log "$name (limit ${limit} s): $*"
   rm -rf "/tmp/acceptance-$name"
   # shellcheck disable=SC2086
-  timeout "$limit" "$APP" cifar10 "${DATA[@]}" "$@" $SMOKE --out "/tmp/acceptance-$name" > "$OUT/$name.log" 2>&1
-  echo "rc=$?" | tee -a "$OUT/log.txt"
-  tr '\r' '\n' < "$OUT/$name.log" | grep -v ETA | grep -E "^R[0-9]|^\| R|rror|arning" | tail -12 | tee -a "$OUT/log.txt"
+  local output=/tmp/acceptance-$name.log rc
+  timeout "$limit" "$APP" cifar10 "${DATA[@]}" "$@" $SMOKE --out "/tmp/acceptance-$name" > "$output" 2>&1
+  rc=$?
+  echo "rc=$rc" | tee -a "$OUT/log.txt"
+  [ $rc -ne 0 ] && { cp "$output" "$OUT/$name.log"; tr '\r' '\n' < "$output" | tail -5 | tee -a "$OUT/log.txt"; }
+  tr '\r' '\n' < "$output" | grep -v ETA | grep -E "^R[0-9]|^\| R|rror|arning" | tail -12 | tee -a "$OUT/log.txt"
   summary "/tmp/acceptance-$name" | tee -a "$OUT/log.txt"
   local r; r=$(ls -d "/tmp/acceptance-$name"/*/ 2>/dev/null | tail -1)
   [ -n "$r" ] && [ -f "$r/report.md" ] && cp "$r/report.md" "$OUT/$name-report.md"
@@ -93,19 +100,21 @@ for phase in $PHASES; do
     default) run default --generations 1 ;;
     blog) run blog --recipe blog --augment none --augment-copies 0 ;;
     teacher)
-      run teacher-r1 --model resnet56 --generations 1 --epochs "$EPOCHS"
-      t=$(ls /tmp/acceptance-teacher-r1/*/seed0/gen1/model.safetensors 2>/dev/null | tail -1)
-      if [ -n "$t" ]; then
-        run students --teacher "$t" --model resnet20 --generations 1 --seeds 5 --control --epochs "$EPOCHS"
+      run teacher --model resnet56 --generations 1 --epochs "$EPOCHS"
+      t=$(ls /tmp/acceptance-teacher/*/seed0/gen1/model.safetensors 2>/dev/null | tail -1)
+      [ -n "$t" ] && cp "$t" "$OUT/teacher-resnet56.safetensors" && TEACHER=${TEACHER:-$t} ;;
+    students)
+      if [ -n "${TEACHER:-}" ] && [ -f "$TEACHER" ]; then
+        run students --teacher "$TEACHER" --model resnet20 --generations 1 --seeds 5 --control --epochs "$EPOCHS"
       else
-        log "students: skipped, no teacher model"
+        log "students: skipped, no TEACHER file (run the teacher phase first or set TEACHER)"
       fi ;;
     profile)
       log "profile: bench_train --device cuda --model resnet50 --batch 250 --profile"
       timeout "$(left)" "$BUILD/bench/bench_train" --device cuda --model resnet50 --batch 250 --steps 20 \
         --precision tf32 --profile > "$OUT/profile.log" 2>&1
       echo "rc=$?" | tee -a "$OUT/log.txt"; head -60 "$OUT/profile.log" | tee -a "$OUT/log.txt" ;;
-    *) log "unknown phase $phase (tests, r50, default, blog, teacher, profile)" ;;
+    *) log "unknown phase $phase (tests, r50, default, blog, teacher, students, profile)" ;;
   esac
 done
 log done
