@@ -343,8 +343,12 @@ Options parse_command_line(int argc, char** argv) {
   return o;
 }
 
-void resolve_device_flags(Options& o, Device device) {
+void resolve_device_flags(Options& o, Device device, bool resumed) {
   const bool gpu = device == Device::CUDA;
+  if (resumed) {
+    o.chain.cuda_graphs = o.chain.cuda_graphs && gpu;
+    return;
+  }
   if (o.cuda_graphs == "on" && !gpu)
     throw UsageError("--cuda-graphs on: CUDA graphs need the GPU, and this run trains on the CPU");
   o.chain.cuda_graphs = o.cuda_graphs == "on" || (o.cuda_graphs == "auto" && gpu);

@@ -108,8 +108,10 @@ struct Options {
 // values. Throws UsageError naming the flag on anything malformed.
 Options parse_command_line(int argc, char** argv);
 // Sets chain.cuda_graphs and chain.data_on_device from the flags for a chain that trains on
-// `device`; throws UsageError for --cuda-graphs on with the CPU.
-void resolve_device_flags(Options& o, Device device);
+// `device`; throws UsageError for --cuda-graphs on with the CPU. A resumed run (`resumed`) keeps
+// its recorded settings, except that CUDA graphs are turned off when it continues on the CPU
+// (they change no result: a GPU run resumed where there is none goes on as a CPU run would).
+void resolve_device_flags(Options& o, Device device, bool resumed = false);
 std::string help_text();
 
 }  // namespace rf::app

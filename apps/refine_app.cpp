@@ -191,7 +191,7 @@ int run(int argc, char** argv) {
   }
   if (!o.resume.empty()) load_run_record(o, o.resume);
   const Device device = choose_device(o.device);
-  if (o.resume.empty()) resolve_device_flags(o, device);  // a resumed run keeps its recorded ones
+  resolve_device_flags(o, device, !o.resume.empty());
   return execute(o, device, device_name(device), argc, argv);
 }
 

@@ -198,6 +198,17 @@ TEST_CASE("--cuda-graphs and --data-on-device: auto is on for a GPU chain and of
   Options graphs = parse({"cifar10", "--cuda-graphs", "on"});
   CHECK_THROWS_WITH_AS(resolve_device_flags(graphs, rf::Device::CPU),
                        doctest::Contains("--cuda-graphs on: CUDA graphs need the GPU"), UsageError);
+  // A resumed run keeps what it recorded; a GPU run resumed on the CPU goes on without graphs.
+  Options gpu_run = parse({"cifar10"});
+  resolve_device_flags(gpu_run, rf::Device::CUDA);
+  Options resumed = gpu_run;
+  resumed.cuda_graphs = resumed.data_on_device = "off";  // flags of the resuming command: ignored
+  resolve_device_flags(resumed, rf::Device::CUDA, true);
+  CHECK(resumed.chain.cuda_graphs);
+  CHECK(resumed.chain.data_on_device);
+  resolve_device_flags(resumed, rf::Device::CPU, true);
+  CHECK_FALSE(resumed.chain.cuda_graphs);
+  CHECK(resumed.chain.data_on_device);
 }
 
 TEST_CASE("--precision, --cuda-graphs and --data-on-device are recorded; runs from before them read as they ran") {
