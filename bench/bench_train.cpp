@@ -14,7 +14,9 @@
 //                   is waited for)
 //   --precision     CUDA convolutions and GEMMs in fp32 or tf32 (default), as refine_app --precision
 //   --cuda-graphs   on: each step's forward and backward replayed as a recorded CUDA graph
-//                   (train/recorded_step.h), as refine_app --cuda-graphs on (default: off)
+//                   (train/recorded_step.h), as refine_app --cuda-graphs on (default: off); the
+//                   inference passes likewise (refine_app does not record those yet: this
+//                   measures what it would gain)
 //   --profile       per-op time of a step (engine/profiler.h): calls, ms and % of the step by op
 //                   kind; "other" is the step's wall-clock outside every op (allocation,
 //                   autograd bookkeeping). On CUDA also each op's GPU time (CUDA events around
@@ -24,7 +26,7 @@
 //                   (bench/compare_train_cpu.py reads it)
 // images/s is batch * steps / (total time of the timed steps); median_step_ms is the median step.
 // inference images/s: eval-mode forward passes without gradients (evaluation and the refinery's
-// labeling), the same number of batches.
+// labeling), the same number of batches, each copying its logits out of the pass.
 #include <omp.h>
 
 #include <algorithm>
@@ -113,10 +115,23 @@ Result run(const Case& c, bool profile) {
 
   model->set_training(false);
   NoGrad no_grad;
-  (void)model->forward(Variable(images));  // warm-up: eval-mode algorithms
+  const Tensor logits = Tensor::empty({c.batch, 10}, c.device);
+  const auto forward = [&](const Tensor& in, const Tensor&) {
+    logits.copy_from(model->forward(Variable(in)).value());
+  };
+  train::RecordedStep recorded_inference(
+      [&](const std::function<void()>& work) { return backend.record(work); }, forward);
+  auto infer = [&] {
+    if (c.graphs)
+      recorded_inference.run(images, targets);
+    else
+      forward(images, targets);
+  };
+  infer();  // warm-up: eval-mode algorithms; with graphs the second pass records
+  infer();
   backend.synchronize();
   const auto i0 = std::chrono::steady_clock::now();
-  for (int s = 0; s < c.steps; ++s) (void)model->forward(Variable(images));
+  for (int s = 0; s < c.steps; ++s) infer();
   backend.synchronize();
   r.inference_images_per_s = double(c.batch) * c.steps /
                              std::chrono::duration<double>(std::chrono::steady_clock::now() - i0).count();

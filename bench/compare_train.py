@@ -9,7 +9,8 @@ Per model (blog ResNet50 at batch 250 by default; resnet20, resnet8 at 128), eac
 process of its own:
   ours      bench_train --device cuda with --precision fp32, tf32, and tf32 --cuda-graphs on
             (synthetic batch, Adam, steps queued back to back as the trainer does; one
-            synchronize at the end), and its eval-mode inference images/s
+            synchronize at the end), and its eval-mode inference images/s (with graphs: the
+            forward replayed from a graph, as PyTorch's CUDA-graph variant's)
   PyTorch   eager FP32, eager TF32, bf16 autocast + channels_last, the whole step captured in a
             CUDA graph (FP32 weights, TF32 math, capturable Adam), and with --compile also
             torch.compile(mode="max-autotune") (minutes of compiling: off by default, because
@@ -85,9 +86,29 @@ def torch_worker(name, batch, steps, variant):
         run()  # as ours: queued back to back, no loss read back per step
     torch.cuda.synchronize()
     secs = time.perf_counter() - t0
-    # Eval-mode inference (what evaluation and labeling do), for the eager variants.
+    # Eval-mode inference (what evaluation and labeling do): eager, or one captured forward
+    # replayed for the CUDA-graph variant.
     infer = 0.0
-    if variant in ("fp32", "tf32", "bf16_channels_last"):
+    if graph:
+        model.eval()
+        with torch.no_grad():
+            s = torch.cuda.Stream()
+            s.wait_stream(torch.cuda.current_stream())
+            with torch.cuda.stream(s):
+                for _ in range(3):
+                    model(x)
+            torch.cuda.current_stream().wait_stream(s)
+            g_infer = torch.cuda.CUDAGraph()
+            with torch.cuda.graph(g_infer):
+                model(x)
+            g_infer.replay()
+            torch.cuda.synchronize()
+            t1 = time.perf_counter()
+            for _ in range(steps):
+                g_infer.replay()
+            torch.cuda.synchronize()
+            infer = batch * steps / (time.perf_counter() - t1)
+    elif variant in ("fp32", "tf32", "bf16_channels_last"):
         model.eval()
         with torch.no_grad(), torch.autocast("cuda", dtype=torch.bfloat16,
                                              enabled=variant == "bf16_channels_last"):
