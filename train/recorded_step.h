@@ -3,13 +3,12 @@
 // ~200 launches of a ResNet50 step become one, and the host is free to prepare the next batch.
 //
 // The work (zeroing gradients, the targets (e.g. the dynamic refinery's frozen labeler), forward,
-// loss, running metrics, backward) reads its batch from buffers that stay put: each batch's
-// images and own targets are copied in before a replay. The
-// first step at a shape runs eagerly (cuDNN chooses its algorithms, scratch buffers take their
-// size), the second records the graph, every later one replays it; a graph whose scratch buffers
-// moved since is recorded again, and batches of another shape (an epoch's short last batch) run
-// eagerly. The optimizer's update is not recorded: its learning rate and bias corrections change
-// every step, and it is one launch anyway.
+// loss, running metrics, backward) reads its batch from buffers that stay put: each batch's images
+// and own targets are copied in before a replay. The first step at a shape runs eagerly (cuDNN
+// chooses its algorithms, scratch buffers take their size), the second records the graph, every
+// later one replays it; a graph whose scratch buffers moved since is recorded again, and batches of
+// another shape (an epoch's short last batch) run eagerly. The optimizer's update is not recorded:
+// its learning rate and bias corrections change every step, and it is one launch anyway.
 #include <functional>
 #include <memory>
 
