@@ -30,8 +30,11 @@ class BatchNorm2d final : public Module {
   // relu(bn(x) + residual) (residual may be undefined) as one op: the ResNet epilogue.
   Variable forward_relu(const Variable& x, const Variable& residual = Variable());
   float momentum() const { return momentum_; }
-  // Precise statistics (train/precise_bn.h) average batch statistics by varying the momentum.
+  // Precise statistics (train/batchnorm_statistics.h) set momentum 1, so that a training-mode
+  // forward leaves its batch's statistics in the running buffers, and average those.
   void set_momentum(float momentum) { momentum_ = momentum; }
+  const Tensor& running_mean() const { return running_mean_; }
+  const Tensor& running_var() const { return running_var_; }
 
  private:
   float eps_, momentum_;

@@ -1,7 +1,9 @@
 #include "train/batchnorm_statistics.h"
 
+#include <optional>
 #include <vector>
 
+#include "engine/backend.h"
 #include "engine/check.h"
 #include "engine/ops.h"
 #include "models/layers.h"
@@ -32,6 +34,16 @@ class BatchNormLayers {
     for (auto& layer : layers_) layer.first->set_momentum(m);
   }
 
+  // Every layer's running mean and variance, in layer order.
+  std::vector<Tensor> running_buffers() const {
+    std::vector<Tensor> out;
+    for (const auto& layer : layers_) {
+      out.push_back(layer.first->running_mean());
+      out.push_back(layer.first->running_var());
+    }
+    return out;
+  }
+
  private:
   models::Model& model_;
   bool was_training_;
@@ -40,23 +52,39 @@ class BatchNormLayers {
 
 }  // namespace
 
-int recompute_batchnorm_statistics(models::Model& model, data::Loader& loader, int max_batches) {
+int recompute_batchnorm_statistics(models::Model& model, data::Loader& loader, int max_batches,
+                                   const RecordedStep::Recorder& recorder) {
   RF_CHECK(max_batches > 0, "precise batch-norm statistics over " << max_batches << " batches");
   BatchNormLayers bn(model);
   if (bn.empty()) return 0;
   model.set_training(true);
+  bn.set_momentum(1.f);  // each forward leaves its batch's statistics in the running buffers
   NoGrad no_grad;
+  // sums += the running buffers after each batch's forward: device work only, recordable.
+  const std::vector<Tensor> running = bn.running_buffers();
+  std::vector<Tensor> sums;
+  for (const Tensor& r : running) sums.push_back(Tensor::zeros(r.shape(), r.device()));
+  const auto pass = [&](const Tensor& images, const Tensor&) {
+    model.forward(Variable(images));
+    for (size_t i = 0; i < running.size(); ++i)
+      running[i].backend().axpy(running[i].numel(), 1.f, running[i].data(), sums[i].data());
+  };
+  std::optional<RecordedStep> recorded;
+  if (recorder) recorded.emplace(recorder, pass);
   loader.start_epoch(0);
   int used = 0;
   while (used < max_batches) {
     const data::BatchPtr b = loader.next();
     if (!b) break;
-    // running = (1 - 1/k) * running + (1/k) * batch_k is the running mean of the k batches seen:
-    // the first batch (momentum 1) replaces whatever the averages held.
+    const Tensor images = batch_images(*b, model.device());
+    if (recorded)
+      recorded->run(images, Tensor());
+    else
+      pass(images, Tensor());
     ++used;
-    bn.set_momentum(1.f / float(used));
-    model.forward(Variable(batch_images(*b, model.device())));
   }
+  for (size_t i = 0; used > 0 && i < running.size(); ++i)
+    running[i].backend().scale(running[i].numel(), 1.f / float(used), sums[i].data(), running[i].data());
   return used;
 }
 

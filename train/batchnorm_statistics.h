@@ -12,14 +12,18 @@
 
 #include "data/loader.h"
 #include "models/model.h"
+#include "train/recorded_step.h"
 
 namespace rf::train {
 
 // Recomputes every batch-norm layer's running mean and (unbiased) variance as the average over
 // the first `max_batches` batches of `loader`'s epoch 0. The model's mode and momenta are restored
 // afterwards; no parameter changes. Returns the number of batches used (0: the model has no
-// batch norm, or the loader yielded nothing, and nothing changed).
-int recompute_batchnorm_statistics(models::Model& model, data::Loader& loader, int max_batches);
+// batch norm, or the loader yielded nothing, and nothing changed). Every batch's pass is the
+// same device work (a forward at momentum 1, then the running buffers added to sums), so with a
+// `recorder` (Backend::record, --cuda-graphs) it is recorded once and replayed (RecordedStep).
+int recompute_batchnorm_statistics(models::Model& model, data::Loader& loader, int max_batches,
+                                   const RecordedStep::Recorder& recorder = {});
 
 // Accuracy of the same model on the same images with batch statistics (training mode, running
 // averages left untouched) and with running statistics (eval mode). When they part, the running

@@ -5,14 +5,16 @@ namespace rf::train {
 void RecordedStep::run(const Tensor& images, const Tensor& targets) {
   if (!images_.defined()) {
     images_ = Tensor::empty(images.shape(), images.device());
-    targets_ = Tensor::empty(targets.shape(), targets.device());
+    if (targets.defined()) targets_ = Tensor::empty(targets.shape(), targets.device());
   }
-  if (images.shape() != images_.shape() || targets.shape() != targets_.shape()) {
+  const bool same_targets = targets.defined() ? targets_.defined() && targets.shape() == targets_.shape()
+                                              : !targets_.defined();
+  if (images.shape() != images_.shape() || !same_targets) {
     work_(images, targets);
     return;
   }
   images_.copy_from(images);
-  targets_.copy_from(targets);
+  if (targets.defined()) targets_.copy_from(targets);
   if (graph_ && graph_->stale()) {
     graph_.reset();
     warmed_up_ = false;

@@ -23,6 +23,8 @@ class RecordedStep {
   using Recorder = std::function<std::unique_ptr<StepGraph>(const std::function<void()>& work)>;
   RecordedStep(Recorder recorder, Work work) : recorder_(std::move(recorder)), work_(std::move(work)) {}
 
+  // targets may be undefined (a pass without them, e.g. precise batch-norm statistics): the
+  // work then receives an undefined tensor.
   void run(const Tensor& images, const Tensor& targets);
 
  private:

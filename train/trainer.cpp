@@ -37,9 +37,9 @@ Trainer::Trainer(models::Model& model, TrainConfig config, int64_t steps_per_epo
     RF_CHECK(backend_for(model.device()).can_record(),
              "CUDA graphs need the CUDA backend; the model is on " << device_name(model.device()));
     Backend& backend = backend_for(model.device());
+    recorder_ = [&backend](const std::function<void()>& work) { return backend.record(work); };
     recorded_step_ = std::make_unique<RecordedStep>(
-        [&backend](const std::function<void()>& work) { return backend.record(work); },
-        [this](const Tensor& images, const Tensor& targets) { forward_backward(images, targets); });
+        recorder_, [this](const Tensor& images, const Tensor& targets) { forward_backward(images, targets); });
   }
 }
 
@@ -190,7 +190,8 @@ FitResult Trainer::fit(data::Loader& train, data::Loader* val) try {
     s.val_loss = s.val_accuracy = std::nan("");
     if (val) {
       if (config_.precise_bn_batches > 0)
-        recompute_batchnorm_statistics(model_, *config_.statistics_loader, config_.precise_bn_batches);
+        recompute_batchnorm_statistics(model_, *config_.statistics_loader, config_.precise_bn_batches,
+                                       recorder_);
       const Evaluation e = evaluate(model_, *val);
       s.val_loss = e.loss;
       s.val_accuracy = e.accuracy();
@@ -218,7 +219,8 @@ FitResult Trainer::fit(data::Loader& train, data::Loader* val) try {
   // With validation, the statistics were recomputed for the weights it judged (the last epoch's,
   // or the best epoch's restored with them); without it, they are recomputed once here.
   if (!result.interrupted && !val && config_.precise_bn_batches > 0)
-    recompute_batchnorm_statistics(model_, *config_.statistics_loader, config_.precise_bn_batches);
+    recompute_batchnorm_statistics(model_, *config_.statistics_loader, config_.precise_bn_batches,
+                                   recorder_);
   result.history = history_;
   result.stopped_early = stopped_early_;
   result.best_epoch = early_stopping_ ? early_stopping_->best_epoch() : -1;

@@ -36,8 +36,9 @@ struct TrainConfig {
   // seconds passed since the last report, and after an epoch's last batch: each report reads the
   // running totals back, a device synchronization. 0: after every batch.
   double progress_seconds = 0.25;
-  // Each full batch's step (all but the optimizer's update) replayed as a recorded CUDA graph
-  // (recorded_step.h); CUDA backend only. Per-epoch results are the same as without.
+  // Each full batch's step (all but the optimizer's update), and each batch's pass of precise
+  // batch-norm statistics, replayed as a recorded CUDA graph (recorded_step.h); CUDA backend
+  // only. Per-epoch results are the same as without.
   bool cuda_graphs = false;
   std::string label;                      // starts each printed line, e.g. "R2"
   // Polled between batches; when it becomes true fit() returns with `interrupted` set and the
@@ -122,7 +123,8 @@ class Trainer {
   TargetProvider targets_;  // empty: the batches' own targets
   const DeviceDataset* device_data_ = nullptr;
   std::unique_ptr<RunningMetrics> metrics_;  // the epoch's, on the model's device
-  std::unique_ptr<RecordedStep> recorded_step_;
+  RecordedStep::Recorder recorder_;  // Backend::record with --cuda-graphs, else empty
+  std::unique_ptr<RecordedStep> recorded_step_;  // the training step (precise statistics record their own)
   std::function<void(const BatchProgress&)> on_batch_;
   std::function<void(const EpochStats&)> on_epoch_;
   std::unique_ptr<ConsolePrinter> printer_;

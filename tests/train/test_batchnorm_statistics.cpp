@@ -1,6 +1,7 @@
 // Precise batch-norm statistics (train/batchnorm_statistics.h): the recomputed running mean and
 // variance are the average of the batch statistics (checked against a double-precision loop on a
-// network that is a single batch norm), nothing else in the model changes, and on a trained
+// network that is a single batch norm), recorded and replayed passes give the eager one's bits
+// (stand_in_graph.h), nothing else in the model changes, and on a trained
 // network whose running statistics were spoiled eval mode parts from training mode until the
 // statistics are recomputed. The trainer recomputes them before validation when asked.
 #include <doctest/doctest.h>
@@ -10,6 +11,7 @@
 #include "engine/check.h"
 #include "models/factory.h"
 #include "models/layers.h"
+#include "stand_in_graph.h"
 #include "synthetic.h"
 #include "train/batchnorm_statistics.h"
 #include "train/trainer.h"
@@ -83,6 +85,28 @@ TEST_CASE("precise statistics are the average of the batch means and unbiased va
   auto two = batchnorm_only(3, 0.01f);
   CHECK(recompute_batchnorm_statistics(*two, loader, 2) == 2);
   CHECK(buffer(*two, "bn.running_mean") != got_mean);
+}
+
+TEST_CASE("recorded and replayed, the statistics are the eager pass's, bit for bit") {
+  // 100 images in batches of 16: six full batches (warm-up, recording, four replays) and a short
+  // one (eager).
+  const data::Dataset d = test::synthetic_dataset(100, 5);
+  data::Loader loader(d, test::loader_options(false));
+  auto eager = models::make_model("resnet8", {.classes = 3, .seed = 4});
+  auto replayed = models::make_model("resnet8", {.classes = 3, .seed = 4});
+  CHECK(recompute_batchnorm_statistics(*eager, loader, 100) == 7);
+  test::StandInRecorder graphs;
+  CHECK(recompute_batchnorm_statistics(*replayed, loader, 100, graphs.recorder()) == 7);
+  CHECK(graphs.recordings == 1);
+  CHECK(graphs.launches == 5);
+  const models::NamedTensors want = eager->state(), got = replayed->state();
+  int buffers = 0;
+  for (size_t i = 0; i < want.size(); ++i) {
+    CAPTURE(want[i].first);
+    CHECK(got[i].second.to_host() == want[i].second.to_host());
+    buffers += want[i].first.find("running_") != std::string::npos;
+  }
+  CHECK(buffers == 2 * 9);  // ResNet-8's nine batch norms (stem, 3 x 2 in blocks, 2 shortcuts)
 }
 
 TEST_CASE("spoiled running statistics part eval mode from training mode until recomputed") {

@@ -4,8 +4,9 @@
 // the same parameters and running statistics, bit for bit. The run includes a short last batch
 // (eager inside a graphed run) and, every epoch, a validation pass of larger batches, which may
 // grow scratch buffers the graph uses (it must then be recorded again, not replayed on freed
-// memory). Again with a target provider as the dynamic refinery's: a frozen teacher in eval mode
-// labels every batch, inside the recorded step. Runs only where a GPU is usable.
+// memory), after precise batch-norm statistics over 5 batches (recorded too, in the graphed run).
+// Again with a target provider as the dynamic refinery's: a frozen teacher in eval mode labels
+// every batch, inside the recorded step. Runs only where a GPU is usable.
 #include <doctest/doctest.h>
 
 #include <cstdio>
@@ -35,6 +36,7 @@ Outcome run_training(bool graphs, models::Model* teacher = nullptr) {
   data::LoaderOptions vo = test::loader_options(false);
   vo.batch_size = 96;
   data::Loader loader(set, test::loader_options(true)), val_loader(val, vo);
+  data::Loader statistics_loader(set, test::loader_options(true));
   auto model = models::make_model("resnet8", {.classes = 3, .seed = 5, .device = Device::CUDA});
   TrainConfig c;
   c.epochs = 3;
@@ -42,6 +44,8 @@ Outcome run_training(bool graphs, models::Model* teacher = nullptr) {
   c.cuda_graphs = graphs;
   c.optimizer.kind = OptimizerConfig::Kind::Adam;
   c.schedule.lr = 1e-3;
+  c.precise_bn_batches = 5;
+  c.statistics_loader = &statistics_loader;
   Trainer t(*model, c, int64_t(loader.batches_per_epoch()));
   if (teacher) {
     teacher->set_training(false);

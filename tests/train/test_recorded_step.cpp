@@ -1,9 +1,9 @@
 // RecordedStep's order of events, on the CPU with a stand-in for Backend::record whose "graph"
-// calls the recorded work again on launch (what a replayed CUDA graph does on the device): the
-// first step at a shape runs eagerly, the second is recorded (without running) and launched, later
-// ones are launched; a batch of another shape runs eagerly on its own tensors; a stale graph is
-// dropped, its shape warmed up again and recorded anew. The real graphs are checked on a GPU by
-// test_gpu_step_graph. Also: the trainer refuses CUDA graphs on the CPU backend.
+// calls the recorded work again on launch (stand_in_graph.h): the first step at a shape runs
+// eagerly, the second is recorded (without running) and launched, later ones are launched; a batch
+// of another shape runs eagerly on its own tensors; a stale graph is dropped, its shape warmed up
+// again and recorded anew. The real graphs are checked on a GPU by test_gpu_step_graph. Also: the
+// trainer refuses CUDA graphs on the CPU backend.
 #include <doctest/doctest.h>
 
 #include <functional>
@@ -13,6 +13,7 @@
 
 #include "engine/check.h"
 #include "models/factory.h"
+#include "stand_in_graph.h"
 #include "train/recorded_step.h"
 #include "train/trainer.h"
 
@@ -21,22 +22,9 @@ using namespace rf::train;
 
 namespace {
 
-struct StandInGraph final : StepGraph {
-  std::function<void()> work;
-  const bool* stale_flag;
-  int* launches;
-  void launch() override {
-    ++*launches;
-    work();
-  }
-  bool stale() const override { return *stale_flag; }
-};
-
-struct Log {
+struct Log : test::StandInRecorder {
   std::vector<std::string> events;
   std::vector<float> first_pixel;  // what the work saw
-  bool stale = false;
-  int recordings = 0, launches = 0;
 };
 
 }  // namespace
@@ -45,14 +33,9 @@ TEST_CASE("recorded step: eager warm-up, record, replay; other shapes eager; sta
   Log log;
   const Tensor* static_images = nullptr;
   RecordedStep step(
-      [&](const std::function<void()>& work) -> std::unique_ptr<StepGraph> {
-        ++log.recordings;
+      [&](const std::function<void()>& work) {
         log.events.push_back("record");
-        auto g = std::make_unique<StandInGraph>();
-        g->work = work;
-        g->stale_flag = &log.stale;
-        g->launches = &log.launches;
-        return g;
+        return log.recorder()(work);
       },
       [&](const Tensor& images, const Tensor& targets) {
         log.events.push_back("work " + std::to_string(images.dim(0)));
