@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The GPU acceptance runs of issues 11 and 12 in one device call, from the repository root:
-#   PHASES="r50 default blog" bash tools/gpu_acceptance.sh        (carry [".device"])
+#   PHASES="tests r50 default profile blog" bash tools/gpu_acceptance.sh   (carry [".device"])
 # Builds into build-gpu (with .device/env.sh when present) unless BUILD names a finished build,
 # then runs each phase under one deadline (DEADLINE seconds, default 540) and prints a summary
 # per phase: every generation's test accuracy, epochs and median seconds per epoch. $OUT gets
@@ -27,7 +27,7 @@ cd "$(git rev-parse --show-toplevel)"
 T0=$SECONDS
 DEADLINE=${DEADLINE:-540}
 OUT=${OUT:-/tmp/gpu-acceptance}
-PHASES=${PHASES:-tests r50 default blog}
+PHASES=${PHASES:-tests r50 default profile blog}
 SMOKE=${SMOKE:-}
 EPOCHS=${EPOCHS:-30}
 mkdir -p "$OUT"

@@ -19,8 +19,9 @@
 // project's machine (2026-11-28): step losses 4.6e-4 from PyTorch's instead of 2.6e-5, weights
 // 2.8e-4 instead of 1.5e-4, running variances 5.6e-5 instead of 1.9e-6. PyTorch's own float32 run
 // does the same (that perturbation at 3e-7 or 1e-6: its step losses 4.61e-4 from its unperturbed
-// run, from step 10 on), so it is the network's, not ours. The tolerances admit both trajectories:
-// a test that passes on 2 threads and fails on 16 tests the rounding, not the code.
+// run, from step 10 on; bench/trajectory_sensitivity.py), so it is the network's, not ours. The
+// tolerances admit both trajectories: a test that passes on 2 threads and fails on 16 tests the
+// rounding, not the code.
 #include <doctest/doctest.h>
 
 #include <algorithm>
