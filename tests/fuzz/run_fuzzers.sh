@@ -5,7 +5,8 @@
 # tar/tar.gz unpacking and its path check through libarchive).
 #
 # usage: tests/fuzz/run_fuzzers.sh BUILD_DIR [SECONDS_PER_TARGET=30]
-#   CXX_FUZZ overrides the compiler (default clang++-14).
+#   CXX_FUZZ overrides the compiler (default clang++-14); FUZZ_JOBS how many compiles and
+#   fuzzers run at once (default: one per core; each fuzzer is single-threaded).
 # Exit status is non-zero when any target finds a crash, leak, timeout or sanitizer report; the
 # offending inputs are copied to tests/data/fixtures/fuzz/<target>/, where the data_fuzz_regressions
 # test replays them: fix the parser, then keep the input committed.
@@ -21,6 +22,23 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cxx=${CXX_FUZZ:-clang++-14}
 sanitize="-fsanitize=address,undefined -fno-sanitize-recover=undefined"
 flags=(-std=c++20 -O1 -g -fno-omit-frame-pointer -I"$root")
+jobs=${FUZZ_JOBS:-$(nproc)}
+
+# in_parallel FUNCTION ARG...: FUNCTION ARG for every ARG, `jobs` at a time; fails when any did.
+in_parallel() {
+  local fn=$1 failed=0 pids=()
+  shift
+  for a in "$@"; do
+    "$fn" "$a" &
+    pids+=($!)
+    if (( ${#pids[@]} >= jobs )); then
+      wait "${pids[0]}" || failed=1
+      pids=("${pids[@]:1}")
+    fi
+  done
+  for p in "${pids[@]}"; do wait "$p" || failed=1; done
+  return $failed
+}
 
 # The parsers and what they depend on; image decoding (stb), the loader and the tensors are not
 # needed.
@@ -28,12 +46,11 @@ lib_sources=(data/bytes data/dataset data/image_resize data/cifar_binary data/id
              engine/json engine/safetensors_header train/progress train/schedule train/early_stopping
              apps/results apps/tar_extract)
 mkdir -p "$build/obj"
+object_of() { echo "$build/obj/${1//\//_}.o"; }
+compile() { "$cxx" "${flags[@]}" $sanitize -fsanitize=fuzzer-no-link -c "$root/$1.cpp" -o "$(object_of "$1")"; }
+in_parallel compile "${lib_sources[@]}"
 objects=()
-for s in "${lib_sources[@]}"; do
-  o="$build/obj/${s//\//_}.o"
-  "$cxx" "${flags[@]}" $sanitize -fsanitize=fuzzer-no-link -c "$root/$s.cpp" -o "$o"
-  objects+=("$o")
-done
+for s in "${lib_sources[@]}"; do objects+=("$(object_of "$s")"); done
 
 # Seed corpora: the committed .mat fixtures, and tiny valid CIFAR/IDX/cache inputs.
 seeds="$build/seeds"
@@ -57,25 +74,24 @@ tar -C "$build/tree" --format=ustar -cf "$seeds/archive/small.tar" a
 tar -C "$build/tree" --format=pax -cf "$seeds/archive/small_pax.tar" a
 gzip -c "$seeds/archive/small.tar" > "$seeds/archive/small.tar.gz"
 
-status=0
-for target in cifar idx mat cache safetensors run_json archive; do
-  exe="$build/fuzz_$target"
+# fuzz TARGET: builds fuzz_TARGET and runs it; on a finding keeps the inputs and fails.
+fuzz() {
+  local target=$1 exe="$build/fuzz_$1" corpus="$build/corpus/$1" artifacts="$build/artifacts/$1"
   "$cxx" "${flags[@]}" $sanitize -fsanitize=fuzzer "$root/tests/fuzz/fuzz_$target.cpp" "${objects[@]}" -lz -larchive -o "$exe"
-  corpus="$build/corpus/$target"
-  artifacts="$build/artifacts/$target"
   mkdir -p "$corpus" "$artifacts"
-  echo "== fuzz_$target for ${seconds}s"
   if ! "$exe" -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 \
       -artifact_prefix="$artifacts/" "$corpus" "$seeds/$target" > "$build/fuzz_$target.log" 2>&1; then
-    status=1
     echo "!! fuzz_$target found a problem; log: $build/fuzz_$target.log" >&2
     tail -n 40 "$build/fuzz_$target.log" >&2
-    keep="$root/tests/data/fixtures/fuzz/$target"
+    local keep="$root/tests/data/fixtures/fuzz/$target"
     mkdir -p "$keep"
     cp "$artifacts"/* "$keep/" 2>/dev/null || true
     echo "!! inputs copied to $keep" >&2
-  else
-    grep -E "stat::number_of_executed_runs|cov:" "$build/fuzz_$target.log" | tail -n 2
+    return 1
   fi
-done
+  echo "== fuzz_$target for ${seconds}s: $(grep -E "cov:" "$build/fuzz_$target.log" | tail -n 1)"
+}
+
+status=0
+in_parallel fuzz cifar idx mat cache safetensors run_json archive || status=1
 exit $status
