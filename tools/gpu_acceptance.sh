@@ -18,6 +18,8 @@
 #   students issue 12: resnet20 students of TEACHER (a file, e.g. the one a teacher phase of an
 #            earlier call brought back, carried in .device; default: this call's teacher phase),
 #            5 seeds with --control, EPOCHS epochs each                         (~10 min)
+#   sanitizer compute-sanitizer memcheck on the suites with recorded graphs and GPU data
+#            (test_gpu_step_graph, test_cuda_data_ops)                          (~2 min)
 #   profile  issue 8: GPU time per op of the blog ResNet50's eager step (bench_train --profile,
 #            batch 250, TF32), to choose the next speed work from data         (~0.5 min)
 # SMOKE="--device cpu --model resnet8 ..." appends flags to every run (a check of this script on
@@ -109,12 +111,21 @@ for phase in $PHASES; do
       else
         log "students: skipped, no TEACHER file (run the teacher phase first or set TEACHER)"
       fi ;;
+    sanitizer)
+      command -v compute-sanitizer > /dev/null || { log "sanitizer: no compute-sanitizer on PATH"; continue; }
+      for t in test_gpu_step_graph test_cuda_data_ops; do
+        f=$(find "$BUILD/tests" -name "$t" -type f | head -1)
+        log "sanitizer: $t"
+        timeout "$(left)" compute-sanitizer --tool memcheck "$f" > "/tmp/acceptance-sanitizer-$t.log" 2>&1
+        echo "rc=$?" | tee -a "$OUT/log.txt"
+        grep -E "ERROR SUMMARY|Status" "/tmp/acceptance-sanitizer-$t.log" | tail -2 | tee -a "$OUT/log.txt"
+      done ;;
     profile)
       log "profile: bench_train --device cuda --model resnet50 --batch 250 --profile"
       timeout "$(left)" "$BUILD/bench/bench_train" --device cuda --model resnet50 --batch 250 --steps 20 \
         --precision tf32 --profile > "$OUT/profile.log" 2>&1
       echo "rc=$?" | tee -a "$OUT/log.txt"; head -60 "$OUT/profile.log" | tee -a "$OUT/log.txt" ;;
-    *) log "unknown phase $phase (tests, r50, default, blog, teacher, students, profile)" ;;
+    *) log "unknown phase $phase (tests, r50, default, blog, teacher, students, sanitizer, profile)" ;;
   esac
 done
 log done
