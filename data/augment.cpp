@@ -28,25 +28,6 @@ CropParams draw_crop_params(const CropFlipAugment& a, Rng& rng) {
   return augment::draw_crop_params(a, rng);
 }
 
-void warp_image(const std::uint8_t* src, int h, int w, int c, const KerasParams& p, std::uint8_t* dst) {
-  cpu::warp_image(src, h, w, c, p, dst);
-}
-
-void warp_image(const std::uint8_t* src, int h, int w, int c, const KerasParams& p,
-                const Normalization& norm, float* dst) {
-  cpu::warp_image(src, h, w, c, p, channel_affine(norm, c, "augment"), dst);
-}
-
-void crop_flip_image(const std::uint8_t* src, int h, int w, int c, int pad, const CropParams& p,
-                     std::uint8_t* dst) {
-  cpu::crop_flip_image(src, h, w, c, pad, p, dst);
-}
-
-void crop_flip_image(const std::uint8_t* src, int h, int w, int c, int pad, const CropParams& p,
-                     const Normalization& norm, float* dst) {
-  cpu::crop_flip_image(src, h, w, c, pad, p, channel_affine(norm, c, "augment"), dst);
-}
-
 void augment_sample(const AugmentConfig& config, const std::uint8_t* src, int h, int w, int c,
                     const SampleKey& key, std::uint8_t* dst) {
   cpu::augment_image(config, src, h, w, c, key, dst);

@@ -39,14 +39,6 @@ struct AugmentConfig : AugmentSpec {
 KerasParams draw_keras_params(const KerasAugment& a, int height, int width, Rng& rng);
 CropParams draw_crop_params(const CropFlipAugment& a, Rng& rng);
 
-void warp_image(const std::uint8_t* src, int h, int w, int c, const KerasParams& p, std::uint8_t* dst);
-void warp_image(const std::uint8_t* src, int h, int w, int c, const KerasParams& p,
-                const Normalization& norm, float* dst);
-void crop_flip_image(const std::uint8_t* src, int h, int w, int c, int pad, const CropParams& p,
-                     std::uint8_t* dst);
-void crop_flip_image(const std::uint8_t* src, int h, int w, int c, int pad, const CropParams& p,
-                     const Normalization& norm, float* dst);
-
 // Draws the sample's parameters from Rng(key) and applies `config` (None = plain copy).
 void augment_sample(const AugmentConfig& config, const std::uint8_t* src, int h, int w, int c,
                     const SampleKey& key, std::uint8_t* dst);

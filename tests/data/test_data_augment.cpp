@@ -5,6 +5,8 @@
 #include <vector>
 
 #include "data/augment.h"
+#include "data/normalize.h"
+#include "kernels/cpu/augment_image.h"
 
 using namespace rf::data;
 
@@ -27,13 +29,13 @@ std::uint8_t at(const Image& img, int w, int c, int r, int j, int k) {
 
 Image warp(const Image& src, int h, int w, int c, const KerasParams& p) {
   Image out(src.size());
-  warp_image(src.data(), h, w, c, p, out.data());
+  rf::cpu::warp_image(src.data(), h, w, c, p, out.data());
   return out;
 }
 
 Image crop(const Image& src, int h, int w, int c, int pad, const CropParams& p) {
   Image out(src.size());
-  crop_flip_image(src.data(), h, w, c, pad, p, out.data());
+  rf::cpu::crop_flip_image(src.data(), h, w, c, pad, p, out.data());
   return out;
 }
 
@@ -163,7 +165,7 @@ TEST_CASE("augment: float output is the normalized uint8 result, in one pass") {
   normalize_image(img.data(), expect.data(), 36, norm);
   for (std::size_t i = 0; i < f.size(); ++i) CHECK(f[i] == doctest::Approx(expect[i]));
   const Image flipped = crop(img, 6, 6, 3, 4, {4, 4, true});
-  crop_flip_image(img.data(), 6, 6, 3, 4, {4, 4, true}, norm, f.data());
+  rf::cpu::crop_flip_image(img.data(), 6, 6, 3, 4, {4, 4, true}, channel_affine(norm, 3, "test"), f.data());
   normalize_image(flipped.data(), expect.data(), 36, norm);
   for (std::size_t i = 0; i < f.size(); ++i) CHECK(f[i] == doctest::Approx(expect[i]));
 }
