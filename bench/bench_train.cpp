@@ -75,8 +75,10 @@ Result run(const Case& c, bool profile) {
     Variable loss = softmax_cross_entropy(model->forward(Variable(in)), want);
     loss.backward();
   };
-  train::RecordedStep recorded([&](const std::function<void()>& work) { return backend.record(work); },
-                               forward_backward);
+  const train::RecordedStep::Recorder recorder = [&](const std::function<void()>& work) {
+    return backend.record(work);
+  };
+  train::RecordedStep recorded(recorder, forward_backward);
   auto step = [&] {
     if (c.graphs)
       recorded.run(images, targets);
@@ -119,13 +121,12 @@ Result run(const Case& c, bool profile) {
   const auto forward = [&](const Tensor& in, const Tensor&) {
     logits.copy_from(model->forward(Variable(in)).value());
   };
-  train::RecordedStep recorded_inference(
-      [&](const std::function<void()>& work) { return backend.record(work); }, forward);
+  train::RecordedStep recorded_inference(recorder, forward);
   auto infer = [&] {
     if (c.graphs)
-      recorded_inference.run(images, targets);
+      recorded_inference.run(images, Tensor());
     else
-      forward(images, targets);
+      forward(images, Tensor());
   };
   infer();  // warm-up: eval-mode algorithms; with graphs the second pass records
   infer();
