@@ -44,6 +44,12 @@ data::LoaderOptions eval_loader_options(const ChainConfig& c, const data::Normal
   return o;
 }
 
+// Backend::record when the chain replays CUDA graphs (--cuda-graphs): evaluation and labeling
+// passes are recorded as the training steps are.
+train::RecordedStep::Recorder inference_recorder(const ChainConfig& c, Device device) {
+  return c.cuda_graphs ? train::backend_recorder(device) : train::RecordedStep::Recorder();
+}
+
 data::SoftLabels first_rows(const data::SoftLabels& s, size_t n) {
   data::SoftLabels out;
   out.rows = std::min(n, s.rows);
@@ -57,7 +63,9 @@ data::SoftLabels first_rows(const data::SoftLabels& s, size_t n) {
 void measure_test(GenerationResult& r, models::Model& model, const ChainConfig& c, const ChainData& d, Device device) {
   data::Loader test_loader(d.test, eval_loader_options(c, d.normalization, device));
   const train::Calibration cal =
-      train::calibration(train::predict_probabilities(model, test_loader, d.test.size()), d.test.labels);
+      train::calibration(train::predict_probabilities(model, test_loader, d.test.size(), 1.f,
+                                                      inference_recorder(c, device)),
+                         d.test.labels);
   r.test_accuracy = cal.accuracy;
   r.test_ece = cal.ece;
   r.test_nll = cal.nll;
@@ -69,7 +77,8 @@ void measure_test(GenerationResult& r, models::Model& model, const ChainConfig& 
 data::SoftLabels write_labels(models::Model& model, const ChainConfig& c, const ChainData& d,
                               const GenerationPaths& paths, Device device) {
   data::Loader label_loader(d.train, eval_loader_options(c, d.normalization, device));
-  data::SoftLabels labels = train::predict_probabilities(model, label_loader, d.train.size(), float(c.temperature));
+  data::SoftLabels labels = train::predict_probabilities(model, label_loader, d.train.size(), float(c.temperature),
+                                                         inference_recorder(c, device));
   data::check_soft_labels(labels, paths.labels.string());
   const data::Bytes bytes = data::serialize_soft_labels(labels);
   write_file_atomic(paths.labels, std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
@@ -99,7 +108,7 @@ GenerationResult teacher_generation(const ChainConfig& c, const ChainData& d, in
   measure_test(r, teacher, c, d, device);
   if (d.val.size()) {
     data::Loader val_loader(d.val, eval_loader_options(c, d.normalization, device));
-    r.val_accuracy = train::evaluate(teacher, val_loader).accuracy();
+    r.val_accuracy = train::evaluate(teacher, val_loader, inference_recorder(c, device)).accuracy();
   } else {
     r.val_accuracy = std::nan("");
   }
@@ -196,7 +205,8 @@ GenerationResult run_generation(const ChainConfig& c, const ChainData& d, std::u
   r.control = control;
   r.model = c.model_for(g);
   measure_test(r, *model, c, d, ctx.device);
-  r.val_accuracy = val_loader ? train::evaluate(*model, *val_loader).accuracy() : std::nan("");
+  r.val_accuracy =
+      val_loader ? train::evaluate(*model, *val_loader, inference_recorder(c, ctx.device)).accuracy() : std::nan("");
   labels_out = write_labels(*model, c, d, paths, ctx.device);
   {
     // Running statistics that do not fit the weights show as eval mode falling behind training

@@ -155,7 +155,7 @@ const std::vector<Flag>& flags() {
        [](Options& o, const std::string& v) { o.chain.precision = parse_choice("--precision", v, {"fp32", "tf32"}); }},
       {"--data-on-device", "auto|on|off", "keep the training images (uint8) and targets on the training device and make each batch there from its indices (augmentation and normalization as kernels) instead of on host threads; the same images as the host loader (bitwise on the CPU; on a GPU up to float rounding of a rotation's sine and cosine); auto: on when training on a GPU (default: auto)",
        [](Options& o, const std::string& v) { o.data_on_device = parse_choice("--data-on-device", v, {"auto", "on", "off"}); }},
-      {"--cuda-graphs", "auto|on|off", "GPU: record each training step (with the dynamic refinery's labeling) and each batch of precise batch-norm statistics once as a CUDA graph and replay it (one launch instead of hundreds; per-epoch results unchanged); auto: on when training on a GPU (default: auto)",
+      {"--cuda-graphs", "auto|on|off", "GPU: record each training step (with the dynamic refinery's labeling), each batch of precise batch-norm statistics and each batch of evaluation and labeling once as a CUDA graph and replay it (one launch instead of hundreds; per-epoch results unchanged); auto: on when training on a GPU (default: auto)",
        [](Options& o, const std::string& v) { o.cuda_graphs = parse_choice("--cuda-graphs", v, {"auto", "on", "off"}); }},
       {"--out", "DIR", "parent of the run directory <timestamp>-<dataset>-<refine> (default: runs)",
        [](Options& o, const std::string& v) { o.out = v; }},

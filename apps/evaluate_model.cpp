@@ -18,8 +18,8 @@ namespace {
 // The logits with the labels and the pixels they came from, for a comparison with another
 // framework (bench/compare_export.py) that applies the model file's normalization itself.
 void write_logits(const std::string& file, models::Model& model, data::Loader& loader, const data::Dataset& d,
-                  const ModelCommand& c) {
-  const data::SoftLabels logits = train::predict_logits(model, loader, d.size());
+                  const ModelCommand& c, const train::RecordedStep::Recorder& recorder) {
+  const data::SoftLabels logits = train::predict_logits(model, loader, d.size(), recorder);
   const std::vector<float> labels(d.labels.begin(), d.labels.end());
   const std::vector<float> pixels(d.images.begin(), d.images.end());
   const int64_t n = int64_t(d.size());
@@ -33,6 +33,8 @@ void write_logits(const std::string& file, models::Model& model, data::Loader& l
 }  // namespace
 
 int run_evaluate(const ModelCommand& c, Device device, const DataLocation& where, std::ostream& out) {
+  const train::RecordedStep::Recorder recorder =
+      cuda_graphs_for(c, device) ? train::backend_recorder(device) : train::RecordedStep::Recorder();
   auto model = models::load_described_model(c.model, device, "evaluate");
   const models::DataDescription& desc = *model->description();
   // Loaded as a training run loads it (sharing its decoded-image cache), then fitted to the model.
@@ -50,7 +52,7 @@ int run_evaluate(const ModelCommand& c, Device device, const DataLocation& where
   lo.normalization = train::normalization_of(desc);
   lo.allocator = train::host_allocator_for(device);
   data::Loader loader(d, lo);
-  const train::Evaluation e = train::evaluate(*model, loader);
+  const train::Evaluation e = train::evaluate(*model, loader, recorder);
   const train::ConfusionMatrix& m = e.confusion;
   long long correct = 0;
   for (int k = 0; k < m.classes(); ++k) correct += m.at(k, k);
@@ -64,7 +66,7 @@ int run_evaluate(const ModelCommand& c, Device device, const DataLocation& where
     out << "confusion matrix: " << c.svg << '\n';
   }
   if (!c.logits.empty()) {
-    write_logits(c.logits, *model, loader, d, c);
+    write_logits(c.logits, *model, loader, d, c, recorder);
     out << "logits: " << c.logits << '\n';
   }
   return 0;

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "data/image_resize.h"
+#include "engine/device.h"
 
 namespace rf::app {
 
@@ -28,6 +29,7 @@ struct ModelCommand {
   std::string format;               // export: pytorch
   std::string out;                  // export: the output file
   std::string device;               // cpu | cuda; empty: CUDA when usable
+  std::string cuda_graphs = "auto"; // predict, evaluate: auto | on | off (cuda_graphs_for)
   int threads = 0;
   std::string cache_dir;
   bool help = false;
@@ -37,5 +39,8 @@ bool is_model_command(const std::string& word);
 // argv[1] is the subcommand. Throws UsageError naming the flag or argument that is wrong.
 ModelCommand parse_model_command(int argc, char** argv);
 std::string model_commands_help();
+// Whether the command's forward passes replay recorded CUDA graphs on `device`: --cuda-graphs
+// on, or auto on a GPU. Throws UsageError for on with the CPU.
+bool cuda_graphs_for(const ModelCommand& c, Device device);
 
 }  // namespace rf::app

@@ -100,6 +100,8 @@ void print_table(const std::vector<Prediction>& rows, const std::vector<std::str
 }  // namespace
 
 int run_predict(const ModelCommand& c, Device device, std::ostream& out, std::ostream& err) {
+  const train::RecordedStep::Recorder recorder =
+      cuda_graphs_for(c, device) ? train::backend_recorder(device) : train::RecordedStep::Recorder();
   const auto model = models::load_described_model(c.model, device, "predict");
   const models::DataDescription& desc = *model->description();
   const int k = std::min(c.top_k, model->classes());
@@ -139,7 +141,8 @@ int run_predict(const ModelCommand& c, Device device, std::ostream& out, std::os
     lo.normalization = train::normalization_of(desc);
     lo.allocator = train::host_allocator_for(device);
     data::Loader loader(d, lo);
-    const data::SoftLabels p = train::predict_probabilities(*model, loader, d.size(), float(c.temperature));
+    const data::SoftLabels p =
+        train::predict_probabilities(*model, loader, d.size(), float(c.temperature), recorder);
     std::vector<Prediction> rows;
     for (size_t i = 0; i < d.size(); ++i) {
       rows.push_back({names[i], top_k(p.row(i).data(), model->classes(), k)});

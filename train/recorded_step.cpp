@@ -1,5 +1,7 @@
 #include "train/recorded_step.h"
 
+#include "engine/check.h"
+
 namespace rf::train {
 
 void RecordedStep::run(const Tensor& images, const Tensor& targets) {
@@ -26,6 +28,12 @@ void RecordedStep::run(const Tensor& images, const Tensor& targets) {
   }
   if (!graph_) graph_ = recorder_([this] { work_(images_, targets_); });
   graph_->launch();
+}
+
+RecordedStep::Recorder backend_recorder(Device device) {
+  Backend& backend = backend_for(device);
+  RF_CHECK(backend.can_record(), "CUDA graphs need the CUDA backend; the model is on " << device_name(device));
+  return [&backend](const std::function<void()>& work) { return backend.record(work); };
 }
 
 }  // namespace rf::train

@@ -35,4 +35,7 @@ class RecordedStep {
   bool warmed_up_ = false;
 };
 
+// Backend::record of `device`'s backend (throws, naming the device, when it cannot record).
+RecordedStep::Recorder backend_recorder(Device device);
+
 }  // namespace rf::train

@@ -34,10 +34,7 @@ Trainer::Trainer(models::Model& model, TrainConfig config, int64_t steps_per_epo
     printer_ = std::make_unique<ConsolePrinter>(config_.label, stdout_is_terminal());
   metrics_ = std::make_unique<RunningMetrics>(model.device(), model.classes(), false);
   if (config_.cuda_graphs) {
-    RF_CHECK(backend_for(model.device()).can_record(),
-             "CUDA graphs need the CUDA backend; the model is on " << device_name(model.device()));
-    Backend& backend = backend_for(model.device());
-    recorder_ = [&backend](const std::function<void()>& work) { return backend.record(work); };
+    recorder_ = backend_recorder(model.device());
     recorded_step_ = std::make_unique<RecordedStep>(
         recorder_, [this](const Tensor& images, const Tensor& targets) { forward_backward(images, targets); });
   }
@@ -192,7 +189,7 @@ FitResult Trainer::fit(data::Loader& train, data::Loader* val) try {
       if (config_.precise_bn_batches > 0)
         recompute_batchnorm_statistics(model_, *config_.statistics_loader, config_.precise_bn_batches,
                                        recorder_);
-      const Evaluation e = evaluate(model_, *val);
+      const Evaluation e = evaluate(model_, *val, recorder_);
       s.val_loss = e.loss;
       s.val_accuracy = e.accuracy();
     }

@@ -36,9 +36,9 @@ struct TrainConfig {
   // seconds passed since the last report, and after an epoch's last batch: each report reads the
   // running totals back, a device synchronization. 0: after every batch.
   double progress_seconds = 0.25;
-  // Each full batch's step (all but the optimizer's update), and each batch's pass of precise
-  // batch-norm statistics, replayed as a recorded CUDA graph (recorded_step.h); CUDA backend
-  // only. Per-epoch results are the same as without.
+  // Each full batch's step (all but the optimizer's update), each batch's pass of precise
+  // batch-norm statistics and each validation batch's forward, replayed as a recorded CUDA graph
+  // (recorded_step.h); CUDA backend only. Per-epoch results are the same as without.
   bool cuda_graphs = false;
   std::string label;                      // starts each printed line, e.g. "R2"
   // Polled between batches; when it becomes true fit() returns with `interrupted` set and the

@@ -282,4 +282,19 @@ TEST_CASE("model commands: each takes its own flags; what is missing is named") 
   CHECK_THROWS_WITH_AS(parse({"evaluate", "m"}), doctest::Contains("--data"), UsageError);
   CHECK_THROWS_WITH_AS(parse({"evaluate", "m", "--data", "d", "--top-k", "2"}),
                        doctest::Contains("--top-k is not a flag of refine_app evaluate"), UsageError);
+  CHECK_THROWS_WITH_AS(parse({"export", "m", "--format", "pytorch", "--cuda-graphs", "on", "o"}),
+                       doctest::Contains("--cuda-graphs is not a flag of refine_app export"), UsageError);
+}
+
+TEST_CASE("model commands: --cuda-graphs is on by default on a GPU, off on the CPU, refused there when asked for") {
+  const ModelCommand automatic = parse({"evaluate", "m", "--data", "d"});
+  CHECK(cuda_graphs_for(automatic, Device::CUDA));
+  CHECK_FALSE(cuda_graphs_for(automatic, Device::CPU));
+  CHECK_FALSE(cuda_graphs_for(parse({"predict", "m", "a.png", "--cuda-graphs", "off"}), Device::CUDA));
+  CHECK(cuda_graphs_for(parse({"predict", "m", "a.png", "--cuda-graphs", "on"}), Device::CUDA));
+  CHECK_THROWS_WITH_AS(cuda_graphs_for(parse({"predict", "m", "a.png", "--cuda-graphs", "on"}), Device::CPU),
+                       doctest::Contains("--cuda-graphs on: CUDA graphs need the GPU, and refine_app predict runs on the CPU"),
+                       UsageError);
+  CHECK_THROWS_WITH_AS(parse({"evaluate", "m", "--data", "d", "--cuda-graphs", "yes"}),
+                       doctest::Contains("--cuda-graphs"), UsageError);
 }

@@ -2,11 +2,12 @@
 // the same batches, with TF32 off and deterministic algorithms, once eagerly and once with every
 // full batch's step replayed from a graph, must give the same per-epoch losses and accuracies and
 // the same parameters and running statistics, bit for bit. The run includes a short last batch
-// (eager inside a graphed run) and, every epoch, a validation pass of larger batches, which may
-// grow scratch buffers the graph uses (it must then be recorded again, not replayed on freed
-// memory), after precise batch-norm statistics over 5 batches (recorded too, in the graphed run).
+// (eager inside a graphed run) and, every epoch, a validation pass of larger batches (recorded in
+// the graphed run), which may grow scratch buffers the step's graph uses (it must then be recorded
+// again, not replayed on freed memory), after precise batch-norm statistics over 5 batches (recorded too, in the graphed run).
 // Again with a target provider as the dynamic refinery's: a frozen teacher in eval mode labels
-// every batch, inside the recorded step. Runs only where a GPU is usable.
+// every batch, inside the recorded step. And evaluation and labeling passes (train/evaluate.h),
+// recorded and replayed, against the same passes run eagerly. Runs only where a GPU is usable.
 #include <doctest/doctest.h>
 
 #include <cstdio>
@@ -16,6 +17,7 @@
 #include "engine/ops.h"
 #include "models/factory.h"
 #include "synthetic.h"
+#include "train/evaluate.h"
 #include "train/trainer.h"
 
 using namespace rf;
@@ -32,7 +34,7 @@ struct Outcome {
 // own targets, as --refine dynamic --alpha 0.5 does.
 Outcome run_training(bool graphs, models::Model* teacher = nullptr) {
   const data::Dataset set = test::synthetic_dataset(150, 0);  // 9 batches of 16 and one of 6
-  const data::Dataset val = test::synthetic_dataset(96, 1);
+  const data::Dataset val = test::synthetic_dataset(300, 1);  // 3 batches of 96 and one of 12
   data::LoaderOptions vo = test::loader_options(false);
   vo.batch_size = 96;
   data::Loader loader(set, test::loader_options(true)), val_loader(val, vo);
@@ -107,5 +109,39 @@ TEST_CASE("a frozen teacher's targets, recorded inside the step, replay bitwise 
     CAPTURE(i);
     CHECK(graphed.state[i] == eager.state[i]);
   }
+  cuda_backend().set_deterministic(false);
+}
+
+TEST_CASE("recorded evaluation and labeling passes give the eager passes' results bitwise") {
+  cuda_backend().set_allow_tf32(false);
+  cuda_backend().set_deterministic(true);
+  // A trained model, so that predictions differ from image to image.
+  const data::Dataset set = test::synthetic_dataset(150, 0);
+  data::Loader train_loader(set, test::loader_options(true));
+  auto model = models::make_model("resnet8", {.classes = 3, .seed = 5, .device = Device::CUDA});
+  TrainConfig c;
+  c.epochs = 2;
+  c.print_progress = false;
+  c.schedule.lr = 1e-2;
+  Trainer(*model, c, int64_t(train_loader.batches_per_epoch())).fit(train_loader, nullptr);
+
+  // 200 images in shuffled batches of 48: four full ones (eager, recorded, replays) and one of 8.
+  const data::Dataset d = test::synthetic_dataset(200, 3);
+  data::LoaderOptions o = test::loader_options(true);
+  o.batch_size = 48;
+  data::Loader loader(d, o);
+  const RecordedStep::Recorder graphs = backend_recorder(Device::CUDA);
+  const Evaluation eager = evaluate(*model, loader), replayed = evaluate(*model, loader, graphs);
+  CHECK(replayed.loss == eager.loss);
+  CHECK(replayed.confusion.counts() == eager.confusion.counts());
+  CHECK(eager.accuracy() > 0.5);  // a model that learned, whose predictions mean something
+  std::printf("evaluation: loss eager %.9g replayed %.9g, accuracy %.4f\n", eager.loss, replayed.loss,
+              eager.accuracy());
+  const data::SoftLabels want = predict_probabilities(*model, loader, d.size(), 2.f);
+  const data::SoftLabels got = predict_probabilities(*model, loader, d.size(), 2.f, graphs);
+  CHECK(got.values == want.values);
+  const data::SoftLabels want_logits = predict_logits(*model, loader, d.size());
+  const data::SoftLabels got_logits = predict_logits(*model, loader, d.size(), graphs);
+  CHECK(got_logits.values == want_logits.values);
   cuda_backend().set_deterministic(false);
 }
