@@ -10,6 +10,7 @@
 
 #include "engine/device.h"
 #include "kernels/augment_spec.h"
+#include "kernels/bfloat16.h"
 #include "kernels/shapes.h"
 
 namespace rf {
@@ -128,6 +129,56 @@ class Backend {
   virtual void maxpool_backward(const PoolGeom& g, const float* x, const float* dy, float* dx) = 0;
   virtual void global_avgpool_forward(int n, int hw, int c, const float* x, float* y) = 0;
   virtual void global_avgpool_backward(int n, int hw, int c, const float* dy, float* dx) = 0;
+
+  // ---- bfloat16 activations (--precision bf16, kernels/bfloat16.h) ----
+  // The same ops on bf16 tensors, for the layers between a network's input and its pooled
+  // features. Each computes in float32 exactly as its float32 twin above, from the bf16 values
+  // widened, and rounds what it stores to the nearest even bf16; parameters, batch-norm statistics
+  // and their gradients stay float32. (A convolution is a float32 convolution of the bf16 values,
+  // rounded once; its bias, when there is one, is then added to the rounded value and rounded
+  // again: cuDNN's convolution stores bf16 before the bias is applied.)
+  virtual void cast(int64_t n, const float* x, BF16* y) = 0;  // round to nearest even
+  virtual void cast(int64_t n, const BF16* x, float* y) = 0;  // exact
+  virtual void add(int64_t n, const BF16* a, const BF16* b, BF16* y) = 0;
+  virtual void relu_forward(int64_t n, const BF16* x, BF16* y) = 0;
+  virtual void relu_backward(int64_t n, const BF16* y, const BF16* dy, BF16* dx) = 0;
+  virtual void conv2d_forward(const ConvGeom& g, const BF16* x, const BF16* w, const float* bias,
+                              BF16* y) = 0;
+  virtual void conv2d_backward_data(const ConvGeom& g, const BF16* dy, const BF16* w,
+                                    BF16* dx) = 0;
+  // dw is bf16 (a bf16 copy of the float32 weights was convolved; the cast's gradient widens it
+  // into the float32 gradient); dbias, when not null, is float32, summed from the bf16 dy.
+  virtual void conv2d_backward_filter(const ConvGeom& g, const BF16* x, const BF16* dy, BF16* dw,
+                                      float* dbias) = 0;
+  virtual void batchnorm_forward_train(const BnGeom& g, const BF16* x, const float* gamma,
+                                       const float* beta, float eps, float momentum,
+                                       float* running_mean, float* running_var, BF16* y,
+                                       float* save_mean, float* save_invstd) = 0;
+  virtual void batchnorm_forward_eval(const BnGeom& g, const BF16* x, const float* gamma,
+                                      const float* beta, const float* running_mean,
+                                      const float* running_var, float eps, BF16* y) = 0;
+  virtual void batchnorm_backward(const BnGeom& g, const BF16* x, const BF16* dy,
+                                  const float* gamma, const float* save_mean,
+                                  const float* save_invstd, float eps, BF16* dx, float* dgamma,
+                                  float* dbeta) = 0;
+  virtual void batchnorm_relu_forward_train(const BnGeom& g, const BF16* x, const BF16* residual,
+                                            const float* gamma, const float* beta, float eps,
+                                            float momentum, float* running_mean,
+                                            float* running_var, BF16* y, float* save_mean,
+                                            float* save_invstd) = 0;
+  virtual void batchnorm_relu_forward_eval(const BnGeom& g, const BF16* x, const BF16* residual,
+                                           const float* gamma, const float* beta,
+                                           const float* running_mean, const float* running_var,
+                                           float eps, BF16* y) = 0;
+  virtual void batchnorm_relu_backward(const BnGeom& g, const BF16* x, const BF16* y,
+                                       const BF16* dy, const float* gamma,
+                                       const float* save_mean, const float* save_invstd, float eps,
+                                       BF16* dx, BF16* dresidual, float* dgamma, float* dbeta) = 0;
+  virtual void maxpool_forward(const PoolGeom& g, const BF16* x, BF16* y) = 0;
+  virtual void maxpool_backward(const PoolGeom& g, const BF16* x, const BF16* dy, BF16* dx) = 0;
+  // Pooled features leave bf16: y (and so dy) are float32, the mean summed in float32.
+  virtual void global_avgpool_forward(int n, int hw, int c, const BF16* x, float* y) = 0;
+  virtual void global_avgpool_backward(int n, int hw, int c, const float* dy, BF16* dx) = 0;
 
   // ---- linear: y[n,out] = x[n,in] * w[out,in]^T + b[out] (b may be null) ----
   virtual void linear_forward(int n, int in, int out, const float* x, const float* w,

@@ -2,12 +2,14 @@
 #include <cstdlib>
 #include <cstring>
 #include <new>
+#include <vector>
 
 #include "engine/backend.h"
 #include "engine/check.h"
 #include "engine/onednn_conv.h"
 #include "kernels/cpu/augment.h"
 #include "kernels/cpu/batchnorm.h"
+#include "kernels/cpu/bf16_convert.h"
 #include "kernels/cpu/blas_kernels.h"
 #include "kernels/cpu/elementwise.h"
 #include "kernels/cpu/gather.h"
@@ -26,6 +28,30 @@ void check_indices(const char* op, int64_t n, const int64_t* indices, int64_t co
              op << ": index " << indices[i] << " (batch position " << i << ") outside the "
                 << count << " rows it picks from");
 }
+
+// The bf16 ops' float32 working copies: a bf16 input widened (empty for a null pointer), and an
+// output that is rounded into its bf16 destination when it goes.
+std::vector<float> widened(int64_t n, const BF16* x) {
+  std::vector<float> v(x ? size_t(n) : 0);
+  if (x) cpu::widen(n, x, v.data());
+  return v;
+}
+const float* ptr(const std::vector<float>& v) { return v.empty() ? nullptr : v.data(); }
+
+class Rounded {
+ public:
+  Rounded(int64_t n, BF16* dst) : dst_(dst), v_(dst ? size_t(n) : 0) {}
+  ~Rounded() {
+    if (dst_) cpu::round_to_bf16(int64_t(v_.size()), v_.data(), dst_);
+  }
+  Rounded(const Rounded&) = delete;
+  Rounded& operator=(const Rounded&) = delete;
+  float* data() { return dst_ ? v_.data() : nullptr; }
+
+ private:
+  BF16* dst_;
+  std::vector<float> v_;
+};
 
 class CpuBackend final : public Backend {
  public:
@@ -135,6 +161,98 @@ class CpuBackend final : public Backend {
     cpu::global_avgpool_backward(n, hw, c, dy, dx);
   }
 
+  // ---- bf16: the float32 kernels above on widened values, outputs rounded ----
+  void cast(int64_t n, const float* x, BF16* y) override { cpu::round_to_bf16(n, x, y); }
+  void cast(int64_t n, const BF16* x, float* y) override { cpu::widen(n, x, y); }
+  void add(int64_t n, const BF16* a, const BF16* b, BF16* y) override {
+    const std::vector<float> av = widened(n, a), bv = widened(n, b);
+    Rounded out(n, y);
+    cpu::add(n, av.data(), bv.data(), out.data());
+  }
+  void relu_forward(int64_t n, const BF16* x, BF16* y) override {
+    const std::vector<float> xv = widened(n, x);
+    Rounded out(n, y);
+    cpu::relu_forward(n, xv.data(), out.data());
+  }
+  void relu_backward(int64_t n, const BF16* y, const BF16* dy, BF16* dx) override {
+    const std::vector<float> yv = widened(n, y), dyv = widened(n, dy);
+    Rounded out(n, dx);
+    cpu::relu_backward(n, yv.data(), dyv.data(), out.data());
+  }
+  void conv2d_forward(const ConvGeom& g, const BF16* x, const BF16* w, const float* bias,
+                      BF16* y) override {
+    const std::vector<float> xv = widened(g.x_size(), x), wv = widened(g.w_size(), w);
+    {
+      Rounded out(g.y_size(), y);
+      conv_.forward(g, xv.data(), wv.data(), nullptr, out.data());
+    }
+    if (bias) cpu::add_bias_bf16(g.y_size() / g.k, g.k, bias, y);
+  }
+  void conv2d_backward_data(const ConvGeom& g, const BF16* dy, const BF16* w, BF16* dx) override {
+    const std::vector<float> dyv = widened(g.y_size(), dy), wv = widened(g.w_size(), w);
+    Rounded out(g.x_size(), dx);
+    conv_.backward_data(g, dyv.data(), wv.data(), out.data());
+  }
+  void conv2d_backward_filter(const ConvGeom& g, const BF16* x, const BF16* dy, BF16* dw,
+                              float* dbias) override {
+    const std::vector<float> xv = widened(g.x_size(), x), dyv = widened(g.y_size(), dy);
+    Rounded out(g.w_size(), dw);
+    conv_.backward_filter(g, xv.data(), dyv.data(), out.data(), dbias);
+  }
+  void batchnorm_forward_train(const BnGeom& g, const BF16* x, const float* gamma,
+                               const float* beta, float eps, float momentum, float* running_mean,
+                               float* running_var, BF16* y, float* save_mean,
+                               float* save_invstd) override {
+    batchnorm_relu_train(g, x, nullptr, false, gamma, beta, eps, momentum, running_mean, running_var, y,
+                         save_mean, save_invstd);
+  }
+  void batchnorm_forward_eval(const BnGeom& g, const BF16* x, const float* gamma, const float* beta,
+                              const float* running_mean, const float* running_var, float eps,
+                              BF16* y) override {
+    batchnorm_relu_eval(g, x, nullptr, false, gamma, beta, running_mean, running_var, eps, y);
+  }
+  void batchnorm_backward(const BnGeom& g, const BF16* x, const BF16* dy, const float* gamma,
+                          const float* save_mean, const float* save_invstd, float /*eps*/, BF16* dx,
+                          float* dgamma, float* dbeta) override {
+    batchnorm_relu_grad(g, x, nullptr, dy, gamma, save_mean, save_invstd, dx, nullptr, dgamma, dbeta);
+  }
+  void batchnorm_relu_forward_train(const BnGeom& g, const BF16* x, const BF16* residual,
+                                    const float* gamma, const float* beta, float eps, float momentum,
+                                    float* running_mean, float* running_var, BF16* y, float* save_mean,
+                                    float* save_invstd) override {
+    batchnorm_relu_train(g, x, residual, true, gamma, beta, eps, momentum, running_mean, running_var, y,
+                         save_mean, save_invstd);
+  }
+  void batchnorm_relu_forward_eval(const BnGeom& g, const BF16* x, const BF16* residual,
+                                   const float* gamma, const float* beta, const float* running_mean,
+                                   const float* running_var, float eps, BF16* y) override {
+    batchnorm_relu_eval(g, x, residual, true, gamma, beta, running_mean, running_var, eps, y);
+  }
+  void batchnorm_relu_backward(const BnGeom& g, const BF16* x, const BF16* y, const BF16* dy,
+                               const float* gamma, const float* save_mean, const float* save_invstd,
+                               float /*eps*/, BF16* dx, BF16* dresidual, float* dgamma,
+                               float* dbeta) override {
+    batchnorm_relu_grad(g, x, y, dy, gamma, save_mean, save_invstd, dx, dresidual, dgamma, dbeta);
+  }
+  void maxpool_forward(const PoolGeom& g, const BF16* x, BF16* y) override {
+    const std::vector<float> xv = widened(g.x_size(), x);
+    Rounded out(g.y_size(), y);
+    cpu::maxpool_forward(g, xv.data(), out.data());
+  }
+  void maxpool_backward(const PoolGeom& g, const BF16* x, const BF16* dy, BF16* dx) override {
+    const std::vector<float> xv = widened(g.x_size(), x), dyv = widened(g.y_size(), dy);
+    Rounded out(g.x_size(), dx);
+    cpu::maxpool_backward(g, xv.data(), dyv.data(), out.data());
+  }
+  void global_avgpool_forward(int n, int hw, int c, const BF16* x, float* y) override {
+    const std::vector<float> xv = widened(int64_t(n) * hw * c, x);
+    cpu::global_avgpool_forward(n, hw, c, xv.data(), y);
+  }
+  void global_avgpool_backward(int n, int hw, int c, const float* dy, BF16* dx) override {
+    Rounded out(int64_t(n) * hw * c, dx);
+    cpu::global_avgpool_backward(n, hw, c, dy, out.data());
+  }
+
   void linear_forward(int n, int in, int out, const float* x, const float* w, const float* b,
                       float* y) override {
     cpu::linear_forward(n, in, out, x, w, b, y);
@@ -185,6 +303,37 @@ class CpuBackend final : public Backend {
   }
 
  private:
+  // Batch norm (+ residual + ReLU when relu) on bf16 values; residual and y (the backward's mask)
+  // may be null.
+  void batchnorm_relu_train(const BnGeom& g, const BF16* x, const BF16* residual, bool relu,
+                            const float* gamma, const float* beta, float eps, float momentum,
+                            float* running_mean, float* running_var, BF16* y, float* save_mean,
+                            float* save_invstd) {
+    const int64_t n = g.rows() * g.c;
+    const std::vector<float> xv = widened(n, x), rv = widened(n, residual);
+    Rounded out(n, y);
+    cpu::batchnorm_forward_train(g.rows(), g.c, xv.data(), gamma, beta, eps, momentum, ptr(rv), relu,
+                                 running_mean, running_var, out.data(), save_mean, save_invstd);
+  }
+  void batchnorm_relu_eval(const BnGeom& g, const BF16* x, const BF16* residual, bool relu,
+                           const float* gamma, const float* beta, const float* running_mean,
+                           const float* running_var, float eps, BF16* y) {
+    const int64_t n = g.rows() * g.c;
+    const std::vector<float> xv = widened(n, x), rv = widened(n, residual);
+    Rounded out(n, y);
+    cpu::batchnorm_forward_eval(g.rows(), g.c, xv.data(), gamma, beta, running_mean, running_var, eps,
+                                ptr(rv), relu, out.data());
+  }
+  void batchnorm_relu_grad(const BnGeom& g, const BF16* x, const BF16* y, const BF16* dy,
+                           const float* gamma, const float* save_mean, const float* save_invstd,
+                           BF16* dx, BF16* dresidual, float* dgamma, float* dbeta) {
+    const int64_t n = g.rows() * g.c;
+    const std::vector<float> xv = widened(n, x), yv = widened(n, y), dyv = widened(n, dy);
+    Rounded dx_out(n, dx), dres_out(n, dresidual);
+    cpu::batchnorm_backward(g.rows(), g.c, xv.data(), ptr(yv), dyv.data(), gamma, save_mean, save_invstd,
+                            dx_out.data(), dres_out.data(), dgamma, dbeta);
+  }
+
   OnednnConv conv_;
 };
 
