@@ -44,6 +44,10 @@ data::LoaderOptions eval_loader_options(const ChainConfig& c, const data::Normal
   return o;
 }
 
+// --precision bf16 keeps activations in bf16 (Model::set_activation_dtype); tf32 and bf16 allow
+// TF32 for the float32 GEMMs and convolutions.
+DType activation_dtype(const ChainConfig& c) { return c.precision == "bf16" ? DType::BF16 : DType::F32; }
+
 // Backend::record when the chain replays CUDA graphs (--cuda-graphs): evaluation and labeling
 // passes are recorded as the training steps are.
 train::RecordedStep::Recorder inference_recorder(const ChainConfig& c, Device device) {
@@ -137,6 +141,7 @@ GenerationResult run_generation(const ChainConfig& c, const ChainData& d, std::u
   mo.seed = seed * 1000 + std::uint64_t(g);
   mo.device = ctx.device;
   auto model = models::make_model(c.model_for(g), mo);
+  model->set_activation_dtype(activation_dtype(c));
   model->set_description(train::describe_data(d.train, d.normalization));
 
   // Static refinery: the previous generation's labels (mixed with the truth by alpha) replace
@@ -242,7 +247,8 @@ ExperimentOutcome run_experiment(const ChainConfig& c, const data::TrainTest& ra
                                  const std::vector<int>& seed_indices) {
   ExperimentOutcome out;
   backend_for(ctx.device).set_deterministic(c.deterministic);
-  backend_for(ctx.device).set_allow_tf32(c.precision == "tf32");
+  backend_for(ctx.device).set_allow_tf32(c.precision != "fp32");
+  if (ctx.teacher) ctx.teacher->set_activation_dtype(activation_dtype(c));
   RF_CHECK(c.teacher.empty() == (ctx.teacher == nullptr),
            "run_experiment: the configuration's teacher '" << c.teacher << "' and the loaded one disagree");
   const bool dynamic = c.refine == "dynamic";
@@ -267,7 +273,10 @@ ExperimentOutcome run_experiment(const ChainConfig& c, const data::TrainTest& ra
       if (fs::exists(paths.stats)) {
         r = read_stats(paths);
         if (labels) *labels = data::load_soft_labels(paths.labels, d.train);
-        if (model) *model = models::load_model(paths.model, ctx.device);
+        if (model) {
+          *model = models::load_model(paths.model, ctx.device);
+          (*model)->set_activation_dtype(activation_dtype(c));
+        }
         if (ctx.progress) ctx.progress->skip_generation();
         return r;
       }

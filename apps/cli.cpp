@@ -151,8 +151,8 @@ const std::vector<Flag>& flags() {
        [](Options& o, const std::string& v) { o.threads = int(parse_int("--threads", v, 1)); }},
       {"--deterministic", "", "GPU: only deterministic cuDNN convolution algorithms, picked by cuDNN's heuristic instead of timing, so a run and its --resume repeat bitwise (may be slower); CPU runs always repeat for a given --threads (default: off)",
        [](Options& o, const std::string&) { o.chain.deterministic = true; }},
-      {"--precision", "fp32|tf32", "GPU: convolutions and GEMMs in full FP32, or with TF32 tensor cores (10-bit mantissa products, FP32 sums); batch norm, softmax, loss and optimizer are FP32 either way; the CPU always computes in FP32 (default: tf32)",
-       [](Options& o, const std::string& v) { o.chain.precision = parse_choice("--precision", v, {"fp32", "tf32"}); }},
+      {"--precision", "fp32|tf32|bf16", "fp32: everything in FP32; tf32 (GPU): convolutions and GEMMs with TF32 tensor cores (10-bit mantissa products, FP32 sums); bf16: activations and their gradients stored as bf16 from the input to the pooled features (convolutions on bf16 tensor cores, FP32 sums), every other GEMM TF32; parameters, batch-norm statistics, softmax, loss and optimizer are FP32 in every mode. The CPU computes tf32 as fp32, and bf16 as FP32 arithmetic with every stored activation rounded to bf16 (the GPU's reference; slower than fp32) (default: tf32)",
+       [](Options& o, const std::string& v) { o.chain.precision = parse_choice("--precision", v, {"fp32", "tf32", "bf16"}); }},
       {"--data-on-device", "auto|on|off", "keep the training images (uint8) and targets on the training device and make each batch there from its indices (augmentation and normalization as kernels) instead of on host threads; the same images as the host loader (bitwise on the CPU; on a GPU up to float rounding of a rotation's sine and cosine); auto: on when training on a GPU (default: auto)",
        [](Options& o, const std::string& v) { o.data_on_device = parse_choice("--data-on-device", v, {"auto", "on", "off"}); }},
       {"--cuda-graphs", "auto|on|off", "GPU: record each training step (with the dynamic refinery's labeling), each batch of precise batch-norm statistics and each batch of evaluation and labeling once as a CUDA graph and replay it (one launch instead of hundreds; per-epoch results unchanged); auto: on when training on a GPU (default: auto)",
@@ -288,7 +288,8 @@ ChainConfig ChainConfig::from_json(const Json& j) {
   c.data_on_device = j.contains("data_on_device") && j.at("data_on_device").get<bool>();
   // Runs recorded before --precision existed ran with TF32 allowed.
   c.precision = j.contains("precision") ? j.at("precision").get<std::string>() : "tf32";
-  RF_CHECK(c.precision == "fp32" || c.precision == "tf32", "precision '" << c.precision << "' is neither fp32 nor tf32");
+  RF_CHECK(c.precision == "fp32" || c.precision == "tf32" || c.precision == "bf16",
+           "precision '" << c.precision << "' is not fp32, tf32 or bf16");
   // Absent in runs recorded before --teacher and --control existed: neither was used.
   c.teacher = j.contains("teacher") ? j.at("teacher").get<std::string>() : "";
   c.teacher_md5 = j.contains("teacher_md5") ? j.at("teacher_md5").get<std::string>() : "";

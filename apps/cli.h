@@ -57,7 +57,7 @@ struct ChainConfig {
   // Both resolved from Options' flags once the device is known (resolve_device_flags).
   bool cuda_graphs = false;            // GPU: steps replayed as recorded CUDA graphs (train/recorded_step.h)
   bool data_on_device = false;         // training batches made on the device (train/device_dataset.h)
-  std::string precision = "tf32";      // GPU convolutions and GEMMs: fp32 | tf32 (Backend::set_allow_tf32)
+  std::string precision = "tf32";      // fp32 | tf32 (Backend::set_allow_tf32) | bf16 (and Model::set_activation_dtype)
   // --teacher: generation 0, a trained model file that R1 learns from (kept in the run
   // directory as teacher.safetensors, see apps/teacher.h); empty: R1 learns the ground truth.
   std::string teacher;                 // the file as given

@@ -2,7 +2,8 @@
 // ResNet-8 and ResNet-20 and the blog's ResNet50, on synthetic 32x32x3 batches.
 //
 // Usage: bench_train [model ...] [--model NAME] [--batch N] [--steps N] [--threads N]
-//                    [--device cpu|cuda] [--precision fp32|tf32] [--cuda-graphs on|off] [--profile]
+//                    [--device cpu|cuda] [--precision fp32|tf32|bf16] [--cuda-graphs on|off]
+//                    [--profile]
 //                    [--json]
 //   model, --model  any name of models/factory.h (default: resnet8 resnet20 resnet50)
 //   --batch         images per step (default 128, 32 for resnet50*)
@@ -12,11 +13,11 @@
 //                   queues them (no host round trip per step) and the timed loop ends when the
 //                   GPU has finished; the median step is then the mean (with --profile each step
 //                   is waited for)
-//   --precision     CUDA convolutions and GEMMs in fp32 or tf32 (default), as refine_app --precision
+//   --precision     as refine_app --precision: fp32, tf32 (default; CUDA convolutions and GEMMs
+//                   with TF32) or bf16 (activations stored as bf16, the rest as tf32)
 //   --cuda-graphs   on: each step's forward and backward replayed as a recorded CUDA graph
-//                   (train/recorded_step.h), as refine_app --cuda-graphs on (default: off); the
-//                   inference passes likewise (refine_app does not record those yet: this
-//                   measures what it would gain)
+//                   (train/recorded_step.h), and the inference passes likewise, as refine_app
+//                   --cuda-graphs on (default: off)
 //   --profile       per-op time of a step (engine/profiler.h): calls, ms and % of the step by op
 //                   kind; "other" is the step's wall-clock outside every op (allocation,
 //                   autograd bookkeeping). On CUDA also each op's GPU time (CUDA events around
@@ -54,6 +55,7 @@ struct Case {
   int batch = 0, steps = 0;
   Device device = Device::CPU;
   bool graphs = false;
+  DType activations = DType::F32;
 };
 
 struct Result {
@@ -63,6 +65,7 @@ struct Result {
 
 Result run(const Case& c, bool profile) {
   auto model = models::make_model(c.model, {.classes = 10, .seed = 1, .device = c.device});
+  model->set_activation_dtype(c.activations);
   auto opt = train::make_optimizer(train::OptimizerConfig{}, model->parameters(), 1e-3f);
   std::vector<float> x(size_t(c.batch) * 32 * 32 * 3), t(size_t(c.batch) * 10, 0.f);
   for (size_t i = 0; i < x.size(); ++i) x[i] = float((i * 2654435761u) % 1000) / 500.f - 1.f;
@@ -225,7 +228,7 @@ void print_json(const Case& c, const Result& r, bool profile) {
 [[noreturn]] void usage(const std::string& why) {
   std::fprintf(stderr,
                "bench_train: %s\nusage: bench_train [model ...] [--model NAME] [--batch N] "
-               "[--steps N] [--threads N] [--device cpu|cuda] [--precision fp32|tf32] "
+               "[--steps N] [--threads N] [--device cpu|cuda] [--precision fp32|tf32|bf16] "
                "[--cuda-graphs on|off] [--profile] [--json]\n",
                why.c_str());
   std::exit(2);
@@ -244,7 +247,7 @@ int positive(const char* flag, const char* value) {
 int main(int argc, char** argv) {
   std::vector<std::string> names;
   int batch = 0, steps = 0, threads = 0;
-  bool profile = false, json = false, tf32 = true, graphs = false;
+  bool profile = false, json = false, tf32 = true, bf16 = false, graphs = false;
   Device device = Device::CPU;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -261,8 +264,9 @@ int main(int argc, char** argv) {
       device = v == "cuda" ? Device::CUDA : Device::CPU;
     } else if (a == "--precision" && has_value) {
       const std::string v = argv[++i];
-      if (v != "fp32" && v != "tf32") usage("--precision takes fp32 or tf32, not '" + v + "'");
-      tf32 = v == "tf32";
+      if (v != "fp32" && v != "tf32" && v != "bf16") usage("--precision takes fp32, tf32 or bf16, not '" + v + "'");
+      tf32 = v != "fp32";
+      bf16 = v == "bf16";
     } else if (a == "--cuda-graphs" && has_value) {
       const std::string v = argv[++i];
       if (v != "on" && v != "off") usage("--cuda-graphs takes on or off, not '" + v + "'");
@@ -295,7 +299,8 @@ int main(int argc, char** argv) {
   for (const std::string& n : names) {
     const bool big = n.starts_with("resnet50");
     Case c{n, batch > 0 ? batch : (big ? 32 : 128),
-           steps > 0 ? steps : (n == "resnet8" ? 10 : big ? 4 : 5), device, graphs};
+           steps > 0 ? steps : (n == "resnet8" ? 10 : big ? 4 : 5), device, graphs,
+           bf16 ? DType::BF16 : DType::F32};
     const Result r = run(c, profile);
     if (json) {
       print_json(c, r, profile);

@@ -7,7 +7,7 @@ passes the path of bench_kernels; bench_train is taken from the same build folde
 
 Per model (blog ResNet50 at batch 250 by default; resnet20, resnet8 at 128), each variant in a
 process of its own:
-  ours      bench_train --device cuda with --precision fp32, tf32, and tf32 --cuda-graphs on
+  ours      bench_train --device cuda with --precision fp32, tf32, and tf32 / bf16 --cuda-graphs on
             (synthetic batch, Adam, steps queued back to back as the trainer does; one
             synchronize at the end), and its eval-mode inference images/s (with graphs: the
             forward replayed from a graph, as PyTorch's CUDA-graph variant's)
@@ -154,7 +154,8 @@ def main():
         batch = BATCH.get(name, 128)
         ours = {}
         for label, flags in (("fp32", ["--precision", "fp32"]), ("tf32", ["--precision", "tf32"]),
-                             ("tf32 + graphs", ["--precision", "tf32", "--cuda-graphs", "on"])):
+                             ("tf32 + graphs", ["--precision", "tf32", "--cuda-graphs", "on"]),
+                             ("bf16 + graphs", ["--precision", "bf16", "--cuda-graphs", "on"])):
             try:
                 r = run_json([bench, "--model", name, "--batch", str(batch), "--steps", str(a.steps),
                               "--device", "cuda", "--json"] + flags, 300)

@@ -12,7 +12,22 @@ using profiler::Op;
 // Times one backend call under `op` when the profiler is on (engine/profiler.h).
 using Prof = profiler::Scope;
 
-Tensor empty_like(const Tensor& t) { return Tensor::empty(t.shape(), t.device()); }
+Tensor empty_like(const Tensor& t) { return Tensor::empty(t.shape(), t.device(), t.dtype()); }
+
+// Runs f.template operator()<T>() with T the element type of `dtype` (float or BF16): an op's
+// body written once for both.
+template <class F>
+void by_dtype(DType dtype, F&& f) {
+  if (dtype == DType::F32)
+    f.template operator()<float>();
+  else
+    f.template operator()<BF16>();
+}
+
+void check_same_dtype(const Tensor& a, const Tensor& b, const char* op) {
+  RF_CHECK(a.dtype() == b.dtype(),
+           op << ": inputs of " << dtype_name(a.dtype()) << " and " << dtype_name(b.dtype()));
+}
 
 void check_same_device(const Variable& a, const Variable& b, const char* op) {
   RF_CHECK(a.value().device() == b.value().device(),
@@ -30,13 +45,16 @@ void check_ndim(const Variable& x, int n, const char* op, const char* what) {
 
 Variable add(const Variable& a, const Variable& b) {
   check_same_device(a, b, "add");
+  check_same_dtype(a.value(), b.value(), "add");
   RF_CHECK(a.shape() == b.shape(),
            "add: shapes " << shape_str(a.shape()) << " and " << shape_str(b.shape()));
   const Tensor& av = a.value();
   Tensor y = empty_like(av);
   {
     const Prof p(Op::add, av.device());
-    av.backend().add(y.numel(), av.data(), b.value().data(), y.data());
+    by_dtype(av.dtype(), [&]<class T>() {
+      av.backend().add(y.numel(), av.data_as<T>(), b.value().data_as<T>(), y.data_as<T>());
+    });
   }
   return Variable::from_op(y, {a, b}, [](std::vector<Variable>& in, const Tensor& g) {
     for (Variable& v : in)
@@ -66,13 +84,39 @@ Variable relu(const Variable& x) {
   Tensor y = empty_like(xv);
   {
     const Prof p(Op::relu_forward, xv.device());
-    xv.backend().relu_forward(y.numel(), xv.data(), y.data());
+    by_dtype(xv.dtype(), [&]<class T>() { xv.backend().relu_forward(y.numel(), xv.data_as<T>(), y.data_as<T>()); });
   }
   return Variable::from_op(y, {x}, [y](std::vector<Variable>& in, const Tensor& g) {
     Tensor dx = empty_like(g);
     {
       const Prof p(Op::relu_backward, g.device());
-      g.backend().relu_backward(g.numel(), y.data(), g.data(), dx.data());
+      by_dtype(g.dtype(), [&]<class T>() {
+        g.backend().relu_backward(g.numel(), y.data_as<T>(), g.data_as<T>(), dx.data_as<T>());
+      });
+    }
+    in[0].add_grad(dx);
+  });
+}
+
+Variable cast(const Variable& x, DType to) {
+  const Tensor& xv = x.value();
+  if (xv.dtype() == to) return x;
+  Tensor y = Tensor::empty(xv.shape(), xv.device(), to);
+  {
+    const Prof p(Op::cast, xv.device());
+    if (to == DType::BF16)
+      xv.backend().cast(y.numel(), xv.data(), y.data_bf16());
+    else
+      xv.backend().cast(y.numel(), xv.data_bf16(), y.data());
+  }
+  return Variable::from_op(y, {x}, [from = xv.dtype()](std::vector<Variable>& in, const Tensor& g) {
+    Tensor dx = Tensor::empty(g.shape(), g.device(), from);
+    {
+      const Prof p(Op::cast, g.device());
+      if (from == DType::BF16)
+        g.backend().cast(g.numel(), g.data(), dx.data_bf16());
+      else
+        g.backend().cast(g.numel(), g.data_bf16(), dx.data());
     }
     in[0].add_grad(dx);
   });
@@ -82,6 +126,7 @@ Variable conv2d(const Variable& x, const Variable& w, const Variable& bias, int 
   check_ndim(x, 4, "conv2d", "input");
   check_ndim(w, 4, "conv2d", "filter");
   check_same_device(x, w, "conv2d");
+  check_same_dtype(x.value(), w.value(), "conv2d");
   const Shape& xs = x.shape();
   const Shape& ws = w.shape();
   RF_CHECK(ws[3] == xs[3], "conv2d: filter " << shape_str(ws) << " expects " << ws[3]
@@ -96,11 +141,13 @@ Variable conv2d(const Variable& x, const Variable& w, const Variable& bias, int 
     RF_CHECK(bias.shape() == Shape{ws[0]}, "conv2d: bias " << shape_str(bias.shape())
                                                            << " for " << ws[0] << " channels");
   }
-  Tensor y = Tensor::empty({xs[0], geom.p(), geom.q(), ws[0]}, x.value().device());
+  Tensor y = Tensor::empty({xs[0], geom.p(), geom.q(), ws[0]}, x.value().device(), x.value().dtype());
   {
     const Prof p(Op::conv2d_forward, x.value().device());
-    x.value().backend().conv2d_forward(geom, x.value().data(), w.value().data(),
-                                       bias.defined() ? bias.value().data() : nullptr, y.data());
+    by_dtype(y.dtype(), [&]<class T>() {
+      x.value().backend().conv2d_forward(geom, x.value().data_as<T>(), w.value().data_as<T>(),
+                                         bias.defined() ? bias.value().data() : nullptr, y.data_as<T>());
+    });
   }
   return Variable::from_op(
       y, {x, w, bias}, [geom](std::vector<Variable>& in, const Tensor& g) {
@@ -111,7 +158,9 @@ Variable conv2d(const Variable& x, const Variable& w, const Variable& bias, int 
           Tensor dx = empty_like(xv);
           {
             const Prof p(Op::conv2d_backward_data, g.device());
-            be.conv2d_backward_data(geom, g.data(), wv.data(), dx.data());
+            by_dtype(g.dtype(), [&]<class T>() {
+              be.conv2d_backward_data(geom, g.data_as<T>(), wv.data_as<T>(), dx.data_as<T>());
+            });
           }
           in[0].add_grad(dx);
         }
@@ -121,8 +170,10 @@ Variable conv2d(const Variable& x, const Variable& w, const Variable& bias, int 
           Tensor db = want_b ? empty_like(in[2].value()) : Tensor();
           {
             const Prof p(Op::conv2d_backward_filter, g.device());
-            be.conv2d_backward_filter(geom, xv.data(), g.data(), dw.data(),
-                                      want_b ? db.data() : nullptr);
+            by_dtype(g.dtype(), [&]<class T>() {
+              be.conv2d_backward_filter(geom, xv.data_as<T>(), g.data_as<T>(), dw.data_as<T>(),
+                                        want_b ? db.data() : nullptr);
+            });
           }
           if (in[1].requires_grad()) in[1].add_grad(dw);
           if (want_b) in[2].add_grad(db);
@@ -153,26 +204,31 @@ Variable batchnorm_op(const Variable& x, const Variable& gamma, const Variable& 
                                                                       << shape_str(xv.shape()));
     RF_CHECK(t->device() == xv.device(), "batchnorm: parameters and input on different devices");
   }
-  const float* res = nullptr;
   if (residual.defined()) {
     check_same_device(x, residual, "batchnorm_add_relu");
+    check_same_dtype(xv, residual.value(), "batchnorm_add_relu");
     RF_CHECK(residual.shape() == xv.shape(), "batchnorm_add_relu: residual "
                                                  << shape_str(residual.shape()) << " for input "
                                                  << shape_str(xv.shape()));
-    res = residual.value().data();
   }
+  // The element type of x, residual, y and their gradients; gamma, beta and statistics are float.
+  const auto res = [&residual]<class T>() -> const T* {
+    return residual.defined() ? residual.value().data_as<T>() : nullptr;
+  };
   Backend& be = xv.backend();
   Tensor y = empty_like(xv);
   if (!training) {
     {
       const Prof p(Op::batchnorm_forward, xv.device());
-      if (relu)
-        be.batchnorm_relu_forward_eval(geom, xv.data(), res, gamma.value().data(),
-                                       beta.value().data(), running_mean.data(),
-                                       running_var.data(), eps, y.data());
-      else
-        be.batchnorm_forward_eval(geom, xv.data(), gamma.value().data(), beta.value().data(),
-                                  running_mean.data(), running_var.data(), eps, y.data());
+      by_dtype(xv.dtype(), [&]<class T>() {
+        if (relu)
+          be.batchnorm_relu_forward_eval(geom, xv.data_as<T>(), res.template operator()<T>(),
+                                         gamma.value().data(), beta.value().data(),
+                                         running_mean.data(), running_var.data(), eps, y.data_as<T>());
+        else
+          be.batchnorm_forward_eval(geom, xv.data_as<T>(), gamma.value().data(), beta.value().data(),
+                                    running_mean.data(), running_var.data(), eps, y.data_as<T>());
+      });
     }
     // Eval mode is for inference and labeling; gradients through frozen statistics are not
     // something this engine's training ever needs, so asking for them is an error, not a guess.
@@ -187,15 +243,17 @@ Variable batchnorm_op(const Variable& x, const Variable& gamma, const Variable& 
   Tensor save_invstd = Tensor::empty({c}, xv.device());
   {
     const Prof p(Op::batchnorm_forward, xv.device());
-    if (relu)
-      be.batchnorm_relu_forward_train(geom, xv.data(), res, gamma.value().data(),
-                                      beta.value().data(), eps, momentum, running_mean.data(),
-                                      running_var.data(), y.data(), save_mean.data(),
-                                      save_invstd.data());
-    else
-      be.batchnorm_forward_train(geom, xv.data(), gamma.value().data(), beta.value().data(), eps,
-                                 momentum, running_mean.data(), running_var.data(), y.data(),
-                                 save_mean.data(), save_invstd.data());
+    by_dtype(xv.dtype(), [&]<class T>() {
+      if (relu)
+        be.batchnorm_relu_forward_train(geom, xv.data_as<T>(), res.template operator()<T>(),
+                                        gamma.value().data(), beta.value().data(), eps, momentum,
+                                        running_mean.data(), running_var.data(), y.data_as<T>(),
+                                        save_mean.data(), save_invstd.data());
+      else
+        be.batchnorm_forward_train(geom, xv.data_as<T>(), gamma.value().data(), beta.value().data(),
+                                   eps, momentum, running_mean.data(), running_var.data(),
+                                   y.data_as<T>(), save_mean.data(), save_invstd.data());
+    });
   }
   std::vector<Variable> inputs{x, gamma, beta};
   if (residual.defined()) inputs.push_back(residual);
@@ -212,15 +270,17 @@ Variable batchnorm_op(const Variable& x, const Variable& gamma, const Variable& 
         Tensor dres = want_residual ? empty_like(xv) : Tensor();
         {
           const Prof p(Op::batchnorm_backward, g.device());
-          if (relu_y.defined())
-            g.backend().batchnorm_relu_backward(
-                geom, xv.data(), relu_y.data(), g.data(), in[1].value().data(), save_mean.data(),
-                save_invstd.data(), eps, dx.data(), want_residual ? dres.data() : nullptr,
-                dgamma.data(), dbeta.data());
-          else
-            g.backend().batchnorm_backward(geom, xv.data(), g.data(), in[1].value().data(),
-                                           save_mean.data(), save_invstd.data(), eps, dx.data(),
-                                           dgamma.data(), dbeta.data());
+          by_dtype(xv.dtype(), [&]<class T>() {
+            if (relu_y.defined())
+              g.backend().batchnorm_relu_backward(
+                  geom, xv.data_as<T>(), relu_y.data_as<T>(), g.data_as<T>(), in[1].value().data(),
+                  save_mean.data(), save_invstd.data(), eps, dx.data_as<T>(),
+                  want_residual ? dres.data_as<T>() : nullptr, dgamma.data(), dbeta.data());
+            else
+              g.backend().batchnorm_backward(geom, xv.data_as<T>(), g.data_as<T>(), in[1].value().data(),
+                                             save_mean.data(), save_invstd.data(), eps,
+                                             dx.data_as<T>(), dgamma.data(), dbeta.data());
+          });
         }
         if (in[0].requires_grad()) in[0].add_grad(dx);
         if (in[1].requires_grad()) in[1].add_grad(dgamma);
@@ -253,16 +313,20 @@ Variable maxpool2d(const Variable& x, int window, int stride, int pad) {
   PoolGeom geom{int(xs[0]), int(xs[1]), int(xs[2]), int(xs[3]), window, stride, pad};
   RF_CHECK(geom.p() > 0 && geom.q() > 0,
            "maxpool2d: window " << window << " larger than padded input " << shape_str(xs));
-  Tensor y = Tensor::empty({xs[0], geom.p(), geom.q(), xs[3]}, x.value().device());
+  Tensor y = Tensor::empty({xs[0], geom.p(), geom.q(), xs[3]}, x.value().device(), x.value().dtype());
   {
     const Prof p(Op::pool_forward, x.value().device());
-    x.value().backend().maxpool_forward(geom, x.value().data(), y.data());
+    by_dtype(y.dtype(), [&]<class T>() {
+      x.value().backend().maxpool_forward(geom, x.value().data_as<T>(), y.data_as<T>());
+    });
   }
   return Variable::from_op(y, {x}, [geom](std::vector<Variable>& in, const Tensor& g) {
     Tensor dx = empty_like(in[0].value());
     {
       const Prof p(Op::pool_backward, g.device());
-      g.backend().maxpool_backward(geom, in[0].value().data(), g.data(), dx.data());
+      by_dtype(g.dtype(), [&]<class T>() {
+        g.backend().maxpool_backward(geom, in[0].value().data_as<T>(), g.data_as<T>(), dx.data_as<T>());
+      });
     }
     in[0].add_grad(dx);
   });
@@ -272,16 +336,20 @@ Variable global_avgpool(const Variable& x) {
   check_ndim(x, 4, "global_avgpool", "input");
   const Shape& xs = x.shape();
   const int n = int(xs[0]), hw = int(xs[1] * xs[2]), c = int(xs[3]);
-  Tensor y = Tensor::empty({xs[0], xs[3]}, x.value().device());
+  Tensor y = Tensor::empty({xs[0], xs[3]}, x.value().device());  // float32 whatever x is
   {
     const Prof p(Op::pool_forward, x.value().device());
-    x.value().backend().global_avgpool_forward(n, hw, c, x.value().data(), y.data());
+    by_dtype(x.value().dtype(), [&]<class T>() {
+      x.value().backend().global_avgpool_forward(n, hw, c, x.value().data_as<T>(), y.data());
+    });
   }
   return Variable::from_op(y, {x}, [n, hw, c](std::vector<Variable>& in, const Tensor& g) {
     Tensor dx = empty_like(in[0].value());
     {
       const Prof p(Op::pool_backward, g.device());
-      g.backend().global_avgpool_backward(n, hw, c, g.data(), dx.data());
+      by_dtype(dx.dtype(), [&]<class T>() {
+        g.backend().global_avgpool_backward(n, hw, c, g.data(), dx.data_as<T>());
+      });
     }
     in[0].add_grad(dx);
   });

@@ -6,15 +6,22 @@
 
 namespace rf {
 
-Variable add(const Variable& a, const Variable& b);
+Variable add(const Variable& a, const Variable& b);  // float32 or bf16
 Variable scale(const Variable& x, float alpha);
-Variable relu(const Variable& x);
+Variable relu(const Variable& x);  // float32 or bf16
 
-// bias may be an undefined Variable (no bias).
+// x as `to` (float32 <-> bf16, rounding to nearest even); its gradient comes back as x's type.
+// x itself when it already is. The ops below take float32 or bf16 inputs where their comment says
+// so (all inputs of one type, except batch norm's float32 parameters and statistics); the others
+// are float32 only.
+Variable cast(const Variable& x, DType to);
+
+// x and w both float32 or both bf16; bias (float32) may be an undefined Variable (no bias).
 Variable conv2d(const Variable& x, const Variable& w, const Variable& bias, int stride, int pad);
 
 // Batch norm over the channel (last) dimension. In training mode it normalizes with the batch
-// statistics and updates running_mean / running_var in place; in eval mode it uses them.
+// statistics and updates running_mean / running_var in place; in eval mode it uses them. x (and
+// residual) float32 or bf16.
 Variable batchnorm(const Variable& x, const Variable& gamma, const Variable& beta,
                    Tensor& running_mean, Tensor& running_var, bool training, float momentum,
                    float eps);
@@ -24,8 +31,8 @@ Variable batchnorm_relu(const Variable& x, const Variable& gamma, const Variable
                         Tensor& running_mean, Tensor& running_var, bool training, float momentum,
                         float eps, const Variable& residual = Variable());
 
-Variable maxpool2d(const Variable& x, int window, int stride, int pad);
-Variable global_avgpool(const Variable& x);  // [n, h, w, c] -> [n, c]
+Variable maxpool2d(const Variable& x, int window, int stride, int pad);  // float32 or bf16
+Variable global_avgpool(const Variable& x);  // [n, h, w, c] -> [n, c], float32 from either
 Variable flatten(const Variable& x);          // [n, ...] -> [n, rest]
 
 // y = x w^T + b; x [n, in], w [out, in], b [out] or undefined.

@@ -31,6 +31,7 @@ const char* op_name(Op op) {
     case Op::softmax_xent: return "softmax_xent";
     case Op::add: return "add";
     case Op::scale: return "scale";
+    case Op::cast: return "cast";
     case Op::grad_accumulate: return "grad accumulate";
     case Op::zero_grad: return "zero grad";
     case Op::optimizer_update: return "optimizer update";

@@ -42,6 +42,7 @@ enum class Op : int {
   softmax_xent,     // the fused loss + gradient, and its backward (scaling by the upstream scalar)
   add,              // the add op (residual connections); its backward only accumulates
   scale,            // the scale op, forward and backward
+  cast,             // float32 <-> bf16 (--precision bf16), forward and backward
   grad_accumulate,  // Variable::add_grad: summing a gradient into a parameter buffer or a sum
   zero_grad,        // ParameterSet::zero_grad
   optimizer_update, // Sgd / Adam step: one fused pass over every parameter

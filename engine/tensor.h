@@ -1,7 +1,8 @@
 #pragma once
-// A dense, contiguous float32 tensor on one device. Storage is reference-counted and may be shared
-// by several tensors (views at an element offset), which is how all parameters of a model live in
-// one flat buffer that the fused optimizer kernels update in a single pass.
+// A dense, contiguous tensor on one device, of float32 or (activations under --precision bf16)
+// bf16 elements. Storage is reference-counted and may be shared by several tensors (views at an
+// element offset), which is how all parameters of a model live in one flat buffer that the fused
+// optimizer kernels update in a single pass.
 #include <cstdint>
 #include <initializer_list>
 #include <memory>
@@ -39,30 +40,37 @@ class Tensor {
   Tensor() = default;  // undefined tensor
 
   // Uninitialized memory.
-  static Tensor empty(const Shape& shape, Device device = Device::CPU);
-  static Tensor zeros(const Shape& shape, Device device = Device::CPU);
-  static Tensor full(const Shape& shape, float value, Device device = Device::CPU);
+  static Tensor empty(const Shape& shape, Device device = Device::CPU, DType dtype = DType::F32);
+  static Tensor zeros(const Shape& shape, Device device = Device::CPU, DType dtype = DType::F32);
+  static Tensor full(const Shape& shape, float value, Device device = Device::CPU,
+                     DType dtype = DType::F32);
+  // bf16: the values rounded to nearest even.
   static Tensor from_host(const std::vector<float>& values, const Shape& shape,
-                          Device device = Device::CPU);
+                          Device device = Device::CPU, DType dtype = DType::F32);
 
   bool defined() const { return storage_ != nullptr; }
   const Shape& shape() const { return shape_; }
   int64_t dim(int i) const;  // negative i counts from the end
   int ndim() const { return int(shape_.size()); }
   int64_t numel() const { return numel_; }
-  DType dtype() const { return DType::F32; }
+  DType dtype() const { return dtype_; }
   Device device() const;
   Backend& backend() const;
 
-  float* data() const;  // device pointer for CUDA tensors
+  // Device pointers for CUDA tensors; each throws unless the tensor holds that element type.
+  float* data() const;
+  BF16* data_bf16() const;
+  // data() or data_bf16() by type, for code written once for both.
+  template <class T>
+  T* data_as() const;
 
-  std::vector<float> to_host() const;
+  std::vector<float> to_host() const;  // bf16 elements widened
   float item() const;  // the value of a one-element tensor
   Tensor to(Device device) const;  // a copy on `device` (shares storage when already there)
   Tensor clone() const;
   // Writes into the storage (the handle itself is unchanged, hence const).
-  void copy_from(const Tensor& src) const;  // same numel; any devices
-  void fill_(float value) const;
+  void copy_from(const Tensor& src) const;  // same numel and dtype; any devices
+  void fill_(float value) const;             // bf16: the value rounded
   void zero_() const { fill_(0.f); }
 
   // Same storage, another shape with the same number of elements.
@@ -76,11 +84,22 @@ class Tensor {
   bool sole_owner() const { return storage_ && storage_.use_count() == 1; }
 
  private:
-  Tensor(std::shared_ptr<Storage> storage, int64_t offset, Shape shape);
+  Tensor(std::shared_ptr<Storage> storage, int64_t offset, Shape shape, DType dtype);
+  void* element_pointer() const;  // the first element, whatever its type
   std::shared_ptr<Storage> storage_;
   int64_t offset_ = 0;  // in elements
   Shape shape_;
   int64_t numel_ = 0;
+  DType dtype_ = DType::F32;
 };
+
+template <>
+inline float* Tensor::data_as<float>() const {
+  return data();
+}
+template <>
+inline BF16* Tensor::data_as<BF16>() const {
+  return data_bf16();
+}
 
 }  // namespace rf

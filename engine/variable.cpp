@@ -54,21 +54,23 @@ void Variable::add_grad(const Tensor& g) {
   RF_CHECK(g.shape() == node_->value.shape(), "gradient of shape " << shape_str(g.shape())
                                                   << " for a value of shape "
                                                   << shape_str(node_->value.shape()));
+  RF_CHECK(g.dtype() == node_->value.dtype(), "a " << dtype_name(g.dtype()) << " gradient for a "
+                                                   << dtype_name(node_->value.dtype()) << " value");
   Tensor& acc = node_->grad;
   if (node_->grad_in_buffer) {
     const profiler::Scope p(profiler::Op::grad_accumulate, acc.device());
     acc.backend().axpy(acc.numel(), 1.f, g.data(), acc.data());
   } else if (!acc.defined()) {
     acc = g;
-  } else if (acc.sole_owner()) {
-    // A branch's gradient nobody else holds: summed in place, no new activation-sized buffer.
-    const profiler::Scope p(profiler::Op::grad_accumulate, acc.device());
-    acc.backend().add(acc.numel(), acc.data(), g.data(), acc.data());
   } else {
-    Tensor sum = Tensor::empty(acc.shape(), acc.device());
+    // A branch's gradient nobody else holds is summed in place: no new activation-sized buffer.
+    const Tensor sum = acc.sole_owner() ? acc : Tensor::empty(acc.shape(), acc.device(), acc.dtype());
     {
       const profiler::Scope p(profiler::Op::grad_accumulate, acc.device());
-      acc.backend().add(acc.numel(), acc.data(), g.data(), sum.data());
+      if (acc.dtype() == DType::F32)
+        acc.backend().add(acc.numel(), acc.data(), g.data(), sum.data());
+      else
+        acc.backend().add(acc.numel(), acc.data_bf16(), g.data_bf16(), sum.data_bf16());
     }
     acc = sum;
   }

@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "engine/ops.h"
 #include "engine/parameters.h"
 #include "models/data_description.h"
 #include "models/module.h"
@@ -25,8 +26,14 @@ class Model {
   Model(const Model&) = delete;
   Model& operator=(const Model&) = delete;
 
-  // Logits [n, classes] for NHWC images on the model's device.
-  Variable forward(const Variable& images) { return net_->forward(images); }
+  // Logits [n, classes] (float32) for float32 NHWC images on the model's device; the layers
+  // between compute on activations of activation_dtype().
+  Variable forward(const Variable& images) { return net_->forward(cast(images, activation_dtype_)); }
+  // BF16: --precision bf16, the images and every activation up to the pooled features stored as
+  // bf16 (each convolution takes a bf16 copy of its float32 weights); F32 (the default) otherwise.
+  // Parameters, statistics and gradients of parameters stay float32 either way.
+  void set_activation_dtype(DType dtype) { activation_dtype_ = dtype; }
+  DType activation_dtype() const { return activation_dtype_; }
   void set_training(bool training) { net_->set_training(training); }
   bool training() const { return net_->training(); }
   // Every module of the network, depth first (see Module::visit_modules).
@@ -65,6 +72,7 @@ class Model {
   ParameterSet params_;
   std::vector<std::pair<std::string, Tensor*>> buffers_;
   Device device_;
+  DType activation_dtype_ = DType::F32;
 };
 
 }  // namespace rf::models
