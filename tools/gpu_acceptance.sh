@@ -22,6 +22,9 @@
 #            (test_gpu_step_graph, test_cuda_data_ops)                          (~2 min)
 #   profile  issue 8: GPU time per op of the blog ResNet50's eager step (bench_train --profile,
 #            batch 250, TF32), to choose the next speed work from data         (~0.5 min)
+#   bf16     issue 8: --precision bf16 against tf32: bench_train's ResNet50 (batch 250, CUDA
+#            graphs) training and inference images/s, and the r50 chain in bf16 (its accuracy
+#            next to r50's)                                                     (~1.5 min)
 # SMOKE="--device cpu --model resnet8 ..." appends flags to every run (a check of this script on
 # a machine without a GPU: later flags win).
 set -u
@@ -100,6 +103,13 @@ for phase in $PHASES; do
       run r50-tf32 "${R50[@]}"
       NVIDIA_TF32_OVERRIDE=0 run r50-tf32-override-0 "${R50[@]}" ;;
     default) run default --generations 1 ;;
+    bf16)
+      for p in tf32 bf16; do
+        log "bf16: bench_train --device cuda --model resnet50 --batch 250 --precision $p --cuda-graphs on"
+        timeout "$(left)" "$BUILD/bench/bench_train" --device cuda --model resnet50 --batch 250 --steps 20 \
+          --precision $p --cuda-graphs on 2>&1 | tail -1 | tee -a "$OUT/log.txt"
+      done
+      run r50-bf16 "${R50[@]}" --precision bf16 ;;
     blog) run blog --recipe blog --augment none --augment-copies 0 ;;
     teacher)
       run teacher --model resnet56 --generations 1 --epochs "$EPOCHS"
@@ -125,7 +135,7 @@ for phase in $PHASES; do
       timeout "$(left)" "$BUILD/bench/bench_train" --device cuda --model resnet50 --batch 250 --steps 20 \
         --precision tf32 --profile > "$OUT/profile.log" 2>&1
       echo "rc=$?" | tee -a "$OUT/log.txt"; head -60 "$OUT/profile.log" | tee -a "$OUT/log.txt" ;;
-    *) log "unknown phase $phase (tests, r50, default, blog, teacher, students, sanitizer, profile)" ;;
+    *) log "unknown phase $phase (tests, r50, default, blog, teacher, students, sanitizer, profile, bf16)" ;;
   esac
 done
 log done

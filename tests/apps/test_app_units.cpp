@@ -230,6 +230,9 @@ TEST_CASE("--precision, --cuda-graphs and --data-on-device are recorded; runs fr
   rf::Json bad = o.chain.to_json();
   bad["precision"] = "bf17";
   CHECK_THROWS_WITH(ChainConfig::from_json(bad), doctest::Contains("bf17"));
+  const Options bf16 = parse({"cifar10", "--precision", "bf16"});
+  CHECK(ChainConfig::from_json(rf::parse_json(bf16.chain.to_json().dump(), "test")).precision == "bf16");
+  CHECK_THROWS_WITH_AS(parse({"cifar10", "--precision", "fp16"}), doctest::Contains("--precision"), UsageError);
 }
 
 TEST_CASE("the sample order is recorded; a config.json from before it loads with the order it ran in") {

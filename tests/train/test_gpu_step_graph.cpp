@@ -7,7 +7,8 @@
 // again, not replayed on freed memory), after precise batch-norm statistics over 5 batches (recorded too, in the graphed run).
 // Again with a target provider as the dynamic refinery's: a frozen teacher in eval mode labels
 // every batch, inside the recorded step. And evaluation and labeling passes (train/evaluate.h),
-// recorded and replayed, against the same passes run eagerly. Runs only where a GPU is usable.
+// recorded and replayed, against the same passes run eagerly; and the first run again with bf16
+// activations (--precision bf16). Runs only where a GPU is usable.
 #include <doctest/doctest.h>
 
 #include <cstdio>
@@ -32,7 +33,7 @@ struct Outcome {
 
 // teacher: label every batch with softmax(teacher(images)) mixed half and half with the batch's
 // own targets, as --refine dynamic --alpha 0.5 does.
-Outcome run_training(bool graphs, models::Model* teacher = nullptr) {
+Outcome run_training(bool graphs, models::Model* teacher = nullptr, DType activations = DType::F32) {
   const data::Dataset set = test::synthetic_dataset(150, 0);  // 9 batches of 16 and one of 6
   const data::Dataset val = test::synthetic_dataset(300, 1);  // 3 batches of 96 and one of 12
   data::LoaderOptions vo = test::loader_options(false);
@@ -40,6 +41,7 @@ Outcome run_training(bool graphs, models::Model* teacher = nullptr) {
   data::Loader loader(set, test::loader_options(true)), val_loader(val, vo);
   data::Loader statistics_loader(set, test::loader_options(true));
   auto model = models::make_model("resnet8", {.classes = 3, .seed = 5, .device = Device::CUDA});
+  model->set_activation_dtype(activations);
   TrainConfig c;
   c.epochs = 3;
   c.print_progress = false;
@@ -103,6 +105,26 @@ TEST_CASE("a frozen teacher's targets, recorded inside the step, replay bitwise 
     CHECK(graphed.history[e].val_loss == eager.history[e].val_loss);
     std::printf("teacher, epoch %zu: train loss eager %.9g graphed %.9g\n", e + 1,
                 eager.history[e].train_loss, graphed.history[e].train_loss);
+  }
+  REQUIRE(graphed.state.size() == eager.state.size());
+  for (size_t i = 0; i < eager.state.size(); ++i) {
+    CAPTURE(i);
+    CHECK(graphed.state[i] == eager.state[i]);
+  }
+  cuda_backend().set_deterministic(false);
+}
+
+TEST_CASE("with bf16 activations (--precision bf16) graph replay is bitwise the eager run too") {
+  cuda_backend().set_allow_tf32(false);
+  cuda_backend().set_deterministic(true);
+  const Outcome fp32 = run_training(false);
+  const Outcome eager = run_training(false, nullptr, DType::BF16), graphed = run_training(true, nullptr, DType::BF16);
+  REQUIRE(eager.history.size() == 3);
+  CHECK(eager.history[0].train_loss != fp32.history[0].train_loss);  // bf16 really was used
+  for (size_t e = 0; e < eager.history.size(); ++e) {
+    CAPTURE(e);
+    CHECK(graphed.history[e].train_loss == eager.history[e].train_loss);
+    CHECK(graphed.history[e].val_loss == eager.history[e].val_loss);
   }
   REQUIRE(graphed.state.size() == eager.state.size());
   for (size_t i = 0; i < eager.state.size(); ++i) {
