@@ -213,6 +213,93 @@ class CudaBackend final : public Backend {
     gpu::global_avgpool_backward(n, hw, c, dy, dx, stream_);
   }
 
+  // ---- bf16 activations: the kernels above on bf16 storage (templated on it: the same
+  // arithmetic, each stored element rounded once) and cuDNN with bf16 tensors. The plain batch
+  // norm runs the fused kernels without residual and ReLU rather than cuDNN's, so that every bf16
+  // batch norm computes its statistics as the CPU reference does (double sums) ----
+  void cast(int64_t n, const float* x, BF16* y) override { gpu::cast(n, x, y, stream_); }
+  void cast(int64_t n, const BF16* x, float* y) override { gpu::cast(n, x, y, stream_); }
+  void add(int64_t n, const BF16* a, const BF16* b, BF16* y) override {
+    gpu::add(n, a, b, y, stream_);
+  }
+  void relu_forward(int64_t n, const BF16* x, BF16* y) override {
+    gpu::relu_forward(n, x, y, stream_);
+  }
+  void relu_backward(int64_t n, const BF16* y, const BF16* dy, BF16* dx) override {
+    gpu::relu_backward(n, y, dy, dx, stream_);
+  }
+  void conv2d_forward(const ConvGeom& g, const BF16* x, const BF16* w, const float* bias,
+                      BF16* y) override {
+    conv_.forward(cudnn(), workspace_, g, conv_policy_, x, w, y);
+    if (bias != nullptr) gpu::bias_add(int64_t(g.n) * g.p() * g.q(), g.k, bias, y, stream_);
+  }
+  void conv2d_backward_data(const ConvGeom& g, const BF16* dy, const BF16* w,
+                            BF16* dx) override {
+    conv_.backward_data(cudnn(), workspace_, g, conv_policy_, dy, w, dx);
+  }
+  void conv2d_backward_filter(const ConvGeom& g, const BF16* x, const BF16* dy, BF16* dw,
+                              float* dbias) override {
+    if (dw != nullptr) conv_.backward_filter(cudnn(), workspace_, g, conv_policy_, x, dy, dw);
+    if (dbias != nullptr) column_sums(int64_t(g.n) * g.p() * g.q(), g.k, dy, dbias);
+  }
+  void batchnorm_forward_train(const BnGeom& g, const BF16* x, const float* gamma,
+                               const float* beta, float eps, float momentum, float* running_mean,
+                               float* running_var, BF16* y, float* save_mean,
+                               float* save_invstd) override {
+    void* partials = scratch_.get(gpu::batchnorm_relu_scratch_bytes(g.rows(), g.c));
+    gpu::batchnorm_forward_train(g.rows(), g.c, x, gamma, beta, eps, momentum, running_mean,
+                                 running_var, y, save_mean, save_invstd, partials, stream_);
+  }
+  void batchnorm_forward_eval(const BnGeom& g, const BF16* x, const float* gamma,
+                              const float* beta, const float* running_mean,
+                              const float* running_var, float eps, BF16* y) override {
+    gpu::batchnorm_forward_eval(g.rows(), g.c, x, gamma, beta, running_mean, running_var, eps, y,
+                                stream_);
+  }
+  void batchnorm_backward(const BnGeom& g, const BF16* x, const BF16* dy, const float* gamma,
+                          const float* save_mean, const float* save_invstd, float /*eps*/,
+                          BF16* dx, float* dgamma, float* dbeta) override {
+    void* partials = scratch_.get(gpu::batchnorm_relu_scratch_bytes(g.rows(), g.c));
+    gpu::batchnorm_backward(g.rows(), g.c, x, dy, gamma, save_mean, save_invstd, dx, dgamma,
+                            dbeta, partials, stream_);
+  }
+  void batchnorm_relu_forward_train(const BnGeom& g, const BF16* x, const BF16* residual,
+                                    const float* gamma, const float* beta, float eps,
+                                    float momentum, float* running_mean, float* running_var,
+                                    BF16* y, float* save_mean, float* save_invstd) override {
+    void* partials = scratch_.get(gpu::batchnorm_relu_scratch_bytes(g.rows(), g.c));
+    gpu::batchnorm_relu_forward_train(g.rows(), g.c, x, residual, gamma, beta, eps, momentum,
+                                      running_mean, running_var, y, save_mean, save_invstd,
+                                      partials, stream_);
+  }
+  void batchnorm_relu_forward_eval(const BnGeom& g, const BF16* x, const BF16* residual,
+                                   const float* gamma, const float* beta,
+                                   const float* running_mean, const float* running_var, float eps,
+                                   BF16* y) override {
+    gpu::batchnorm_relu_forward_eval(g.rows(), g.c, x, residual, gamma, beta, running_mean,
+                                     running_var, eps, y, stream_);
+  }
+  void batchnorm_relu_backward(const BnGeom& g, const BF16* x, const BF16* y, const BF16* dy,
+                               const float* gamma, const float* save_mean,
+                               const float* save_invstd, float /*eps*/, BF16* dx,
+                               BF16* dresidual, float* dgamma, float* dbeta) override {
+    void* partials = scratch_.get(gpu::batchnorm_relu_scratch_bytes(g.rows(), g.c));
+    gpu::batchnorm_relu_backward(g.rows(), g.c, x, y, dy, gamma, save_mean, save_invstd, dx,
+                                 dresidual, dgamma, dbeta, partials, stream_);
+  }
+  void maxpool_forward(const PoolGeom& g, const BF16* x, BF16* y) override {
+    gpu::maxpool_forward(g, x, y, stream_);
+  }
+  void maxpool_backward(const PoolGeom& g, const BF16* x, const BF16* dy, BF16* dx) override {
+    gpu::maxpool_backward(g, x, dy, dx, stream_);
+  }
+  void global_avgpool_forward(int n, int hw, int c, const BF16* x, float* y) override {
+    gpu::global_avgpool_forward(n, hw, c, x, y, stream_);
+  }
+  void global_avgpool_backward(int n, int hw, int c, const float* dy, BF16* dx) override {
+    gpu::global_avgpool_backward(n, hw, c, dy, dx, stream_);
+  }
+
   // ---- linear: cuBLAS (column-major). A row-major [r, c] matrix is, to cuBLAS, a column-major
   // c x r matrix with leading dimension c: the transpose. So with X = x^T (in x n, ld in),
   // W = w^T (in x out, ld in), Y = y^T (out x n, ld out), dY = dy^T (out x n, ld out):
@@ -325,7 +412,8 @@ class CudaBackend final : public Backend {
         cublas_, conv_policy_.tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
   }
 
-  void column_sums(int64_t rows, int cols, const float* x, float* out) {
+  template <class T>
+  void column_sums(int64_t rows, int cols, const T* x, float* out) {
     void* partial = scratch_.get(gpu::column_sums_scratch_bytes(rows, cols));
     gpu::column_sums(rows, cols, x, out, partial, stream_);
   }

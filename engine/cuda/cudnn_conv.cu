@@ -22,13 +22,18 @@
 //    deterministic) algorithm in the next process, and a different algorithm sums in a different
 //    order: a run and its --resume would then part bitwise. The ranking is a pure function of
 //    the problem, the device and the cuDNN version.
-// Math: the descriptor is set to CUDNN_FMA_MATH (TF32 off: FP32 FMA kernels only) or
+// Math, fp32 tensors: the descriptor is set to CUDNN_FMA_MATH (TF32 off: FP32 FMA kernels only) or
 // CUDNN_DEFAULT_MATH (TF32 tensor cores allowed) before the search. A result reporting
-// CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION (fp32 data down-converted to fp16) is never taken (there
-// is no bf16/fp16 mode), nor CUDNN_TENSOR_OP_MATH with TF32 off; with TF32 off the chosen
-// algorithm always runs under CUDNN_FMA_MATH, whatever label the result carries (one that cuDNN
-// does not support under FMA is passed over). When no result qualifies the call throws, listing
-// what cuDNN offered: there is no silent fallback.
+// CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION (fp32 data down-converted to fp16) is never taken (fp32
+// data is never computed in fp16/bf16), nor CUDNN_TENSOR_OP_MATH with TF32 off; with TF32 off the
+// chosen algorithm always runs under CUDNN_FMA_MATH, whatever label the result carries (one that
+// cuDNN does not support under FMA is passed over). When no result qualifies the call throws,
+// listing what cuDNN offered: there is no silent fallback.
+// Math, bf16 tensors: the same, except that tensor cores are allowed whatever the TF32 setting:
+// the descriptor's compute type is fp32 and a product of two bf16 values is exact in fp32, so
+// they compute the CPU backend's float32 convolution of the bf16 values (up to summation order).
+// The search runs under CUDNN_TENSOR_OP_MATH, the mode that lets cuDNN use tensor cores for
+// 16-bit data (CUDNN_DEFAULT_MATH permits only TF32), and ALLOW_CONVERSION is never taken.
 
 namespace rf {
 namespace {
@@ -42,14 +47,14 @@ struct Choice {
   size_t workspace;
 };
 
-// Whether a result's math type computes in FP32 (FMA) or, when allowed, TF32.
-bool math_allowed(cudnnMathType_t m, bool tf32) {
+// Whether a result's math type computes in FP32 (FMA) or, when allowed, on tensor cores.
+bool math_allowed(cudnnMathType_t m, bool tensor_ops) {
   switch (m) {
     case CUDNN_FMA_MATH:
-    case CUDNN_DEFAULT_MATH:  // run under CUDNN_FMA_MATH when TF32 is off (see above)
+    case CUDNN_DEFAULT_MATH:  // run under CUDNN_FMA_MATH when tensor cores are not allowed
       return true;
-    case CUDNN_TENSOR_OP_MATH:  // for fp32 data: TF32 tensor cores
-      return tf32;
+    case CUDNN_TENSOR_OP_MATH:  // fp32 data: TF32 tensor cores; bf16 data: bf16 tensor cores
+      return tensor_ops;
     default:  // CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION: fp16 down-conversion
       return false;
   }
@@ -89,6 +94,7 @@ class FindWorkspace {
 
 struct CudnnConv::Plan {
   ConvGeom g;
+  cudnnDataType_t type;  // of x, w and y: CUDNN_DATA_FLOAT or CUDNN_DATA_BFLOAT16
   ConvPolicy policy;
   cudnnMathType_t math;  // set on the descriptor for the search
   TensorDescriptor x, y;
@@ -102,6 +108,14 @@ struct CudnnConv::Plan {
 namespace {
 
 using Plan = CudnnConv::Plan;
+
+// Whether the plan may run on tensor cores (see Math above).
+bool tensor_ops(const Plan& p) { return p.type == CUDNN_DATA_BFLOAT16 || p.policy.tf32; }
+
+const char* math_name(const Plan& p) {
+  if (p.type == CUDNN_DATA_BFLOAT16) return "BF16 (FP32 accumulation)";
+  return p.policy.tf32 ? "FP32/TF32" : "FP32";
+}
 
 // The three directions differ only in which cuDNN functions they call.
 struct Fwd {
@@ -226,14 +240,14 @@ Choice<typename Ops::Algo> choose(cudnnHandle_t h, const Plan& p, const void* a,
   for (int i = 0; i < returned; ++i) {  // best first (fastest measured, or heuristic rank)
     const auto& r = perf[size_t(i)];
     if (r.status != CUDNN_STATUS_SUCCESS || r.memory > ws_limit) continue;
-    if (!math_allowed(r.mathType, p.policy.tf32)) continue;
+    if (!math_allowed(r.mathType, tensor_ops(p))) continue;
     if (p.policy.deterministic && r.determinism != CUDNN_DETERMINISTIC) continue;
-    const cudnnMathType_t run_math = p.policy.tf32 ? r.mathType : CUDNN_FMA_MATH;
+    const cudnnMathType_t run_math = tensor_ops(p) ? r.mathType : CUDNN_FMA_MATH;
     if (auto c = settle<Ops>(h, p, r.algo, run_math, r.memory)) return *c;
   }
   const ConvGeom& g = p.g;
   RF_CHECK(false, "conv2d: cuDNN offers no " << Ops::kName << " algorithm in "
-                      << (p.policy.tf32 ? "FP32/TF32" : "FP32") << " math"
+                      << math_name(p) << " math"
                       << (p.policy.deterministic ? ", deterministic," : "")
                       << " within " << ws_limit << " workspace bytes for n=" << g.n
                       << " h=" << g.h << " w=" << g.w << " c=" << g.c << " k=" << g.k
@@ -247,9 +261,9 @@ Choice<typename Ops::Algo> choose(cudnnHandle_t h, const Plan& p, const void* a,
 CudnnConv::CudnnConv() = default;
 CudnnConv::~CudnnConv() = default;
 
-CudnnConv::Plan& CudnnConv::plan(const ConvGeom& g, ConvPolicy policy) {
-  const Key key{g.n,   g.h, g.w, g.c, g.k, g.r, g.s, g.stride, g.pad, policy.tf32 ? 1 : 0,
-                policy.deterministic ? 1 : 0};
+CudnnConv::Plan& CudnnConv::plan(const ConvGeom& g, cudnnDataType_t type, ConvPolicy policy) {
+  const Key key{g.n, g.h, g.w, g.c, g.k, g.r, g.s, g.stride, g.pad, int(type),
+                policy.tf32 ? 1 : 0, policy.deterministic ? 1 : 0};
   auto it = plans_.find(key);
   if (it != plans_.end()) return *it->second;
 
@@ -260,17 +274,18 @@ CudnnConv::Plan& CudnnConv::plan(const ConvGeom& g, ConvPolicy policy) {
                                         << " stride=" << g.stride << " pad=" << g.pad);
   auto p = std::make_unique<Plan>();
   p->g = g;
+  p->type = type;
   p->policy = policy;
   // With TF32 allowed cuDNN may use TF32 tensor cores for fp32 (CUDNN_DEFAULT_MATH);
-  // CUDNN_FMA_MATH restricts it to fp32 FMA kernels.
-  p->math = policy.tf32 ? CUDNN_DEFAULT_MATH : CUDNN_FMA_MATH;
-  RF_CUDNN_CHECK(
-      cudnnSetTensor4dDescriptor(p->x, CUDNN_TENSOR_NHWC, CUDNN_DATA_FLOAT, g.n, g.c, g.h, g.w));
-  RF_CUDNN_CHECK(cudnnSetTensor4dDescriptor(p->y, CUDNN_TENSOR_NHWC, CUDNN_DATA_FLOAT, g.n, g.k,
-                                            g.p(), g.q()));
+  // CUDNN_FMA_MATH restricts it to fp32 FMA kernels. bf16 tensor cores need CUDNN_TENSOR_OP_MATH.
+  if (type == CUDNN_DATA_BFLOAT16)
+    p->math = CUDNN_TENSOR_OP_MATH;
+  else
+    p->math = policy.tf32 ? CUDNN_DEFAULT_MATH : CUDNN_FMA_MATH;
+  RF_CUDNN_CHECK(cudnnSetTensor4dDescriptor(p->x, CUDNN_TENSOR_NHWC, type, g.n, g.c, g.h, g.w));
+  RF_CUDNN_CHECK(cudnnSetTensor4dDescriptor(p->y, CUDNN_TENSOR_NHWC, type, g.n, g.k, g.p(), g.q()));
   // NHWC filter format with dims (k, c, r, s) is the memory order k, r, s, c: our KRSC.
-  RF_CUDNN_CHECK(
-      cudnnSetFilter4dDescriptor(p->w, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NHWC, g.k, g.c, g.r, g.s));
+  RF_CUDNN_CHECK(cudnnSetFilter4dDescriptor(p->w, type, CUDNN_TENSOR_NHWC, g.k, g.c, g.r, g.s));
   RF_CUDNN_CHECK(cudnnSetConvolution2dDescriptor(p->conv, g.pad, g.pad, g.stride, g.stride, 1, 1,
                                                  CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
   RF_CUDNN_CHECK(cudnnSetConvolutionMathType(p->conv, p->math));
@@ -285,7 +300,40 @@ CudnnConv::Plan& CudnnConv::plan(const ConvGeom& g, ConvPolicy policy) {
 
 void CudnnConv::forward(cudnnHandle_t h, DeviceScratch& workspace, const ConvGeom& g,
                         ConvPolicy policy, const float* x, const float* w, float* y) {
-  Plan& p = plan(g, policy);
+  run_forward(h, workspace, g, CUDNN_DATA_FLOAT, policy, x, w, y);
+}
+
+void CudnnConv::backward_data(cudnnHandle_t h, DeviceScratch& workspace, const ConvGeom& g,
+                              ConvPolicy policy, const float* dy, const float* w, float* dx) {
+  run_backward_data(h, workspace, g, CUDNN_DATA_FLOAT, policy, dy, w, dx);
+}
+
+void CudnnConv::backward_filter(cudnnHandle_t h, DeviceScratch& workspace, const ConvGeom& g,
+                                ConvPolicy policy, const float* x, const float* dy, float* dw) {
+  run_backward_filter(h, workspace, g, CUDNN_DATA_FLOAT, policy, x, dy, dw);
+}
+
+void CudnnConv::forward(cudnnHandle_t h, DeviceScratch& workspace, const ConvGeom& g,
+                        ConvPolicy policy, const BF16* x, const BF16* w, BF16* y) {
+  run_forward(h, workspace, g, CUDNN_DATA_BFLOAT16, policy, x, w, y);
+}
+
+void CudnnConv::backward_data(cudnnHandle_t h, DeviceScratch& workspace, const ConvGeom& g,
+                              ConvPolicy policy, const BF16* dy, const BF16* w, BF16* dx) {
+  run_backward_data(h, workspace, g, CUDNN_DATA_BFLOAT16, policy, dy, w, dx);
+}
+
+void CudnnConv::backward_filter(cudnnHandle_t h, DeviceScratch& workspace, const ConvGeom& g,
+                                ConvPolicy policy, const BF16* x, const BF16* dy, BF16* dw) {
+  run_backward_filter(h, workspace, g, CUDNN_DATA_BFLOAT16, policy, x, dy, dw);
+}
+
+// alpha and beta are floats for fp32 and bf16 data alike (cuDNN's scaling parameters are double
+// only for double data).
+void CudnnConv::run_forward(cudnnHandle_t h, DeviceScratch& workspace, const ConvGeom& g,
+                            cudnnDataType_t type, ConvPolicy policy, const void* x, const void* w,
+                            void* y) {
+  Plan& p = plan(g, type, policy);
   if (!p.fwd) p.fwd = choose<Fwd>(h, p, x, w, y);
   const float one = 1.f, zero = 0.f;
   RF_CUDNN_CHECK(cudnnSetConvolutionMathType(p.conv, p.fwd->math));
@@ -294,9 +342,10 @@ void CudnnConv::forward(cudnnHandle_t h, DeviceScratch& workspace, const ConvGeo
                                          p.fwd->workspace, &zero, p.y, y));
 }
 
-void CudnnConv::backward_data(cudnnHandle_t h, DeviceScratch& workspace, const ConvGeom& g,
-                              ConvPolicy policy, const float* dy, const float* w, float* dx) {
-  Plan& p = plan(g, policy);
+void CudnnConv::run_backward_data(cudnnHandle_t h, DeviceScratch& workspace, const ConvGeom& g,
+                                  cudnnDataType_t type, ConvPolicy policy, const void* dy,
+                                  const void* w, void* dx) {
+  Plan& p = plan(g, type, policy);
   if (!p.bwd_data) p.bwd_data = choose<BwdData>(h, p, w, dy, dx);
   const float one = 1.f, zero = 0.f;
   RF_CUDNN_CHECK(cudnnSetConvolutionMathType(p.conv, p.bwd_data->math));
@@ -306,9 +355,10 @@ void CudnnConv::backward_data(cudnnHandle_t h, DeviceScratch& workspace, const C
                                               p.x, dx));
 }
 
-void CudnnConv::backward_filter(cudnnHandle_t h, DeviceScratch& workspace, const ConvGeom& g,
-                                ConvPolicy policy, const float* x, const float* dy, float* dw) {
-  Plan& p = plan(g, policy);
+void CudnnConv::run_backward_filter(cudnnHandle_t h, DeviceScratch& workspace, const ConvGeom& g,
+                                    cudnnDataType_t type, ConvPolicy policy, const void* x,
+                                    const void* dy, void* dw) {
+  Plan& p = plan(g, type, policy);
   if (!p.bwd_filter) p.bwd_filter = choose<BwdFilter>(h, p, x, dy, dw);
   const float one = 1.f, zero = 0.f;
   RF_CUDNN_CHECK(cudnnSetConvolutionMathType(p.conv, p.bwd_filter->math));

@@ -1,7 +1,8 @@
 #pragma once
-// Convolutions through cuDNN's legacy API (NHWC activations, KRSC filters, fp32). Descriptors and
-// algorithm choices are cached per (geometry, policy); the bias is not cuDNN's business here
-// (see CudaBackend). All calls run on the cuDNN handle's stream.
+// Convolutions through cuDNN's legacy API (NHWC activations, KRSC filters, fp32 or bf16 tensors,
+// fp32 compute). Descriptors and algorithm choices are cached per (geometry, data type, policy);
+// the bias is not cuDNN's business here (see CudaBackend). All calls run on the cuDNN handle's
+// stream.
 #include <cudnn.h>
 
 #include <array>
@@ -9,14 +10,17 @@
 #include <memory>
 
 #include "engine/cuda/device_scratch.h"
+#include "kernels/bfloat16.h"
 #include "kernels/shapes.h"
 
 namespace rf {
 
-// What a convolution may compute with. tf32: TF32 tensor cores allowed, else FP32 FMA only; never
-// a down-conversion to fp16/bf16. deterministic: only algorithms cuDNN marks deterministic,
-// ranked by its heuristic (a function of problem, device and cuDNN version) instead of timed, so
-// the same run picks the same algorithm every time.
+// What a convolution may compute with. tf32: TF32 tensor cores allowed for fp32 tensors, else FP32
+// FMA only; never a down-conversion to fp16/bf16. (bf16 tensors may use tensor cores either way:
+// they multiply bf16 values exactly and accumulate in fp32, which is the bf16 op's semantics.)
+// deterministic: only algorithms cuDNN marks deterministic, ranked by its heuristic (a function of
+// problem, device and cuDNN version) instead of timed, so the same run picks the same algorithm
+// every time.
 struct ConvPolicy {
   bool tf32 = true;
   bool deterministic = false;
@@ -38,11 +42,27 @@ class CudnnConv {
   void backward_filter(cudnnHandle_t h, DeviceScratch& workspace, const ConvGeom& g,
                        ConvPolicy policy, const float* x, const float* dy, float* dw);
 
+  // The same on bf16 tensors (dw included), computed in fp32 and rounded once to bf16 by cuDNN.
+  void forward(cudnnHandle_t h, DeviceScratch& workspace, const ConvGeom& g, ConvPolicy policy,
+               const BF16* x, const BF16* w, BF16* y);
+  void backward_data(cudnnHandle_t h, DeviceScratch& workspace, const ConvGeom& g,
+                     ConvPolicy policy, const BF16* dy, const BF16* w, BF16* dx);
+  void backward_filter(cudnnHandle_t h, DeviceScratch& workspace, const ConvGeom& g,
+                       ConvPolicy policy, const BF16* x, const BF16* dy, BF16* dw);
+
   struct Plan;  // descriptors and chosen algorithms of one geometry (defined in the .cu)
 
  private:
-  using Key = std::array<int, 11>;
-  Plan& plan(const ConvGeom& g, ConvPolicy policy);
+  using Key = std::array<int, 12>;
+  Plan& plan(const ConvGeom& g, cudnnDataType_t type, ConvPolicy policy);
+  void run_forward(cudnnHandle_t h, DeviceScratch& workspace, const ConvGeom& g,
+                   cudnnDataType_t type, ConvPolicy policy, const void* x, const void* w, void* y);
+  void run_backward_data(cudnnHandle_t h, DeviceScratch& workspace, const ConvGeom& g,
+                         cudnnDataType_t type, ConvPolicy policy, const void* dy, const void* w,
+                         void* dx);
+  void run_backward_filter(cudnnHandle_t h, DeviceScratch& workspace, const ConvGeom& g,
+                           cudnnDataType_t type, ConvPolicy policy, const void* x, const void* dy,
+                           void* dw);
   std::map<Key, std::unique_ptr<Plan>> plans_;
 };
 

@@ -7,15 +7,17 @@
 
 #include "kernels/cuda/check.cuh"
 #include "kernels/cuda/launch.cuh"
+#include "kernels/cuda/storage.cuh"
 #include "kernels/cuda/warp_reduce.cuh"
 
 // Design. Every kernel cuts the [rows, c] matrix the same way: a block is tx threads along the
-// channels (tx a power of two <= 32, each thread on V consecutive channels: V = 4 through float4
-// when c % 4 == 0 and every pointer is 16-byte aligned, else V = 1) by ty = kThreads / tx along
-// the rows. blockIdx.y picks a tile of tx * V channels, blockIdx.x a chunk of consecutive rows.
-// A warp reads 32 / tx row segments of tx * V floats: coalesced, and one contiguous 512-byte run
-// when a tile spans every channel (c = 16: 8 rows of 64 bytes). Each thread loads kBatch rows
-// before it uses any, so that several loads are in flight per thread.
+// channels (tx a power of two <= 32, each thread on V consecutive channels: V = 4 through float4,
+// or 8 bytes of bf16, when c % 4 == 0 and every activation pointer is aligned to four elements,
+// else V = 1) by ty = kThreads / tx along the rows. blockIdx.y picks a tile of tx * V channels,
+// blockIdx.x a chunk of consecutive rows. A warp reads 32 / tx row segments of tx * V floats:
+// coalesced, and one contiguous 512-byte run when a tile spans every channel (c = 16: 8 rows of 64
+// bytes; half that in bf16). Each thread loads kBatch rows before it uses any, so that several
+// loads are in flight per thread.
 //
 // Training forward: 2 launches, 3 for tall inputs.
 //   1. statistics: each block sums x and x^2 per channel over its chunk, in double: per thread,
@@ -32,6 +34,11 @@
 // Eval forward: 1 launch, the apply with a prologue from the running statistics.
 // Backward: the same three steps on the sums of g and g * x (g = dy where y > 0, else 0); the
 // apply writes dx and dresidual, the blocks of chunk 0 dgamma and dbeta.
+//
+// Variants. The activations (x, residual, y, dy, dx, dresidual) are float or bf16 (T, see
+// kernels/cuda/storage.cuh): loads widen to float, stores round once to the nearest even, and all
+// arithmetic above is the same for both. Relu = false is the plain batch norm, y = bn(x) with no
+// residual and an unmasked backward (g = dy), for bf16 (float32's plain batch norm is cuDNN's).
 //
 // Determinism: the chunking depends only on (rows, c, V), and every sum above has a fixed order
 // (a butterfly gives partners bitwise equal results, float and double addition being
@@ -129,21 +136,20 @@ __device__ __forceinline__ Thread this_thread(const Tiling& t) {
   return th;
 }
 
-template <int V>
-__device__ __forceinline__ void load(const float* p, float (&v)[V]) {
+template <int V, class T>
+__device__ __forceinline__ void load(const T* p, float (&v)[V]) {
   if constexpr (V == 4) {
-    const float4 a = *reinterpret_cast<const float4*>(p);
-    v[0] = a.x, v[1] = a.y, v[2] = a.z, v[3] = a.w;
+    load4(p, v);
   } else {
-    v[0] = *p;
+    v[0] = widen(*p);
   }
 }
 
 // Rows r, r + ty, ..., r + (kBatch - 1) * ty of this thread's V channels of the [rows, c]
 // matrix p, all loaded before any is used so that several loads are in flight; rows at or past
 // r1 stay as they were (zero-initialized by the callers).
-template <int V>
-__device__ __forceinline__ void load_rows(const float* p, int64_t r, int64_t r1, const Thread& th,
+template <int V, class T>
+__device__ __forceinline__ void load_rows(const T* p, int64_t r, int64_t r1, const Thread& th,
                                           int c, float (&v)[kBatch][V]) {
 #pragma unroll
   for (int k = 0; k < kBatch; ++k) {
@@ -152,12 +158,12 @@ __device__ __forceinline__ void load_rows(const float* p, int64_t r, int64_t r1,
   }
 }
 
-template <int V>
-__device__ __forceinline__ void store(float* p, const float (&v)[V]) {
+template <int V, class T>
+__device__ __forceinline__ void store(T* p, const float (&v)[V]) {
   if constexpr (V == 4) {
-    *reinterpret_cast<float4*>(p) = make_float4(v[0], v[1], v[2], v[3]);
+    store4(p, v);
   } else {
-    *p = v[0];
+    *p = narrow<T>(v[0]);
   }
 }
 
@@ -205,9 +211,9 @@ __device__ __forceinline__ void channel_totals(int j, int parts, const double* p
 // ---- kernels ----
 
 // Partials of sum x and sum x^2 per channel.
-template <int V>
+template <class T, int V>
 __global__ void __launch_bounds__(kThreads)
-    forward_stats_kernel(Tiling t, const float* x, double* part_s, double* part_q) {
+    forward_stats_kernel(Tiling t, const T* x, double* part_s, double* part_q) {
   const Thread th = this_thread<V>(t);
   const int64_t r0 = int64_t(blockIdx.x) * t.chunk_rows;
   const int64_t r1 = min(t.rows, r0 + t.chunk_rows);
@@ -229,11 +235,12 @@ __global__ void __launch_bounds__(kThreads)
   write_block_partials<V>(th, s, q, part_s, part_q);
 }
 
-// Partials of sum g and sum g * x per channel, g = dy where y > 0, else 0.
-template <int V>
+// Partials of sum g and sum g * x per channel, g = dy where y > 0, else 0 (g = dy without the
+// ReLU, y then unread).
+template <class T, int V, bool Relu>
 __global__ void __launch_bounds__(kThreads)
-    backward_stats_kernel(Tiling t, const float* x, const float* y, const float* dy,
-                          double* part_s, double* part_q) {
+    backward_stats_kernel(Tiling t, const T* x, const T* y, const T* dy, double* part_s,
+                          double* part_q) {
   const Thread th = this_thread<V>(t);
   const int64_t r0 = int64_t(blockIdx.x) * t.chunk_rows;
   const int64_t r1 = min(t.rows, r0 + t.chunk_rows);
@@ -242,13 +249,13 @@ __global__ void __launch_bounds__(kThreads)
     for (int64_t r = r0 + th.row_lane; r < r1; r += int64_t(th.ty) * kBatch) {
       float xv[kBatch][V] = {}, yv[kBatch][V] = {}, gv[kBatch][V] = {};
       load_rows<V>(x, r, r1, th, t.c, xv);
-      load_rows<V>(y, r, r1, th, t.c, yv);
+      if constexpr (Relu) load_rows<V>(y, r, r1, th, t.c, yv);
       load_rows<V>(dy, r, r1, th, t.c, gv);
 #pragma unroll
-      for (int k = 0; k < kBatch; ++k)  // rows past r1: y = 0 masks them out
+      for (int k = 0; k < kBatch; ++k)  // rows past r1: dy = 0 (and y = 0) add nothing
 #pragma unroll
         for (int i = 0; i < V; ++i) {
-          const double g = yv[k][i] > 0.f ? gv[k][i] : 0.f;
+          const double g = (!Relu || yv[k][i] > 0.f) ? gv[k][i] : 0.f;
           s[i] += g;
           q[i] += g * double(xv[k][i]);
         }
@@ -278,11 +285,11 @@ __global__ void __launch_bounds__(kThreads)
 }
 
 // y = relu((x - shift) * a + b [+ residual]) over the block's chunk, with the tile's
-// coefficients in shared memory (indexed by channel within the tile).
-template <int V>
-__device__ void forward_rows(const Tiling& t, const Thread& th, const float* x,
-                             const float* residual, float* y, const float* sh_shift,
-                             const float* sh_a, const float* sh_b) {
+// coefficients in shared memory (indexed by channel within the tile); without the ReLU
+// y = (x - shift) * a + b (residual null).
+template <class T, int V, bool Relu>
+__device__ void forward_rows(const Tiling& t, const Thread& th, const T* x, const T* residual, T* y,
+                             const float* sh_shift, const float* sh_a, const float* sh_b) {
   if (!th.active) return;
   float shift[V], a[V], b[V];
 #pragma unroll
@@ -303,8 +310,12 @@ __device__ void forward_rows(const Tiling& t, const Thread& th, const float* x,
         float out[V];
 #pragma unroll
         for (int i = 0; i < V; ++i) {
-          const float z = (v[k][i] - shift[i]) * a[i] + b[i] + res[k][i];
-          out[i] = z > 0.f ? z : 0.f;
+          if constexpr (Relu) {
+            const float z = (v[k][i] - shift[i]) * a[i] + b[i] + res[k][i];
+            out[i] = z > 0.f ? z : 0.f;
+          } else {
+            out[i] = (v[k][i] - shift[i]) * a[i] + b[i];
+          }
         }
         store<V>(y + row * t.c + th.col, out);
       }
@@ -313,13 +324,12 @@ __device__ void forward_rows(const Tiling& t, const Thread& th, const float* x,
 }
 
 // The training forward's apply: finalize (see Design) and normalize.
-template <int V>
+template <class T, int V, bool Relu>
 __global__ void __launch_bounds__(kThreads)
-    forward_train_apply_kernel(Tiling t, const float* x, const float* residual,
-                               const float* gamma, const float* beta, float eps, float momentum,
-                               const double* sum, const double* sumsq, int parts,
-                               float* running_mean, float* running_var, float* save_mean,
-                               float* save_invstd, float* y) {
+    forward_train_apply_kernel(Tiling t, const T* x, const T* residual, const float* gamma,
+                               const float* beta, float eps, float momentum, const double* sum,
+                               const double* sumsq, int parts, float* running_mean,
+                               float* running_var, float* save_mean, float* save_invstd, T* y) {
   __shared__ float sh_shift[kMaxTileChannels], sh_a[kMaxTileChannels], sh_b[kMaxTileChannels];
   const Thread th = this_thread<V>(t);
   const int tile_channels = th.tx * V;  // <= kMaxTileChannels <= kThreads
@@ -345,14 +355,14 @@ __global__ void __launch_bounds__(kThreads)
     }
   }
   __syncthreads();
-  forward_rows<V>(t, th, x, residual, y, sh_shift, sh_a, sh_b);
+  forward_rows<T, V, Relu>(t, th, x, residual, y, sh_shift, sh_a, sh_b);
 }
 
-template <int V>
+template <class T, int V, bool Relu>
 __global__ void __launch_bounds__(kThreads)
-    forward_eval_kernel(Tiling t, const float* x, const float* residual, const float* gamma,
+    forward_eval_kernel(Tiling t, const T* x, const T* residual, const float* gamma,
                         const float* beta, const float* running_mean, const float* running_var,
-                        float eps, float* y) {
+                        float eps, T* y) {
   __shared__ float sh_shift[kMaxTileChannels], sh_a[kMaxTileChannels], sh_b[kMaxTileChannels];
   const Thread th = this_thread<V>(t);
   const int tile_channels = th.tx * V;
@@ -363,17 +373,17 @@ __global__ void __launch_bounds__(kThreads)
     sh_b[threadIdx.x] = beta[j];
   }
   __syncthreads();
-  forward_rows<V>(t, th, x, residual, y, sh_shift, sh_a, sh_b);
+  forward_rows<T, V, Relu>(t, th, x, residual, y, sh_shift, sh_a, sh_b);
 }
 
 // dx = g * a + (x - mean) * b + d per channel (the three terms of the backward folded, as in the
 // CPU kernel), dresidual = g.
-template <int V>
+template <class T, int V, bool Relu>
 __global__ void __launch_bounds__(kThreads)
-    backward_apply_kernel(Tiling t, const float* x, const float* y, const float* dy,
-                          const float* gamma, const float* save_mean, const float* save_invstd,
-                          const double* sum_g, const double* sum_gx, int parts, float* dx,
-                          float* dresidual, float* dgamma, float* dbeta) {
+    backward_apply_kernel(Tiling t, const T* x, const T* y, const T* dy, const float* gamma,
+                          const float* save_mean, const float* save_invstd, const double* sum_g,
+                          const double* sum_gx, int parts, T* dx, T* dresidual, float* dgamma,
+                          float* dbeta) {
   __shared__ float sh_mean[kMaxTileChannels], sh_a[kMaxTileChannels], sh_b[kMaxTileChannels],
       sh_d[kMaxTileChannels];
   const Thread th = this_thread<V>(t);
@@ -408,7 +418,7 @@ __global__ void __launch_bounds__(kThreads)
   for (int64_t r = r0 + th.row_lane; r < r1; r += int64_t(th.ty) * kBatch) {
     float xv[kBatch][V] = {}, yv[kBatch][V] = {}, gv[kBatch][V] = {};
     load_rows<V>(x, r, r1, th, t.c, xv);
-    load_rows<V>(y, r, r1, th, t.c, yv);
+    if constexpr (Relu) load_rows<V>(y, r, r1, th, t.c, yv);
     load_rows<V>(dy, r, r1, th, t.c, gv);
 #pragma unroll
     for (int k = 0; k < kBatch; ++k) {
@@ -418,7 +428,7 @@ __global__ void __launch_bounds__(kThreads)
         float g[V], out[V];
 #pragma unroll
         for (int i = 0; i < V; ++i) {
-          g[i] = yv[k][i] > 0.f ? gv[k][i] : 0.f;
+          g[i] = (!Relu || yv[k][i] > 0.f) ? gv[k][i] : 0.f;
           out[i] = g[i] * a[i] + (xv[k][i] - mean[i]) * b[i] + d[i];
         }
         store<V>(dx + at, out);
@@ -436,10 +446,11 @@ void check_shape(int64_t rows, int c, const char* what) {
                                 " x " + std::to_string(c) + ")");
 }
 
-bool vectorizable(int c, std::initializer_list<const void*> pointers) {
+template <class T>
+bool vectorizable(int c, std::initializer_list<const T*> pointers) {
   if (c % 4 != 0) return false;
-  for (const void* p : pointers)
-    if (p != nullptr && !aligned16(p)) return false;
+  for (const T* p : pointers)
+    if (p != nullptr && !aligned4(p)) return false;
   return true;
 }
 
@@ -467,47 +478,90 @@ void merge_if_many(Sums& s, int c, cudaStream_t stream) {
   s = {s.part_s, s.part_q, total_s, total_q, 1};
 }
 
-template <int V>
-void forward_train(int64_t rows, int c, const float* x, const float* residual, const float* gamma,
+template <bool Relu, int V, class T>
+void forward_train(int64_t rows, int c, const T* x, const T* residual, const float* gamma,
                    const float* beta, float eps, float momentum, float* running_mean,
-                   float* running_var, float* y, float* save_mean, float* save_invstd,
-                   void* scratch, cudaStream_t stream) {
+                   float* running_var, T* y, float* save_mean, float* save_invstd, void* scratch,
+                   cudaStream_t stream) {
   const Launch r = reduce_plan(rows, c, V);
   Sums s = sums_in(scratch, r);
-  forward_stats_kernel<V><<<r.grid, kThreads, 0, stream>>>(r.t, x, s.part_s, s.part_q);
+  forward_stats_kernel<T, V><<<r.grid, kThreads, 0, stream>>>(r.t, x, s.part_s, s.part_q);
   RF_CUDA_CHECK_LAUNCH();
   merge_if_many(s, c, stream);
   const Launch a = apply_plan(rows, c, V);
-  forward_train_apply_kernel<V><<<a.grid, kThreads, 0, stream>>>(
+  forward_train_apply_kernel<T, V, Relu><<<a.grid, kThreads, 0, stream>>>(
       a.t, x, residual, gamma, beta, eps, momentum, s.s, s.q, s.parts, running_mean, running_var,
       save_mean, save_invstd, y);
   RF_CUDA_CHECK_LAUNCH();
 }
 
-template <int V>
-void forward_eval(int64_t rows, int c, const float* x, const float* residual, const float* gamma,
-                  const float* beta, const float* running_mean, const float* running_var,
-                  float eps, float* y, cudaStream_t stream) {
+template <bool Relu, int V, class T>
+void forward_eval(int64_t rows, int c, const T* x, const T* residual, const float* gamma,
+                  const float* beta, const float* running_mean, const float* running_var, float eps,
+                  T* y, cudaStream_t stream) {
   const Launch a = apply_plan(rows, c, V);
-  forward_eval_kernel<V><<<a.grid, kThreads, 0, stream>>>(a.t, x, residual, gamma, beta,
-                                                           running_mean, running_var, eps, y);
+  forward_eval_kernel<T, V, Relu><<<a.grid, kThreads, 0, stream>>>(
+      a.t, x, residual, gamma, beta, running_mean, running_var, eps, y);
   RF_CUDA_CHECK_LAUNCH();
 }
 
-template <int V>
-void backward(int64_t rows, int c, const float* x, const float* y, const float* dy,
-              const float* gamma, const float* save_mean, const float* save_invstd, float* dx,
-              float* dresidual, float* dgamma, float* dbeta, void* scratch, cudaStream_t stream) {
+template <bool Relu, int V, class T>
+void backward(int64_t rows, int c, const T* x, const T* y, const T* dy, const float* gamma,
+              const float* save_mean, const float* save_invstd, T* dx, T* dresidual, float* dgamma,
+              float* dbeta, void* scratch, cudaStream_t stream) {
   const Launch r = reduce_plan(rows, c, V);
   Sums s = sums_in(scratch, r);
-  backward_stats_kernel<V><<<r.grid, kThreads, 0, stream>>>(r.t, x, y, dy, s.part_s, s.part_q);
+  backward_stats_kernel<T, V, Relu>
+      <<<r.grid, kThreads, 0, stream>>>(r.t, x, y, dy, s.part_s, s.part_q);
   RF_CUDA_CHECK_LAUNCH();
   merge_if_many(s, c, stream);
   const Launch a = apply_plan(rows, c, V);
-  backward_apply_kernel<V><<<a.grid, kThreads, 0, stream>>>(a.t, x, y, dy, gamma, save_mean,
-                                                            save_invstd, s.s, s.q, s.parts, dx,
-                                                            dresidual, dgamma, dbeta);
+  backward_apply_kernel<T, V, Relu>
+      <<<a.grid, kThreads, 0, stream>>>(a.t, x, y, dy, gamma, save_mean, save_invstd, s.s, s.q,
+                                        s.parts, dx, dresidual, dgamma, dbeta);
   RF_CUDA_CHECK_LAUNCH();
+}
+
+// The entry points: check the shape, then run the widest access the shape and the activations'
+// alignment allow. Without the ReLU there is no residual, and y and dresidual are null.
+template <bool Relu, class T>
+void forward_train_any(const char* what, int64_t rows, int c, const T* x, const T* residual,
+                       const float* gamma, const float* beta, float eps, float momentum,
+                       float* running_mean, float* running_var, T* y, float* save_mean,
+                       float* save_invstd, void* scratch, cudaStream_t stream) {
+  check_shape(rows, c, what);
+  if (vectorizable<T>(c, {x, residual, y}))
+    forward_train<Relu, 4>(rows, c, x, residual, gamma, beta, eps, momentum, running_mean,
+                           running_var, y, save_mean, save_invstd, scratch, stream);
+  else
+    forward_train<Relu, 1>(rows, c, x, residual, gamma, beta, eps, momentum, running_mean,
+                           running_var, y, save_mean, save_invstd, scratch, stream);
+}
+
+template <bool Relu, class T>
+void forward_eval_any(const char* what, int64_t rows, int c, const T* x, const T* residual,
+                      const float* gamma, const float* beta, const float* running_mean,
+                      const float* running_var, float eps, T* y, cudaStream_t stream) {
+  check_shape(rows, c, what);
+  if (vectorizable<T>(c, {x, residual, y}))
+    forward_eval<Relu, 4>(rows, c, x, residual, gamma, beta, running_mean, running_var, eps, y,
+                          stream);
+  else
+    forward_eval<Relu, 1>(rows, c, x, residual, gamma, beta, running_mean, running_var, eps, y,
+                          stream);
+}
+
+template <bool Relu, class T>
+void backward_any(const char* what, int64_t rows, int c, const T* x, const T* y, const T* dy,
+                  const float* gamma, const float* save_mean, const float* save_invstd, T* dx,
+                  T* dresidual, float* dgamma, float* dbeta, void* scratch, cudaStream_t stream) {
+  check_shape(rows, c, what);
+  if (vectorizable<T>(c, {x, y, dy, dx, dresidual}))
+    backward<Relu, 4>(rows, c, x, y, dy, gamma, save_mean, save_invstd, dx, dresidual, dgamma,
+                      dbeta, scratch, stream);
+  else
+    backward<Relu, 1>(rows, c, x, y, dy, gamma, save_mean, save_invstd, dx, dresidual, dgamma,
+                      dbeta, scratch, stream);
 }
 
 }  // namespace
@@ -524,37 +578,74 @@ void batchnorm_relu_forward_train(int64_t rows, int c, const float* x, const flo
                                   float momentum, float* running_mean, float* running_var,
                                   float* y, float* save_mean, float* save_invstd, void* scratch,
                                   cudaStream_t stream) {
-  check_shape(rows, c, "batchnorm_relu_forward_train");
-  if (vectorizable(c, {x, residual, y}))
-    forward_train<4>(rows, c, x, residual, gamma, beta, eps, momentum, running_mean, running_var,
-                     y, save_mean, save_invstd, scratch, stream);
-  else
-    forward_train<1>(rows, c, x, residual, gamma, beta, eps, momentum, running_mean, running_var,
-                     y, save_mean, save_invstd, scratch, stream);
+  forward_train_any<true>("batchnorm_relu_forward_train", rows, c, x, residual, gamma, beta, eps,
+                          momentum, running_mean, running_var, y, save_mean, save_invstd, scratch,
+                          stream);
 }
 
 void batchnorm_relu_forward_eval(int64_t rows, int c, const float* x, const float* residual,
                                  const float* gamma, const float* beta, const float* running_mean,
                                  const float* running_var, float eps, float* y,
                                  cudaStream_t stream) {
-  check_shape(rows, c, "batchnorm_relu_forward_eval");
-  if (vectorizable(c, {x, residual, y}))
-    forward_eval<4>(rows, c, x, residual, gamma, beta, running_mean, running_var, eps, y, stream);
-  else
-    forward_eval<1>(rows, c, x, residual, gamma, beta, running_mean, running_var, eps, y, stream);
+  forward_eval_any<true>("batchnorm_relu_forward_eval", rows, c, x, residual, gamma, beta,
+                         running_mean, running_var, eps, y, stream);
 }
 
 void batchnorm_relu_backward(int64_t rows, int c, const float* x, const float* y, const float* dy,
                              const float* gamma, const float* save_mean, const float* save_invstd,
                              float* dx, float* dresidual, float* dgamma, float* dbeta,
                              void* scratch, cudaStream_t stream) {
-  check_shape(rows, c, "batchnorm_relu_backward");
-  if (vectorizable(c, {x, y, dy, dx, dresidual}))
-    backward<4>(rows, c, x, y, dy, gamma, save_mean, save_invstd, dx, dresidual, dgamma, dbeta,
-                scratch, stream);
-  else
-    backward<1>(rows, c, x, y, dy, gamma, save_mean, save_invstd, dx, dresidual, dgamma, dbeta,
-                scratch, stream);
+  backward_any<true>("batchnorm_relu_backward", rows, c, x, y, dy, gamma, save_mean, save_invstd,
+                     dx, dresidual, dgamma, dbeta, scratch, stream);
+}
+
+void batchnorm_relu_forward_train(int64_t rows, int c, const BF16* x, const BF16* residual,
+                                  const float* gamma, const float* beta, float eps, float momentum,
+                                  float* running_mean, float* running_var, BF16* y,
+                                  float* save_mean, float* save_invstd, void* scratch,
+                                  cudaStream_t stream) {
+  forward_train_any<true>("batchnorm_relu_forward_train", rows, c, x, residual, gamma, beta, eps,
+                          momentum, running_mean, running_var, y, save_mean, save_invstd, scratch,
+                          stream);
+}
+
+void batchnorm_relu_forward_eval(int64_t rows, int c, const BF16* x, const BF16* residual,
+                                 const float* gamma, const float* beta, const float* running_mean,
+                                 const float* running_var, float eps, BF16* y,
+                                 cudaStream_t stream) {
+  forward_eval_any<true>("batchnorm_relu_forward_eval", rows, c, x, residual, gamma, beta,
+                         running_mean, running_var, eps, y, stream);
+}
+
+void batchnorm_relu_backward(int64_t rows, int c, const BF16* x, const BF16* y, const BF16* dy,
+                             const float* gamma, const float* save_mean, const float* save_invstd,
+                             BF16* dx, BF16* dresidual, float* dgamma, float* dbeta, void* scratch,
+                             cudaStream_t stream) {
+  backward_any<true>("batchnorm_relu_backward", rows, c, x, y, dy, gamma, save_mean, save_invstd,
+                     dx, dresidual, dgamma, dbeta, scratch, stream);
+}
+
+void batchnorm_forward_train(int64_t rows, int c, const BF16* x, const float* gamma,
+                             const float* beta, float eps, float momentum, float* running_mean,
+                             float* running_var, BF16* y, float* save_mean, float* save_invstd,
+                             void* scratch, cudaStream_t stream) {
+  forward_train_any<false, BF16>("batchnorm_forward_train", rows, c, x, nullptr, gamma, beta, eps,
+                                 momentum, running_mean, running_var, y, save_mean, save_invstd,
+                                 scratch, stream);
+}
+
+void batchnorm_forward_eval(int64_t rows, int c, const BF16* x, const float* gamma,
+                            const float* beta, const float* running_mean, const float* running_var,
+                            float eps, BF16* y, cudaStream_t stream) {
+  forward_eval_any<false, BF16>("batchnorm_forward_eval", rows, c, x, nullptr, gamma, beta,
+                                running_mean, running_var, eps, y, stream);
+}
+
+void batchnorm_backward(int64_t rows, int c, const BF16* x, const BF16* dy, const float* gamma,
+                        const float* save_mean, const float* save_invstd, BF16* dx, float* dgamma,
+                        float* dbeta, void* scratch, cudaStream_t stream) {
+  backward_any<false, BF16>("batchnorm_backward", rows, c, x, nullptr, dy, gamma, save_mean,
+                            save_invstd, dx, nullptr, dgamma, dbeta, scratch, stream);
 }
 
 }  // namespace rf::gpu

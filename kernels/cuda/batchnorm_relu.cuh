@@ -8,14 +8,21 @@
 // Deterministic: every sum runs in a fixed order (per-block partials, then a fixed-order merge),
 // with no atomics, so identical inputs at identical alignment give identical bits. Outputs may
 // alias inputs of the same shape (every element is read, then written, by one thread).
+//
+// The activations may be bf16 (kernels/bfloat16.h): the same kernels widen what they load to
+// float and round what they store to the nearest even; statistics, parameters and their gradients
+// stay float32.
 #include <cuda_runtime.h>
 
 #include <cstddef>
 #include <cstdint>
 
+#include "kernels/bfloat16.h"
+
 namespace rf::gpu {
 
-// Device scratch the training forward and the backward need (per-block partial sums).
+// Device scratch the training forward and the backward need (per-block partial sums), for every
+// function below, bf16 and plain included.
 size_t batchnorm_relu_scratch_bytes(int64_t rows, int c);
 
 void batchnorm_relu_forward_train(int64_t rows, int c, const float* x, const float* residual,
@@ -36,5 +43,32 @@ void batchnorm_relu_backward(int64_t rows, int c, const float* x, const float* y
                              const float* gamma, const float* save_mean, const float* save_invstd,
                              float* dx, float* dresidual, float* dgamma, float* dbeta,
                              void* scratch, cudaStream_t stream);
+
+void batchnorm_relu_forward_train(int64_t rows, int c, const BF16* x, const BF16* residual,
+                                  const float* gamma, const float* beta, float eps,
+                                  float momentum, float* running_mean, float* running_var,
+                                  BF16* y, float* save_mean, float* save_invstd, void* scratch,
+                                  cudaStream_t stream);
+void batchnorm_relu_forward_eval(int64_t rows, int c, const BF16* x, const BF16* residual,
+                                 const float* gamma, const float* beta, const float* running_mean,
+                                 const float* running_var, float eps, BF16* y,
+                                 cudaStream_t stream);
+void batchnorm_relu_backward(int64_t rows, int c, const BF16* x, const BF16* y, const BF16* dy,
+                             const float* gamma, const float* save_mean, const float* save_invstd,
+                             BF16* dx, BF16* dresidual, float* dgamma, float* dbeta,
+                             void* scratch, cudaStream_t stream);
+
+// The plain batch norm on bf16, y = bn(x), with the same kernels minus the residual and the ReLU
+// (the backward's gradient is dy itself). Float32's plain batch norm is cuDNN's.
+void batchnorm_forward_train(int64_t rows, int c, const BF16* x, const float* gamma,
+                             const float* beta, float eps, float momentum, float* running_mean,
+                             float* running_var, BF16* y, float* save_mean, float* save_invstd,
+                             void* scratch, cudaStream_t stream);
+void batchnorm_forward_eval(int64_t rows, int c, const BF16* x, const float* gamma,
+                            const float* beta, const float* running_mean, const float* running_var,
+                            float eps, BF16* y, cudaStream_t stream);
+void batchnorm_backward(int64_t rows, int c, const BF16* x, const BF16* dy, const float* gamma,
+                        const float* save_mean, const float* save_invstd, BF16* dx, float* dgamma,
+                        float* dbeta, void* scratch, cudaStream_t stream);
 
 }  // namespace rf::gpu

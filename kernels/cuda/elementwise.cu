@@ -2,12 +2,13 @@
 
 #include "kernels/cuda/check.cuh"
 #include "kernels/cuda/launch.cuh"
+#include "kernels/cuda/storage.cuh"
 
 namespace rf::gpu {
 namespace {
 
 // Outputs may alias inputs, so no __restrict__: every element is read and written by one thread.
-// The float4 path runs only when every pointer is 16-byte aligned (views may start anywhere).
+// The four-element path runs only when every pointer is aligned to it (views may start anywhere).
 
 __global__ void fill_kernel(int64_t n, float value, float* y, bool vec) {
   const int64_t tid = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
@@ -21,42 +22,45 @@ __global__ void fill_kernel(int64_t n, float value, float* y, bool vec) {
   for (int64_t i = head + tid; i < n; i += stride) y[i] = value;
 }
 
-template <class Op>
-__global__ void unary_kernel(int64_t n, const float* x, float* y, Op op, bool vec) {
+// In, Out, T: float or BF16 (kernels/cuda/storage.cuh), each op computing in float.
+template <class In, class Out, class Op>
+__global__ void unary_kernel(int64_t n, const In* x, Out* y, Op op, bool vec) {
   const int64_t tid = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   const int64_t stride = int64_t(gridDim.x) * blockDim.x;
   int64_t head = 0;
   if (vec) {
     head = n / 4 * 4;
-    const float4* x4 = reinterpret_cast<const float4*>(x);
-    float4* y4 = reinterpret_cast<float4*>(y);
     for (int64_t i = tid; i < n / 4; i += stride) {
-      const float4 v = x4[i];
-      y4[i] = make_float4(op(v.x), op(v.y), op(v.z), op(v.w));
+      float v[4];
+      load4(x + 4 * i, v);
+      const float out[4] = {op(v[0]), op(v[1]), op(v[2]), op(v[3])};
+      store4(y + 4 * i, out);
     }
   }
-  for (int64_t i = head + tid; i < n; i += stride) y[i] = op(x[i]);
+  for (int64_t i = head + tid; i < n; i += stride) y[i] = narrow<Out>(op(widen(x[i])));
 }
 
-template <class Op>
-__global__ void binary_kernel(int64_t n, const float* a, const float* b, float* y, Op op,
-                              bool vec) {
+template <class T, class Op>
+__global__ void binary_kernel(int64_t n, const T* a, const T* b, T* y, Op op, bool vec) {
   const int64_t tid = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   const int64_t stride = int64_t(gridDim.x) * blockDim.x;
   int64_t head = 0;
   if (vec) {
     head = n / 4 * 4;
-    const float4* a4 = reinterpret_cast<const float4*>(a);
-    const float4* b4 = reinterpret_cast<const float4*>(b);
-    float4* y4 = reinterpret_cast<float4*>(y);
     for (int64_t i = tid; i < n / 4; i += stride) {
-      const float4 u = a4[i], v = b4[i];
-      y4[i] = make_float4(op(u.x, v.x), op(u.y, v.y), op(u.z, v.z), op(u.w, v.w));
+      float u[4], v[4];
+      load4(a + 4 * i, u);
+      load4(b + 4 * i, v);
+      const float out[4] = {op(u[0], v[0]), op(u[1], v[1]), op(u[2], v[2]), op(u[3], v[3])};
+      store4(y + 4 * i, out);
     }
   }
-  for (int64_t i = head + tid; i < n; i += stride) y[i] = op(a[i], b[i]);
+  for (int64_t i = head + tid; i < n; i += stride) y[i] = narrow<T>(op(widen(a[i]), widen(b[i])));
 }
 
+struct Identity {  // a cast: the store rounds
+  __device__ float operator()(float x) const { return x; }
+};
 struct Add {
   __device__ float operator()(float a, float b) const { return a + b; }
 };
@@ -79,19 +83,18 @@ struct ReluBackward {  // op(y, dy)
   __device__ float operator()(float y, float dy) const { return y > 0.f ? dy : 0.f; }
 };
 
-template <class Op>
-void launch_unary(int64_t n, const float* x, float* y, Op op, cudaStream_t stream) {
+template <class In, class Out, class Op>
+void launch_unary(int64_t n, const In* x, Out* y, Op op, cudaStream_t stream) {
   if (n <= 0) return;
-  const bool vec = aligned16(x) && aligned16(y);
+  const bool vec = aligned4(x) && aligned4(y);
   unary_kernel<<<grid_for(vec ? n / 4 + 1 : n), kThreads, 0, stream>>>(n, x, y, op, vec);
   RF_CUDA_CHECK_LAUNCH();
 }
 
-template <class Op>
-void launch_binary(int64_t n, const float* a, const float* b, float* y, Op op,
-                   cudaStream_t stream) {
+template <class T, class Op>
+void launch_binary(int64_t n, const T* a, const T* b, T* y, Op op, cudaStream_t stream) {
   if (n <= 0) return;
-  const bool vec = aligned16(a) && aligned16(b) && aligned16(y);
+  const bool vec = aligned4(a) && aligned4(b) && aligned4(y);
   binary_kernel<<<grid_for(vec ? n / 4 + 1 : n), kThreads, 0, stream>>>(n, a, b, y, op, vec);
   RF_CUDA_CHECK_LAUNCH();
 }
@@ -126,6 +129,26 @@ void relu_forward(int64_t n, const float* x, float* y, cudaStream_t stream) {
 }
 
 void relu_backward(int64_t n, const float* y, const float* dy, float* dx, cudaStream_t stream) {
+  launch_binary(n, y, dy, dx, ReluBackward{}, stream);
+}
+
+void cast(int64_t n, const float* x, BF16* y, cudaStream_t stream) {
+  launch_unary(n, x, y, Identity{}, stream);
+}
+
+void cast(int64_t n, const BF16* x, float* y, cudaStream_t stream) {
+  launch_unary(n, x, y, Identity{}, stream);
+}
+
+void add(int64_t n, const BF16* a, const BF16* b, BF16* y, cudaStream_t stream) {
+  launch_binary(n, a, b, y, Add{}, stream);
+}
+
+void relu_forward(int64_t n, const BF16* x, BF16* y, cudaStream_t stream) {
+  launch_unary(n, x, y, Relu{}, stream);
+}
+
+void relu_backward(int64_t n, const BF16* y, const BF16* dy, BF16* dx, cudaStream_t stream) {
   launch_binary(n, y, dy, dx, ReluBackward{}, stream);
 }
 

@@ -1,8 +1,11 @@
 #pragma once
-// Elementwise kernels over flat float ranges. Any output may alias an input of the same op.
+// Elementwise kernels over flat float or bf16 ranges. Any output may alias an input of the same
+// op and type (a cast's output, of the other element size, may not overlap its input).
 #include <cuda_runtime.h>
 
 #include <cstdint>
+
+#include "kernels/bfloat16.h"
 
 namespace rf::gpu {
 
@@ -15,5 +18,12 @@ void scale_by(int64_t n, const float* alpha, const float* x, float* y, cudaStrea
 void relu_forward(int64_t n, const float* x, float* y, cudaStream_t stream);
 // dx = dy where y > 0, else 0.
 void relu_backward(int64_t n, const float* y, const float* dy, float* dx, cudaStream_t stream);
+
+// bf16 storage: computed in float from the widened values, stored rounded to the nearest even.
+void cast(int64_t n, const float* x, BF16* y, cudaStream_t stream);
+void cast(int64_t n, const BF16* x, float* y, cudaStream_t stream);  // exact
+void add(int64_t n, const BF16* a, const BF16* b, BF16* y, cudaStream_t stream);
+void relu_forward(int64_t n, const BF16* x, BF16* y, cudaStream_t stream);
+void relu_backward(int64_t n, const BF16* y, const BF16* dy, BF16* dx, cudaStream_t stream);
 
 }  // namespace rf::gpu

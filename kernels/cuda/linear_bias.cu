@@ -4,6 +4,7 @@
 
 #include "kernels/cuda/check.cuh"
 #include "kernels/cuda/launch.cuh"
+#include "kernels/cuda/storage.cuh"
 
 namespace rf::gpu {
 namespace {
@@ -17,22 +18,25 @@ constexpr int kChunkRows = 256;
 
 int64_t chunks_for(int64_t rows) { return (rows + kChunkRows - 1) / kChunkRows; }
 
-__global__ void bias_add_kernel(int64_t rows, int cols, const float* b, float* y) {
+// T: float or BF16 (kernels/cuda/storage.cuh).
+template <class T>
+__global__ void bias_add_kernel(int64_t rows, int cols, const float* b, T* y) {
   const int64_t total = rows * cols;
   for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < total;
        i += int64_t(gridDim.x) * blockDim.x)
-    y[i] += b[i % cols];
+    y[i] = narrow<T>(b[i % cols] + widen(y[i]));
 }
 
 // grid = (chunks, column tiles); out gets chunk sums at [chunk * cols + j].
-__global__ void column_chunk_sums_kernel(int64_t rows, int cols, const float* x, float* out) {
+template <class T>
+__global__ void column_chunk_sums_kernel(int64_t rows, int cols, const T* x, float* out) {
   __shared__ float part[kTileRows][kTileCols + 1];
   const int j = blockIdx.y * kTileCols + threadIdx.x;
   const int64_t r0 = int64_t(blockIdx.x) * kChunkRows;
   const int64_t r1 = min(rows, r0 + kChunkRows);
   float acc = 0.f;
   if (j < cols)
-    for (int64_t r = r0 + threadIdx.y; r < r1; r += kTileRows) acc += x[r * cols + j];
+    for (int64_t r = r0 + threadIdx.y; r < r1; r += kTileRows) acc += widen(x[r * cols + j]);
   part[threadIdx.y][threadIdx.x] = acc;
   __syncthreads();
   if (threadIdx.y == 0 && j < cols) {
@@ -51,21 +55,16 @@ __global__ void column_merge_kernel(int64_t chunks, int cols, const float* parti
   out[j] = sum;
 }
 
-}  // namespace
-
-void bias_add(int64_t rows, int cols, const float* b, float* y, cudaStream_t stream) {
+template <class T>
+void launch_bias_add(int64_t rows, int cols, const float* b, T* y, cudaStream_t stream) {
   if (rows <= 0 || cols <= 0) return;
   bias_add_kernel<<<grid_for(rows * cols), kThreads, 0, stream>>>(rows, cols, b, y);
   RF_CUDA_CHECK_LAUNCH();
 }
 
-size_t column_sums_scratch_bytes(int64_t rows, int cols) {
-  const int64_t chunks = chunks_for(rows);
-  return chunks > 1 ? size_t(chunks) * size_t(cols) * sizeof(float) : 0;
-}
-
-void column_sums(int64_t rows, int cols, const float* x, float* out, void* scratch,
-                 cudaStream_t stream) {
+template <class T>
+void launch_column_sums(int64_t rows, int cols, const T* x, float* out, void* scratch,
+                        cudaStream_t stream) {
   if (cols <= 0) return;
   if (rows <= 0) {  // an empty sum
     RF_CUDA_CHECK(cudaMemsetAsync(out, 0, size_t(cols) * sizeof(float), stream));
@@ -84,6 +83,31 @@ void column_sums(int64_t rows, int cols, const float* x, float* out, void* scrat
                                                                                   partial, out);
     RF_CUDA_CHECK_LAUNCH();
   }
+}
+
+}  // namespace
+
+void bias_add(int64_t rows, int cols, const float* b, float* y, cudaStream_t stream) {
+  launch_bias_add(rows, cols, b, y, stream);
+}
+
+void bias_add(int64_t rows, int cols, const float* b, BF16* y, cudaStream_t stream) {
+  launch_bias_add(rows, cols, b, y, stream);
+}
+
+size_t column_sums_scratch_bytes(int64_t rows, int cols) {
+  const int64_t chunks = chunks_for(rows);
+  return chunks > 1 ? size_t(chunks) * size_t(cols) * sizeof(float) : 0;
+}
+
+void column_sums(int64_t rows, int cols, const float* x, float* out, void* scratch,
+                 cudaStream_t stream) {
+  launch_column_sums(rows, cols, x, out, scratch, stream);
+}
+
+void column_sums(int64_t rows, int cols, const BF16* x, float* out, void* scratch,
+                 cudaStream_t stream) {
+  launch_column_sums(rows, cols, x, out, scratch, stream);
 }
 
 }  // namespace rf::gpu
