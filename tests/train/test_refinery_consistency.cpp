@@ -28,7 +28,7 @@ data::Dataset patch_dataset(int n, uint32_t seed) {
   d.name = "patches";
   d.height = d.width = 8;
   d.channels = 3;
-  for (int c = 0; c < kClasses; ++c) d.classes.push_back("c" + std::to_string(c));
+  for (int c = 0; c < kClasses; ++c) d.classes.push_back(std::string(1, char('a' + c)));
   d.labels.resize(size_t(n));
   d.images.resize(size_t(n) * d.sample_bytes());
   std::mt19937 rng(seed);
