@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <iterator>
 #include <numeric>
 #include <random>
 
@@ -374,6 +375,120 @@ OpCase real_size(OpCase c) {
   return c;
 }
 
+// ---- bf16 activations (--precision bf16) ----
+// A stored bf16 value is its float32 value rounded to nearest even: 7 stored mantissa bits, so it
+// is off by at most half an ulp, 2^-8 of its magnitude, i.e. at most 2^-8 of max |want| in
+// normalized_error for each rounding on the way. Two backends that both round may store values one
+// ulp (2^-7) apart where their float32 results, summed in different orders, straddle a rounding
+// boundary: CUDA vs CPU allows 2^-7 per rounding.
+constexpr double kBf16HalfUlp = 1.0 / 256;
+
+std::vector<float> bf16_values(std::vector<float> v) {
+  for (float& x : v) x = float(ref::bf16_round(x));
+  return v;
+}
+
+Vec bf16_values(Vec v) {
+  for (double& x : v) x = ref::bf16_round(x);
+  return v;
+}
+
+// The bf16 twin of a float32 case. Its inputs `bf16_inputs` (activations, convolution filters) are
+// bf16 values from the start, so that the reference sees exactly what the op sees; the forward
+// casts them to bf16 (their gradients come back float32 through the casts) and casts a bf16 output
+// back to float32, whose backward hands the op the upstream gradient rounded to bf16, as the
+// reference gets it (`bf16_output` false: the op returns float32, its dy stays float32).
+// `roundings`: the bf16 roundings after the float32 arithmetic on the way to any output or
+// gradient.
+// Finite differences are meaningless at bf16 precision; the float32 twin is gradient-checked, and
+// the reference comparison here covers the gradients.
+OpCase bf16_twin(OpCase c, const std::vector<size_t>& bf16_inputs, int roundings,
+                 bool bf16_output = true) {
+  c.shape = "bf16 " + c.shape;
+  for (size_t i : bf16_inputs) c.inputs[i] = bf16_values(c.inputs[i]);
+  c.forward = [f = std::move(c.forward), bf16_inputs](std::vector<Variable>& in, Device d,
+                                                      Extras& extras) {
+    std::vector<Variable> cast_in = in;
+    for (size_t i : bf16_inputs) cast_in[i] = cast(in[i], DType::BF16);
+    return cast(f(cast_in, d, extras), DType::F32);
+  };
+  if (bf16_output)
+    c.reference = [r = std::move(c.reference)](const std::vector<Vec>& in, const Vec& dy) {
+      return r(in, bf16_values(dy));
+    };
+  c.ref_tol += roundings * kBf16HalfUlp;
+  c.gpu_tol += roundings * 2 * kBf16HalfUlp;
+  // bf16 convolutions multiply on tensor cores (bf16 products are exact in float32, the sums are
+  // float32) whatever the TF32 setting: gpu_tol holds in both modes.
+  c.tf32_reduction = 0;
+  c.gradcheck = false;
+  return c;
+}
+
+// x and w bf16, bias float32. Every output and gradient is rounded once, except the forward with a
+// bias: the convolution is stored in bf16, then the bias is added and the sum rounded again (two
+// errors, of the convolution's and of the sum's size: both the output's for these inputs; the
+// order of the two: bf16_conv_bias_mismatches).
+OpCase bf16_conv_case(int n, int h, int w, int c, int k, int r, int stride, int pad, bool bias,
+                      const std::string& what) {
+  return bf16_twin(conv_case(n, h, w, c, k, r, stride, pad, bias, what), {0, 1}, bias ? 2 : 1);
+}
+
+// x (and residual) bf16; y and dx rounded once; statistics, dgamma, dbeta float32. The residual's
+// gradient is the masked bf16 dy: exact.
+OpCase bf16_batchnorm_case(const Shape& xs, bool training) {
+  return bf16_twin(batchnorm_case(xs, training), {0}, 1);
+}
+OpCase bf16_batchnorm_relu_case(const Shape& xs, bool training, bool residual,
+                                bool kinked = false) {
+  std::vector<size_t> bf16_inputs{0};
+  if (residual) bf16_inputs.push_back(3);
+  return bf16_twin(batchnorm_relu_case(xs, training, residual, kinked), bf16_inputs, 1);
+}
+
+// The forward picks bf16 values: exact. Overlapping windows send several gradients to one input,
+// summed in float32 and rounded once. (On large inputs the bf16 values tie within a window: the
+// first maximum wins, on every backend and in the reference.)
+OpCase bf16_maxpool_case(const Shape& xs, int window, int stride, int pad) {
+  return bf16_twin(maxpool_case(xs, window, stride, pad), {0}, 1);
+}
+
+// bf16 in, float32 out: the forward's mean is float32; the backward rounds dy / hw once.
+OpCase bf16_avgpool_case(const Shape& xs) { return bf16_twin(avgpool_case(xs), {0}, 1, false); }
+
+// relu is exact in bf16 (a bf16 value or 0, a bf16 gradient or 0); add rounds its sum once and
+// passes dy through.
+OpCase bf16_elementwise_case(const std::string& which, const Shape& xs) {
+  OpCase c = elementwise_case(which, xs);
+  return which == "relu" ? bf16_twin(c, {0}, 0) : bf16_twin(c, {0, 1}, 1);
+}
+
+// cast float32 -> bf16 -> float32: the rounding itself, forward and backward (the gradient comes
+// back rounded to bf16), against the reference's own rounding. Exact on every backend (gpu_tol 0).
+OpCase cast_case(int64_t n) {
+  OpCase oc;
+  oc.op = "cast";
+  oc.shape = "float32 -> bf16 -> float32 x[" + std::to_string(n) + "]";
+  oc.input_shapes = {{n}};
+  std::vector<float> x = uniform(n, 71, -4.f, 4.f);
+  // Exact ties between two bf16 values (to even: down, up, up with a carry into the exponent,
+  // negative), values just off a tie, and magnitudes far from 1.
+  const float special[] = {1.f + 0x1p-8f,          1.f + 3 * 0x1p-8f, 2.f - 0x1p-8f,
+                           -(1.f + 0x1p-8f),       1.f + 0x1p-8f + 0x1p-20f,
+                           1.f + 0x1p-8f - 0x1p-20f, 3e-30f, -1e30f};
+  std::copy(std::begin(special), std::end(special), x.begin());
+  oc.inputs = {x};
+  oc.forward = [](std::vector<Variable>& in, Device, Extras&) {
+    return cast(cast(in[0], DType::BF16), DType::F32);
+  };
+  oc.reference = [](const std::vector<Vec>& in, const Vec& dy) {
+    return RefOut{bf16_values(in[0]), {bf16_values(dy)}, {}};
+  };
+  oc.gpu_tol = 0;
+  oc.gradcheck = false;  // piecewise constant
+  return oc;
+}
+
 }  // namespace
 
 std::vector<OpCase> all_op_cases() {
@@ -437,6 +552,32 @@ std::vector<OpCase> all_op_cases() {
       real_size(linear_case(250, 2048, 10, true)),
       with_fd_step(xent_case(250, 10, Targets::Soft, 6.f), 5e-2),
       real_size(xent_case(2000, 10, Targets::Soft, 6.f)),
+      // bf16 activations: every op that takes them, on awkward shapes and (few: the CPU runs them
+      // on widened copies) real ones.
+      cast_case(1000),
+      bf16_elementwise_case("relu", {2, 3, 4, 5}),
+      bf16_elementwise_case("add", {3, 5}),
+      bf16_conv_case(2, 7, 5, 3, 5, 3, 1, 1, true, "3x3 same"),
+      bf16_conv_case(1, 9, 9, 6, 33, 3, 2, 1, false, "3x3 stride 2, batch 1"),
+      bf16_conv_case(3, 4, 4, 7, 9, 1, 1, 0, true, "1x1 pointwise"),
+      bf16_conv_case(2, 11, 11, 3, 8, 7, 2, 3, true, "7x7 stride 2 stem"),
+      bf16_batchnorm_case({2, 3, 3, 5}, true),
+      bf16_batchnorm_case({1, 4, 4, 33}, true),
+      bf16_batchnorm_case({3, 2, 5, 6}, false),
+      bf16_batchnorm_relu_case({2, 3, 3, 5}, true, true),
+      bf16_batchnorm_relu_case({1, 4, 4, 33}, true, false),
+      bf16_batchnorm_relu_case({3, 2, 5, 6}, false, true),
+      bf16_batchnorm_relu_case({2, 2, 3, 4}, false, false),
+      bf16_maxpool_case({2, 7, 7, 3}, 3, 2, 1),
+      bf16_avgpool_case({2, 3, 5, 7}),
+      bf16_conv_case(128, 32, 32, 16, 16, 3, 1, 1, false, "CIFAR ResNet 3x3"),
+      bf16_conv_case(250, 1, 1, 512, 512, 3, 1, 1, false, "ResNet50 stage-5 3x3 on 1x1"),
+      bf16_batchnorm_case({128, 32, 32, 16}, true),
+      bf16_batchnorm_relu_case({128, 32, 32, 16}, true, true, true),
+      bf16_batchnorm_relu_case({250, 1, 1, 2048}, true, false, true),
+      bf16_batchnorm_relu_case({250, 1, 1, 2048}, false, true, true),
+      bf16_maxpool_case({250, 16, 16, 64}, 3, 2, 1),  // the ResNet50 stem's pool at 32x32 input
+      bf16_avgpool_case({128, 8, 8, 64}),
   };
 }
 
@@ -480,5 +621,20 @@ double normalized_error(const std::vector<float>& got, const std::vector<float>&
 }
 
 std::string case_name(const OpCase& c) { return c.op + " " + c.shape; }
+
+int64_t bf16_conv_bias_mismatches(Device device) {
+  const Shape xs{2, 6, 5, 3}, ws{4, 3, 3, 3};
+  const Variable x(Tensor::from_host(uniform(shape_numel(xs), 81), xs, device, DType::BF16));
+  const Variable w(
+      Tensor::from_host(uniform(shape_numel(ws), 82, -0.5f, 0.5f), ws, device, DType::BF16));
+  const std::vector<float> b = uniform(ws[0], 83);
+  const Variable bias(Tensor::from_host(b, {ws[0]}, device));
+  const std::vector<float> plain = conv2d(x, w, Variable(), 1, 1).value().to_host();
+  const std::vector<float> got = conv2d(x, w, bias, 1, 1).value().to_host();
+  int64_t wrong = 0;
+  for (size_t i = 0; i < got.size(); ++i)
+    wrong += got[i] != ref::bf16_round(plain[i] + b[i % b.size()]);  // the sum in float32
+  return wrong;
+}
 
 }  // namespace rf::test

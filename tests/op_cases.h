@@ -1,9 +1,10 @@
 #pragma once
 // The cross-backend op table: every op of the engine on awkward shapes (odd sizes, batch 1,
 // channel counts that are not multiples of 4 or 32, 10 and 1000 classes) and on the real shapes
-// of the refinery's models (batch 128 and 250), each with its fixed inputs, its autograd
-// forward, and its naive reference. The same table drives the CPU-vs-reference test, the
-// finite-difference gradient check and the CUDA-vs-CPU test.
+// of the refinery's models (batch 128 and 250), on float32 and (the ops that take them) bf16
+// activations, each with its fixed inputs, its autograd forward, and its naive reference. The
+// same table drives the CPU-vs-reference test, the finite-difference gradient check and the
+// CUDA-vs-CPU test.
 #include <functional>
 #include <map>
 #include <string>
@@ -42,14 +43,15 @@ struct OpCase {
   // The naive reference for the same inputs and upstream gradient dy.
   std::function<RefOut(const std::vector<ref::Vec>& inputs, const ref::Vec& dy)> reference;
   double ref_tol = 1e-5;   // CPU vs the naive double reference, normalized max error
-  double gpu_tol = 1e-5;   // CUDA vs CPU, normalized max error (FP32 math, TF32 off)
-  // Longest reduction the op may run in TF32 on the GPU (convolutions, linear); 0: none, the op
-  // computes in FP32 whatever the setting. See gpu_tolerance.
+  double gpu_tol = 1e-5;   // CUDA vs CPU, normalized max error (FP32 math, TF32 off; bf16: either)
+  // Longest reduction the op may run in TF32 on the GPU (convolutions, linear); 0: none, the op's
+  // math (FP32, or bf16 tensor cores) is the same whatever the setting. See gpu_tolerance.
   int64_t tf32_reduction = 0;
   bool backward = true;    // false: a forward-only mode (batch norm in eval mode)
   double fd_step = 1e-2;   // finite-difference step for the gradient check
   // false for the real-size cases (batch 128/250): finite differences through millions of
-  // elements measure float noise, and each costs hundreds of forward passes.
+  // elements measure float noise, and each costs hundreds of forward passes. False for the bf16
+  // cases too: their outputs are too coarse to difference.
   bool gradcheck = true;
 };
 
@@ -69,5 +71,10 @@ double normalized_error(const std::vector<float>& got, const std::vector<double>
 double normalized_error(const std::vector<float>& got, const std::vector<float>& want);
 
 std::string case_name(const OpCase& c);
+
+// The elements where a bf16 conv2d with a bias on `device` differs from the same convolution
+// without one plus the bias, rounded: backend.h adds the bias to the rounded convolution and
+// rounds again. The op table's tolerance allows for both roundings but not for their order.
+int64_t bf16_conv_bias_mismatches(Device device);
 
 }  // namespace rf::test

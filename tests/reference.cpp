@@ -22,6 +22,12 @@ std::pair<double, double> channel_mean_var(int64_t rows, int c, const Vec& x, in
 
 }  // namespace
 
+double bf16_round(double v) {
+  int e;
+  const double m = std::frexp(v, &e);  // v = m * 2^e, 0.5 <= |m| < 1
+  return std::ldexp(std::nearbyint(std::ldexp(m, 8)), e - 8);  // the default mode: ties to even
+}
+
 Vec conv2d_forward(const ConvGeom& g, const Vec& x, const Vec& w, const Vec* bias) {
   const int P = g.p(), Q = g.q();
   Vec y(g.y_size());

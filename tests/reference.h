@@ -10,6 +10,10 @@ namespace rf::ref {
 
 using Vec = std::vector<double>;
 
+// The bfloat16 value nearest to v (8 significant bits, ties to even), for v zero or in float's
+// normal range: written from the definition, independently of kernels/bfloat16.h.
+double bf16_round(double v);
+
 struct ConvGrads { Vec dx, dw, db; };
 Vec conv2d_forward(const ConvGeom& g, const Vec& x, const Vec& w, const Vec* bias);
 ConvGrads conv2d_backward(const ConvGeom& g, const Vec& x, const Vec& w, const Vec& dy);

@@ -1,10 +1,10 @@
 // The CUDA backend against the CPU backend: every op of the shared op table (outputs, input
-// gradients, side outputs) with a per-op tolerance, in FP32 (TF32 off) and with TF32 allowed, and
-// in deterministic mode; plus the fused optimizer updates and memory round trips. The kernels
-// under test: kernels/cuda/elementwise.cu, softmax.cu, softmax_xent.cu, pooling.cu,
-// linear_bias.cu, optimizers.cu, metrics.cu, batchnorm_relu.cu (also against the composed cuDNN
-// path), and the cuDNN and cuBLAS paths in engine/cuda; the staged uploads. Runs only where a GPU
-// is usable (see gpu_test_main.cpp).
+// gradients, side outputs; float32 and bf16 activations) with a per-op tolerance, in FP32 (TF32
+// off) and with TF32 allowed, and in deterministic mode; plus the fused optimizer updates and
+// memory round trips. The kernels under test: kernels/cuda/elementwise.cu, softmax.cu,
+// softmax_xent.cu, pooling.cu, linear_bias.cu, optimizers.cu, metrics.cu, batchnorm_relu.cu (also
+// against the composed cuDNN path), and the cuDNN and cuBLAS paths in engine/cuda; the staged
+// uploads. Runs only where a GPU is usable (see gpu_test_main.cpp).
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -87,7 +87,8 @@ Errors compare(const RunOut& got, const RunOut& want, double tol) {
 }  // namespace
 
 // Every case in both math modes: FP32 (TF32 off) with the case's own tolerance, and TF32 allowed
-// (what real training runs) with the tolerance of gpu_tolerance.
+// (what real training runs) with the tolerance of gpu_tolerance. The bf16 cases hold their
+// gpu_tol in both: a bf16 convolution runs on tensor cores whatever the TF32 setting.
 TEST_CASE("cuda backend matches the cpu backend for every op, TF32 off and on") {
   std::printf("%-70s %5s %10s %10s %8s\n", "op (cuda vs cpu)", "math", "forward", "gradients",
               "tol");
@@ -124,6 +125,15 @@ TEST_CASE("cuda deterministic mode repeats every op bitwise") {
     CHECK(e.fwd <= c.gpu_tol + 1e-7);
     CHECK(e.bwd <= c.gpu_tol + 1e-7);
   }
+  cuda_backend().set_deterministic(false);
+}
+
+// The order of a bf16 convolution's two roundings, bitwise (see bf16_conv_bias_mismatches).
+// Deterministic mode: both convolutions run the same algorithm, so the one without a bias gives
+// the very values the bias is added to.
+TEST_CASE("cuda bf16 conv2d adds its bias to the rounded convolution, then rounds again") {
+  cuda_backend().set_deterministic(true);
+  CHECK(bf16_conv_bias_mismatches(Device::CUDA) == 0);
   cuda_backend().set_deterministic(false);
 }
 

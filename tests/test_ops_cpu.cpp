@@ -22,7 +22,7 @@ std::vector<ref::Vec> inputs_as_double(const OpCase& c) {
 }  // namespace
 
 TEST_CASE("cpu backend matches the naive references for every op") {
-  std::printf("%-70s %12s %12s\n", "op (cpu vs reference)", "forward", "gradients");
+  std::printf("%-70s %12s %12s %10s\n", "op (cpu vs reference)", "forward", "gradients", "tol");
   for (const OpCase& c : all_op_cases()) {
     CAPTURE(case_name(c));
     const RunOut got = run_case(c, Device::CPU);
@@ -37,7 +37,7 @@ TEST_CASE("cpu backend matches the naive references for every op") {
       REQUIRE(got.extras.count(name));
       CHECK_MESSAGE(normalized_error(got.extras.at(name), v) < c.ref_tol, name);
     }
-    std::printf("%-70s %12.2e %12.2e\n", case_name(c).c_str(), fwd, bwd);
+    std::printf("%-70s %12.2e %12.2e %10.1e\n", case_name(c).c_str(), fwd, bwd, c.ref_tol);
     CHECK(fwd < c.ref_tol);
     CHECK(bwd < c.ref_tol);
   }
