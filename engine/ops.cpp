@@ -24,6 +24,12 @@ void by_dtype(DType dtype, F&& f) {
     f.template operator()<BF16>();
 }
 
+// The elements of an optional input, or null.
+template <class T>
+const T* data_or_null(const Variable& v) {
+  return v.defined() ? v.value().data_as<T>() : nullptr;
+}
+
 void check_same_dtype(const Tensor& a, const Tensor& b, const char* op) {
   RF_CHECK(a.dtype() == b.dtype(),
            op << ": inputs of " << dtype_name(a.dtype()) << " and " << dtype_name(b.dtype()));
@@ -211,10 +217,8 @@ Variable batchnorm_op(const Variable& x, const Variable& gamma, const Variable& 
                                                  << shape_str(residual.shape()) << " for input "
                                                  << shape_str(xv.shape()));
   }
-  // The element type of x, residual, y and their gradients; gamma, beta and statistics are float.
-  const auto res = [&residual]<class T>() -> const T* {
-    return residual.defined() ? residual.value().data_as<T>() : nullptr;
-  };
+  // T below: the element type of x, residual, y and their gradients; gamma, beta and statistics
+  // are float32 either way.
   Backend& be = xv.backend();
   Tensor y = empty_like(xv);
   if (!training) {
@@ -222,7 +226,7 @@ Variable batchnorm_op(const Variable& x, const Variable& gamma, const Variable& 
       const Prof p(Op::batchnorm_forward, xv.device());
       by_dtype(xv.dtype(), [&]<class T>() {
         if (relu)
-          be.batchnorm_relu_forward_eval(geom, xv.data_as<T>(), res.template operator()<T>(),
+          be.batchnorm_relu_forward_eval(geom, xv.data_as<T>(), data_or_null<T>(residual),
                                          gamma.value().data(), beta.value().data(),
                                          running_mean.data(), running_var.data(), eps, y.data_as<T>());
         else
@@ -245,7 +249,7 @@ Variable batchnorm_op(const Variable& x, const Variable& gamma, const Variable& 
     const Prof p(Op::batchnorm_forward, xv.device());
     by_dtype(xv.dtype(), [&]<class T>() {
       if (relu)
-        be.batchnorm_relu_forward_train(geom, xv.data_as<T>(), res.template operator()<T>(),
+        be.batchnorm_relu_forward_train(geom, xv.data_as<T>(), data_or_null<T>(residual),
                                         gamma.value().data(), beta.value().data(), eps, momentum,
                                         running_mean.data(), running_var.data(), y.data_as<T>(),
                                         save_mean.data(), save_invstd.data());
