@@ -21,7 +21,7 @@
 #   sanitizer compute-sanitizer memcheck on the suites with recorded graphs and GPU data
 #            (test_gpu_step_graph, test_cuda_data_ops)                          (~2 min)
 #   profile  issue 8: GPU time per op of the blog ResNet50's eager step (bench_train --profile,
-#            batch 250, TF32), to choose the next speed work from data         (~0.5 min)
+#            batch 250, TF32 and bf16), to choose the next speed work from data (~1 min)
 #   bf16     issue 8: --precision bf16 against tf32: bench_train's ResNet50 (batch 250, CUDA
 #            graphs) training and inference images/s, and the r50 chain in bf16 (its accuracy
 #            next to r50's)                                                     (~1.5 min)
@@ -131,10 +131,14 @@ for phase in $PHASES; do
         grep -E "ERROR SUMMARY|Status" "/tmp/acceptance-sanitizer-$t.log" | tail -2 | tee -a "$OUT/log.txt"
       done ;;
     profile)
-      log "profile: bench_train --device cuda --model resnet50 --batch 250 --profile"
-      timeout "$(left)" "$BUILD/bench/bench_train" --device cuda --model resnet50 --batch 250 --steps 20 \
-        --precision tf32 --profile > "$OUT/profile.log" 2>&1
-      echo "rc=$?" | tee -a "$OUT/log.txt"; head -60 "$OUT/profile.log" | tee -a "$OUT/log.txt" ;;
+      : > "$OUT/profile.log"
+      for p in tf32 bf16; do
+        log "profile: bench_train --device cuda --model resnet50 --batch 250 --precision $p --profile"
+        timeout "$(left)" "$BUILD/bench/bench_train" --device cuda --model resnet50 --batch 250 --steps 20 \
+          --precision $p --profile >> "$OUT/profile.log" 2>&1
+        echo "rc=$?" | tee -a "$OUT/log.txt"
+      done
+      head -120 "$OUT/profile.log" | tee -a "$OUT/log.txt" ;;
     *) log "unknown phase $phase (tests, r50, default, blog, teacher, students, sanitizer, profile, bf16)" ;;
   esac
 done
