@@ -37,7 +37,7 @@ constexpr int kTopK = 3;
 data::LoaderOptions eval_loader_options(const ChainConfig& c, const data::Normalization& norm,
                                         Device device) {
   data::LoaderOptions o;
-  o.batch_size = size_t(c.batch_size);
+  o.batch_size = size_t(c.eval_batch_size > 0 ? c.eval_batch_size : c.batch_size);
   o.allocator = train::host_allocator_for(device);
   o.shuffle = false;
   o.normalization = norm;
@@ -170,6 +170,7 @@ GenerationResult run_generation(const ChainConfig& c, const ChainData& d, std::u
   // Precise batch-norm statistics come from unaugmented training images, the distribution that
   // evaluation and static labeling see; full batches only, so every batch weighs the same.
   data::LoaderOptions so = eval_loader_options(c, d.normalization, ctx.device);
+  so.batch_size = size_t(c.batch_size);  // training-mode statistics: of training-sized batches
   so.shuffle = true;
   so.seed = lo.seed;
   so.drop_last = d.train.size() >= so.batch_size;

@@ -81,6 +81,8 @@ const std::vector<Flag>& flags() {
        [](Options& o, const std::string& v) { o.chain.epochs = int(parse_int("--epochs", v, 1)); }},
       {"--batch-size", "N", "mini-batch size (recipe: 128; blog 250)",
        [](Options& o, const std::string& v) { o.chain.batch_size = int(parse_int("--batch-size", v, 1)); }},
+      {"--eval-batch-size", "N", "images per forward pass of validation, testing and labeling (no gradients kept: larger batches fit, and keep a GPU busier); 0: --batch-size (default: 0)",
+       [](Options& o, const std::string& v) { o.chain.eval_batch_size = int(parse_int("--eval-batch-size", v, 0)); }},
       {"--generations", "N", "models trained in the chain: R1 on ground truth (or on the --teacher's labels), R2.. on the previous generation's (default: 3)",
        [](Options& o, const std::string& v) { o.chain.generations = int(parse_int("--generations", v, 1)); }},
       {"--refine", "static|dynamic", "static: labels computed once per generation on the training images (the blog); dynamic: the frozen previous model labels every augmented batch (the paper's code) (default: static)",
@@ -211,6 +213,7 @@ Json ChainConfig::to_json() const {
                        {"models", models},
                        {"epochs", epochs},
                        {"batch_size", batch_size},
+                       {"eval_batch_size", eval_batch_size},
                        {"generations", generations},
                        {"refine", refine},
                        {"temperature", temperature},
@@ -252,6 +255,8 @@ ChainConfig ChainConfig::from_json(const Json& j) {
   c.models = j.at("models").get<std::vector<std::string>>();
   c.epochs = json_integer<int>(j.at("epochs"));
   c.batch_size = json_integer<int>(j.at("batch_size"));
+  // Absent in runs recorded before --eval-batch-size existed: they evaluated in training batches.
+  c.eval_batch_size = j.contains("eval_batch_size") ? json_integer<int>(j.at("eval_batch_size")) : 0;
   c.generations = json_integer<int>(j.at("generations"));
   c.refine = j.at("refine").get<std::string>();
   c.temperature = j.at("temperature").get<double>();

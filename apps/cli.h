@@ -28,6 +28,10 @@ struct ChainConfig {
   std::vector<std::string> models;     // one per generation (the last repeats)
   int epochs = 30;
   int batch_size = 128;
+  // Images per forward pass of evaluation, testing and labeling (no gradients kept, so larger
+  // batches fit and keep a GPU busier); 0: batch_size. Precise batch-norm statistics keep
+  // batch_size: they are averages of training-mode batch statistics.
+  int eval_batch_size = 0;
   int generations = 3;
   std::string refine = "static";       // static | dynamic
   double temperature = 1.0;

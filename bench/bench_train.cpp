@@ -1,12 +1,15 @@
 // Images per second of whole training steps (forward, backward, Adam update) for the CIFAR
 // ResNet-8 and ResNet-20 and the blog's ResNet50, on synthetic 32x32x3 batches.
 //
-// Usage: bench_train [model ...] [--model NAME] [--batch N] [--steps N] [--threads N]
+// Usage: bench_train [model ...] [--model NAME] [--batch N] [--inference-batch N] [--steps N]
+//                    [--threads N]
 //                    [--device cpu|cuda] [--precision fp32|tf32|bf16] [--cuda-graphs on|off]
 //                    [--profile]
 //                    [--json]
 //   model, --model  any name of models/factory.h (default: resnet8 resnet20 resnet50)
 //   --batch         images per step (default 128, 32 for resnet50*)
+//   --inference-batch  images per inference pass (default: --batch), as refine_app
+//                   --eval-batch-size
 //   --steps         timed steps after one warm-up step (default 10 / 5 / 4 by model)
 //   --threads       OpenMP threads (default: OpenMP's, i.e. OMP_NUM_THREADS or every core)
 //   --device        cpu (default) or cuda. CUDA steps are queued back to back as the trainer
@@ -27,7 +30,7 @@
 //                   (bench/compare_train_cpu.py reads it)
 // images/s is batch * steps / (total time of the timed steps); median_step_ms is the median step.
 // inference images/s: eval-mode forward passes without gradients (evaluation and the refinery's
-// labeling), the same number of batches, each copying its logits out of the pass.
+// labeling), as many passes as timed steps, each copying its logits out of the pass.
 #include <omp.h>
 
 #include <algorithm>
@@ -56,6 +59,7 @@ struct Case {
   Device device = Device::CPU;
   bool graphs = false;
   DType activations = DType::F32;
+  int inference_batch = 0;
 };
 
 struct Result {
@@ -120,16 +124,20 @@ Result run(const Case& c, bool profile) {
 
   model->set_training(false);
   NoGrad no_grad;
-  const Tensor logits = Tensor::empty({c.batch, 10}, c.device);
+  const int ib = c.inference_batch;
+  std::vector<float> xi(size_t(ib) * 32 * 32 * 3);
+  for (size_t i = 0; i < xi.size(); ++i) xi[i] = x[i % x.size()];
+  const Tensor inference_images = Tensor::from_host(xi, {ib, 32, 32, 3}, c.device);
+  const Tensor logits = Tensor::empty({ib, 10}, c.device);
   const auto forward = [&](const Tensor& in, const Tensor&) {
     logits.copy_from(model->forward(Variable(in)).value());
   };
   train::RecordedStep recorded_inference(recorder, forward);
   auto infer = [&] {
     if (c.graphs)
-      recorded_inference.run(images, Tensor());
+      recorded_inference.run(inference_images, Tensor());
     else
-      forward(images, Tensor());
+      forward(inference_images, Tensor());
   };
   infer();  // warm-up: eval-mode algorithms; with graphs the second pass records
   infer();
@@ -137,7 +145,7 @@ Result run(const Case& c, bool profile) {
   const auto i0 = std::chrono::steady_clock::now();
   for (int s = 0; s < c.steps; ++s) infer();
   backend.synchronize();
-  r.inference_images_per_s = double(c.batch) * c.steps /
+  r.inference_images_per_s = double(ib) * c.steps /
                              std::chrono::duration<double>(std::chrono::steady_clock::now() - i0).count();
   return r;
 }
@@ -203,10 +211,11 @@ void print_profile(const Case& c, const Result& r) {
 void print_json(const Case& c, const Result& r, bool profile) {
   std::printf("{\"model\": \"%s\", \"device\": \"%s\", \"batch\": %d, \"steps\": %d, "
               "\"threads\": %d, \"blas\": \"%s\", \"cuda_graphs\": %s, \"images_per_s\": %.3f, "
-              "\"mean_step_ms\": %.4f, \"median_step_ms\": %.4f, \"inference_images_per_s\": %.3f",
+              "\"mean_step_ms\": %.4f, \"median_step_ms\": %.4f, \"inference_batch\": %d, "
+              "\"inference_images_per_s\": %.3f",
               c.model.c_str(), device_name(c.device), c.batch, c.steps, omp_get_max_threads(),
               cpu::select_blas_kernels(), c.graphs ? "true" : "false", r.images_per_s,
-              r.mean_step_ms, r.median_step_ms, r.inference_images_per_s);
+              r.mean_step_ms, r.median_step_ms, c.inference_batch, r.inference_images_per_s);
   if (profile) {
     std::printf(", \"profile\": [");
     bool first = true;
@@ -228,7 +237,7 @@ void print_json(const Case& c, const Result& r, bool profile) {
 [[noreturn]] void usage(const std::string& why) {
   std::fprintf(stderr,
                "bench_train: %s\nusage: bench_train [model ...] [--model NAME] [--batch N] "
-               "[--steps N] [--threads N] [--device cpu|cuda] [--precision fp32|tf32|bf16] "
+               "[--inference-batch N] [--steps N] [--threads N] [--device cpu|cuda] [--precision fp32|tf32|bf16] "
                "[--cuda-graphs on|off] [--profile] [--json]\n",
                why.c_str());
   std::exit(2);
@@ -246,7 +255,7 @@ int positive(const char* flag, const char* value) {
 
 int main(int argc, char** argv) {
   std::vector<std::string> names;
-  int batch = 0, steps = 0, threads = 0;
+  int batch = 0, steps = 0, threads = 0, inference_batch = 0;
   bool profile = false, json = false, tf32 = true, bf16 = false, graphs = false;
   Device device = Device::CPU;
   for (int i = 1; i < argc; ++i) {
@@ -256,6 +265,7 @@ int main(int argc, char** argv) {
     else if (a == "--json") json = true;
     else if (a == "--model" && has_value) names.push_back(argv[++i]);
     else if (a == "--batch" && has_value) batch = positive("--batch", argv[++i]);
+    else if (a == "--inference-batch" && has_value) inference_batch = positive("--inference-batch", argv[++i]);
     else if (a == "--steps" && has_value) steps = positive("--steps", argv[++i]);
     else if (a == "--threads" && has_value) threads = positive("--threads", argv[++i]);
     else if (a == "--device" && has_value) {
@@ -301,6 +311,7 @@ int main(int argc, char** argv) {
     Case c{n, batch > 0 ? batch : (big ? 32 : 128),
            steps > 0 ? steps : (n == "resnet8" ? 10 : big ? 4 : 5), device, graphs,
            bf16 ? DType::BF16 : DType::F32};
+    c.inference_batch = inference_batch > 0 ? inference_batch : c.batch;
     const Result r = run(c, profile);
     if (json) {
       print_json(c, r, profile);

@@ -23,8 +23,8 @@
 #   profile  issue 8: GPU time per op of the blog ResNet50's eager step (bench_train --profile,
 #            batch 250, TF32 and bf16), to choose the next speed work from data (~1 min)
 #   bf16     issue 8: --precision bf16 against tf32: bench_train's ResNet50 (batch 250, CUDA
-#            graphs) training and inference images/s, and the r50 chain in bf16 (its accuracy
-#            next to r50's)                                                     (~1.5 min)
+#            graphs) training and inference images/s, inference also in batches of 1,000
+#            (--eval-batch-size), and the r50 chain in bf16 (its accuracy next to r50's) (~2 min)
 # SMOKE="--device cpu --model resnet8 ..." appends flags to every run (a check of this script on
 # a machine without a GPU: later flags win).
 set -u
@@ -104,10 +104,11 @@ for phase in $PHASES; do
       NVIDIA_TF32_OVERRIDE=0 run r50-tf32-override-0 "${R50[@]}" ;;
     default) run default --generations 1 ;;
     bf16)
-      for p in tf32 bf16; do
-        log "bf16: bench_train --device cuda --model resnet50 --batch 250 --precision $p --cuda-graphs on"
+      for p in "tf32" "bf16" "tf32 --inference-batch 1000" "bf16 --inference-batch 1000"; do
+        log "bf16: bench_train --device cuda --model resnet50 --batch 250 --cuda-graphs on --precision $p"
+        # shellcheck disable=SC2086
         timeout "$(left)" "$BUILD/bench/bench_train" --device cuda --model resnet50 --batch 250 --steps 20 \
-          --precision $p --cuda-graphs on 2>&1 | tail -1 | tee -a "$OUT/log.txt"
+          --cuda-graphs on --precision $p 2>&1 | tail -1 | tee -a "$OUT/log.txt"
       done
       run r50-bf16 "${R50[@]}" --precision bf16 ;;
     blog) run blog --recipe blog --augment none --augment-copies 0 ;;

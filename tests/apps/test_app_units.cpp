@@ -211,7 +211,7 @@ TEST_CASE("--cuda-graphs and --data-on-device: auto is on for a GPU chain and of
   CHECK(resumed.chain.data_on_device);
 }
 
-TEST_CASE("--precision, --cuda-graphs and --data-on-device are recorded; runs from before them read as they ran") {
+TEST_CASE("--precision, --cuda-graphs, --data-on-device and --eval-batch-size are recorded; runs from before them read as they ran") {
   Options o = parse({"cifar10", "--precision", "fp32", "--cuda-graphs", "on", "--data-on-device", "on"});
   resolve_device_flags(o, rf::Device::CUDA);
   CHECK(o.chain.precision == "fp32");
@@ -222,6 +222,7 @@ TEST_CASE("--precision, --cuda-graphs and --data-on-device are recorded; runs fr
   CHECK(back.cuda_graphs);
   rf::Json older = o.chain.to_json();
   older.erase("precision");
+  older.erase("eval_batch_size");
   older.erase("cuda_graphs");
   older.erase("data_on_device");
   CHECK(ChainConfig::from_json(older).precision == "tf32");
@@ -230,6 +231,10 @@ TEST_CASE("--precision, --cuda-graphs and --data-on-device are recorded; runs fr
   rf::Json bad = o.chain.to_json();
   bad["precision"] = "bf17";
   CHECK_THROWS_WITH(ChainConfig::from_json(bad), doctest::Contains("bf17"));
+  const Options eval = parse({"cifar10", "--eval-batch-size", "1000"});
+  CHECK(ChainConfig::from_json(rf::parse_json(eval.chain.to_json().dump(), "test")).eval_batch_size == 1000);
+  CHECK(ChainConfig::from_json(older).eval_batch_size == 0);  // absent: the training batches
+  CHECK_THROWS_WITH_AS(parse({"cifar10", "--eval-batch-size", "-1"}), doctest::Contains("--eval-batch-size"), UsageError);
   const Options bf16 = parse({"cifar10", "--precision", "bf16"});
   CHECK(ChainConfig::from_json(rf::parse_json(bf16.chain.to_json().dump(), "test")).precision == "bf16");
   CHECK_THROWS_WITH_AS(parse({"cifar10", "--precision", "fp16"}), doctest::Contains("--precision"), UsageError);

@@ -213,7 +213,7 @@ TEST_CASE("refine_app: bad input gives a clear message and a non-zero exit code"
   const std::string help = rf::app::read_text_file(log);
   for (const char* flag : {"--data", "--model", "--epochs", "--batch-size", "--generations", "--refine", "--temperature",
                            "--alpha", "--augment", "--seeds", "--device", "--threads", "--out", "--resume",
-                           "--train-limit", "--test-limit", "--recipe", "--download", "--table1", "--teacher", "--control", "--image-size", "--cuda-graphs", "--precision", "--data-on-device",
+                           "--train-limit", "--test-limit", "--recipe", "--download", "--table1", "--teacher", "--control", "--image-size", "--cuda-graphs", "--precision", "--data-on-device", "--eval-batch-size",
                            "--top-k", "--csv", "--format", "--logits"})
     CHECK_MESSAGE((help.find(std::string("  ") + flag + " ") != std::string::npos ||
                    help.find(std::string("  ") + flag + "\n") != std::string::npos), flag);
