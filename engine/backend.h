@@ -66,6 +66,25 @@ class Backend {
   virtual bool can_record() const { return false; }
   virtual std::unique_ptr<StepGraph> record(const std::function<void()>& work);
 
+  // ---- concurrent work: a backward pass's parameter gradients off its critical path ----
+  // run_concurrently(work): `work` (calls to this backend) may run at any moment between this call
+  // and the next join_concurrent(), alongside the work queued in between; it sees everything
+  // queued before this call. The backend keeps `work`, and so whatever it captured, until the
+  // join: capture by value the tensors it reads, so that their memory is neither reused nor
+  // summed into in place (Variable::add_grad never writes into a tensor with a second owner)
+  // before it has run. Work queued in between must neither read what `work` writes nor write
+  // what it reads; work passed to run_concurrently runs in the order it was passed. Called from
+  // within concurrent work (or with concurrency off, the default), it runs `work` at once.
+  // On: CUDA queues the work on a second stream, joined back into the first by join_concurrent
+  // (inside a recorded step graph too: the graph then has two branches); the CPU holds the work
+  // and runs it at the join, the latest moment allowed, which gains nothing but makes a missing
+  // dependency show in a CPU test. Turning it on or off joins first. synchronize() and
+  // copy_to_host() join first too.
+  virtual void set_concurrency(bool on) = 0;
+  virtual bool concurrency() const = 0;
+  virtual void run_concurrently(std::function<void()> work) = 0;
+  virtual void join_concurrent() = 0;
+
   // ---- elementwise ----
   virtual void fill(int64_t n, float value, float* y) = 0;
   virtual void add(int64_t n, const float* a, const float* b, float* y) = 0;  // y = a + b

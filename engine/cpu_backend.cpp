@@ -1,6 +1,7 @@
 // The CPU backend: the Backend interface over the kernels in kernels/cpu.
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <new>
 #include <vector>
 
@@ -68,13 +69,41 @@ class CpuBackend final : public Backend {
   }
   void deallocate(void* p) override { std::free(p); }
   void copy_to_host(void* dst, const void* src, size_t bytes) override {
+    join_concurrent();
     std::memcpy(dst, src, bytes);
   }
   void copy_from_host(void* dst, const void* src, size_t bytes) override {
     std::memcpy(dst, src, bytes);
   }
   void copy(void* dst, const void* src, size_t bytes) override { cpu::copy(bytes, src, dst); }
-  void synchronize() override {}
+  void synchronize() override { join_concurrent(); }
+
+  // Concurrency on: work is held and run at the join (see backend.h).
+  void set_concurrency(bool on) override {
+    join_concurrent();
+    concurrency_ = on;
+  }
+  bool concurrency() const override { return concurrency_; }
+  void run_concurrently(std::function<void()> work) override {
+    if (!concurrency_ || joining_) {
+      work();
+      return;
+    }
+    held_.push_back(std::move(work));
+  }
+  void join_concurrent() override {
+    if (joining_) return;
+    joining_ = true;
+    try {
+      for (auto& work : held_) work();  // work it passes on runs at once (joining_)
+    } catch (...) {
+      held_.clear();
+      joining_ = false;
+      throw;
+    }
+    held_.clear();
+    joining_ = false;
+  }
 
   void fill(int64_t n, float value, float* y) override { cpu::fill(n, value, y); }
   void add(int64_t n, const float* a, const float* b, float* y) override { cpu::add(n, a, b, y); }
@@ -335,6 +364,10 @@ class CpuBackend final : public Backend {
   }
 
   OnednnConv conv_;
+
+  bool concurrency_ = false;
+  bool joining_ = false;
+  std::vector<std::function<void()>> held_;
 };
 
 }  // namespace
