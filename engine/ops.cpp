@@ -132,7 +132,12 @@ Variable conv2d(const Variable& x, const Variable& w, const Variable& bias, int 
   check_ndim(x, 4, "conv2d", "input");
   check_ndim(w, 4, "conv2d", "filter");
   check_same_device(x, w, "conv2d");
-  check_same_dtype(x.value(), w.value(), "conv2d");
+  const Tensor& xv = x.value();
+  const Tensor& wv = w.value();
+  // A bf16 input convolves a bf16 rounding of a float32 filter (mixed precision's master weights);
+  // any other pairing of types is an error.
+  const bool round_filter = xv.dtype() == DType::BF16 && wv.dtype() == DType::F32;
+  if (!round_filter) check_same_dtype(xv, wv, "conv2d");
   const Shape& xs = x.shape();
   const Shape& ws = w.shape();
   RF_CHECK(ws[3] == xs[3], "conv2d: filter " << shape_str(ws) << " expects " << ws[3]
@@ -144,45 +149,75 @@ Variable conv2d(const Variable& x, const Variable& w, const Variable& bias, int 
            "conv2d: filter " << shape_str(ws) << " larger than padded input " << shape_str(xs));
   if (bias.defined()) {
     check_same_device(x, bias, "conv2d");
+    RF_CHECK(bias.value().dtype() == DType::F32,
+             "conv2d: a " << dtype_name(bias.value().dtype()) << " bias (biases are float32)");
     RF_CHECK(bias.shape() == Shape{ws[0]}, "conv2d: bias " << shape_str(bias.shape())
                                                            << " for " << ws[0] << " channels");
   }
-  Tensor y = Tensor::empty({xs[0], geom.p(), geom.q(), ws[0]}, x.value().device(), x.value().dtype());
+  Backend& be = xv.backend();
+  // The filter as convolved: wv, or its bf16 rounding (kept for the backward pass).
+  Tensor filter = wv;
+  if (round_filter) {
+    filter = Tensor::empty(ws, wv.device(), DType::BF16);
+    const Prof p(Op::cast, wv.device());
+    be.cast(filter.numel(), wv.data(), filter.data_bf16());
+  }
+  Tensor y = Tensor::empty({xs[0], geom.p(), geom.q(), ws[0]}, xv.device(), xv.dtype());
   {
-    const Prof p(Op::conv2d_forward, x.value().device());
+    const Prof p(Op::conv2d_forward, xv.device());
     by_dtype(y.dtype(), [&]<class T>() {
-      x.value().backend().conv2d_forward(geom, x.value().data_as<T>(), w.value().data_as<T>(),
-                                         bias.defined() ? bias.value().data() : nullptr, y.data_as<T>());
+      be.conv2d_forward(geom, xv.data_as<T>(), filter.data_as<T>(),
+                        bias.defined() ? bias.value().data() : nullptr, y.data_as<T>());
     });
   }
   return Variable::from_op(
-      y, {x, w, bias}, [geom](std::vector<Variable>& in, const Tensor& g) {
+      y, {x, w, bias}, [geom, filter](std::vector<Variable>& in, const Tensor& g) {
         Backend& be = g.backend();
-        const Tensor& xv = in[0].value();
-        const Tensor& wv = in[1].value();
+        const bool want_w = in[1].requires_grad(), want_b = in[2].requires_grad();
+        if (want_w || want_b) {
+          // The filter's and bias' gradients: by value, what the work reads (it may run later).
+          auto filter_grads = [geom, x = in[0].value(), g, filter, w = in[1], b = in[2], want_w,
+                               want_b]() mutable {
+            Backend& be = g.backend();
+            Tensor dw = empty_like(filter);  // backends write it even when only the bias is wanted
+            Tensor db = want_b ? empty_like(b.value()) : Tensor();
+            {
+              const Prof p(Op::conv2d_backward_filter, g.device());
+              by_dtype(g.dtype(), [&]<class T>() {
+                be.conv2d_backward_filter(geom, x.data_as<T>(), g.data_as<T>(),
+                                          dw.data_as<T>(),
+                                          want_b ? db.data() : nullptr);
+              });
+            }
+            if (want_w && dw.dtype() != w.value().dtype()) {  // widen into the float32 filter's
+              Tensor wide = Tensor::empty(dw.shape(), dw.device(), DType::F32);
+              {
+                const Prof p(Op::cast, g.device());
+                be.cast(dw.numel(), dw.data_bf16(), wide.data());
+              }
+              dw = wide;
+            }
+            if (want_w) w.add_grad(dw);
+            if (want_b) b.add_grad(db);
+          };
+          // Gradients that end in parameters are read by nothing later in the pass: they run
+          // alongside the data gradients (Backend::run_concurrently), unless an op made the
+          // filter or bias (its closure would read the gradient before the work ran).
+          const bool ends = (!want_w || in[1].is_leaf()) && (!want_b || in[2].is_leaf());
+          if (ends)
+            be.run_concurrently(std::move(filter_grads));
+          else
+            filter_grads();
+        }
         if (in[0].requires_grad()) {
-          Tensor dx = empty_like(xv);
+          Tensor dx = empty_like(in[0].value());
           {
             const Prof p(Op::conv2d_backward_data, g.device());
             by_dtype(g.dtype(), [&]<class T>() {
-              be.conv2d_backward_data(geom, g.data_as<T>(), wv.data_as<T>(), dx.data_as<T>());
+              be.conv2d_backward_data(geom, g.data_as<T>(), filter.data_as<T>(), dx.data_as<T>());
             });
           }
           in[0].add_grad(dx);
-        }
-        const bool want_b = in[2].requires_grad();
-        if (in[1].requires_grad() || want_b) {
-          Tensor dw = empty_like(wv);
-          Tensor db = want_b ? empty_like(in[2].value()) : Tensor();
-          {
-            const Prof p(Op::conv2d_backward_filter, g.device());
-            by_dtype(g.dtype(), [&]<class T>() {
-              be.conv2d_backward_filter(geom, xv.data_as<T>(), g.data_as<T>(), dw.data_as<T>(),
-                                        want_b ? db.data() : nullptr);
-            });
-          }
-          if (in[1].requires_grad()) in[1].add_grad(dw);
-          if (want_b) in[2].add_grad(db);
         }
       });
 }

@@ -50,14 +50,25 @@ bool Variable::requires_grad() const { return defined() && node_->requires_grad;
 const Tensor& Variable::grad() const { return node_->grad; }
 bool Variable::has_grad() const { return defined() && node_->grad.defined(); }
 
+bool Variable::is_leaf() const { return requires_grad() && !node_->grad_fn; }
+
 void Variable::add_grad(const Tensor& g) {
   RF_CHECK(g.shape() == node_->value.shape(), "gradient of shape " << shape_str(g.shape())
                                                   << " for a value of shape "
                                                   << shape_str(node_->value.shape()));
   RF_CHECK(g.dtype() == node_->value.dtype(), "a " << dtype_name(g.dtype()) << " gradient for a "
                                                    << dtype_name(node_->value.dtype()) << " value");
-  Tensor& acc = node_->grad;
-  if (node_->grad_in_buffer) {
+  if (node_->grad_fn) {
+    accumulate(*node_, g);
+    return;
+  }
+  // The closure holds g (so it is neither freed nor summed into before the work runs) and the node.
+  g.backend().run_concurrently([node = node_, g] { accumulate(*node, g); });
+}
+
+void Variable::accumulate(Node& node, const Tensor& g) {
+  Tensor& acc = node.grad;
+  if (node.grad_in_buffer) {
     const profiler::Scope p(profiler::Op::grad_accumulate, acc.device());
     acc.backend().axpy(acc.numel(), 1.f, g.data(), acc.data());
   } else if (!acc.defined()) {
@@ -125,6 +136,17 @@ void Variable::backward(const Tensor& seed) {
       stack.pop_back();
     }
   }
+  Backend& backend = seed.backend();
+  // Joined on the way out, also when a closure throws: held work must not outlive the pass.
+  struct Join {
+    Backend& b;
+    ~Join() {
+      try {
+        b.join_concurrent();
+      } catch (...) {  // the exception in flight says what went wrong
+      }
+    }
+  } join_on_exit{backend};
   add_grad(seed);
   for (auto it = order.rbegin(); it != order.rend(); ++it) {
     Node* node = it->get();
@@ -136,6 +158,7 @@ void Variable::backward(const Tensor& seed) {
     node->inputs.clear();
     node->grad = Tensor();
   }
+  backend.join_concurrent();
 }
 
 }  // namespace rf

@@ -30,9 +30,14 @@ class Variable {
   bool requires_grad() const;
   const Tensor& grad() const;  // undefined until a backward pass reached this Variable
   bool has_grad() const;
+  // Requires a gradient and was not computed by an op (a parameter, or an input being checked):
+  // its gradient is an end of the backward pass, read by nothing in it.
+  bool is_leaf() const;
 
   // Adds g into the gradient. The first gradient is taken by reference (no copy); later ones
-  // are summed out of place, so a tensor handed to several inputs is never written through.
+  // are summed in place only into a tensor nobody else holds, so a tensor handed to several
+  // inputs is never written through. A leaf's gradient is summed as concurrent work
+  // (Backend::run_concurrently): nothing in the backward pass reads it, and backward() joins.
   void add_grad(const Tensor& g);
   // Gradients of this leaf accumulate in place into `buffer` (a view of a model's flat gradient),
   // so that one fused optimizer step can update every parameter.
@@ -42,12 +47,14 @@ class Variable {
   void clear_grad();
 
   // Back-propagates from this Variable, seeded with ones (for a scalar loss: d loss/d loss = 1).
-  // The graph is released as it is consumed; leaves keep their gradients.
+  // The graph is released as it is consumed; leaves keep their gradients. Ends with the
+  // backend's join_concurrent(), so the leaves' gradients are complete when it returns.
   void backward();
   void backward(const Tensor& seed);
 
  private:
   struct Node;
+  static void accumulate(Node& node, const Tensor& g);
   std::shared_ptr<Node> node_;
 };
 

@@ -18,11 +18,9 @@ Conv2d::Conv2d(int in, int out, int kernel, int stride, int pad, bool bias, Init
   }
 }
 
-// Under --precision bf16 the input is bf16, and so is the copy of the weights it is convolved with
-// (the cast's gradient widens the weights' gradient back into their float32 one).
-Variable Conv2d::forward(const Variable& x) {
-  return conv2d(x, cast(weight_, x.value().dtype()), bias_, stride_, pad_);
-}
+// Under --precision bf16 the input is bf16, and conv2d convolves it with a bf16 rounding of the
+// float32 weights (their gradient comes back float32).
+Variable Conv2d::forward(const Variable& x) { return conv2d(x, weight_, bias_, stride_, pad_); }
 
 BatchNorm2d::BatchNorm2d(int channels, float eps, float momentum)
     : eps_(eps),
