@@ -12,6 +12,7 @@
 #include "kernels/cpu/batchnorm.h"
 #include "kernels/cpu/bf16_convert.h"
 #include "kernels/cpu/blas_kernels.h"
+#include "kernels/cpu/conv_single_tap.h"
 #include "kernels/cpu/elementwise.h"
 #include "kernels/cpu/gather.h"
 #include "kernels/cpu/linear.h"
@@ -123,15 +124,24 @@ class CpuBackend final : public Backend {
 
   void conv2d_forward(const ConvGeom& g, const float* x, const float* w, const float* bias,
                       float* y) override {
-    conv_.forward(g, x, w, bias, y);
+    if (g.single_tap())
+      cpu::single_tap_forward(g, x, w, bias, y);
+    else
+      conv_.forward(g, x, w, bias, y);
   }
   void conv2d_backward_data(const ConvGeom& g, const float* dy, const float* w,
                             float* dx) override {
-    conv_.backward_data(g, dy, w, dx);
+    if (g.single_tap())
+      cpu::single_tap_backward_data(g, dy, w, dx);
+    else
+      conv_.backward_data(g, dy, w, dx);
   }
   void conv2d_backward_filter(const ConvGeom& g, const float* x, const float* dy, float* dw,
                               float* dbias) override {
-    conv_.backward_filter(g, x, dy, dw, dbias);
+    if (g.single_tap())
+      cpu::single_tap_backward_filter(g, x, dy, dw, dbias);
+    else
+      conv_.backward_filter(g, x, dy, dw, dbias);
   }
 
   // The statistics are per channel over all n*h*w positions: the kernels see a [rows, c] matrix.
@@ -213,20 +223,20 @@ class CpuBackend final : public Backend {
     const std::vector<float> xv = widened(g.x_size(), x), wv = widened(g.w_size(), w);
     {
       Rounded out(g.y_size(), y);
-      conv_.forward(g, xv.data(), wv.data(), nullptr, out.data());
+      conv2d_forward(g, xv.data(), wv.data(), nullptr, out.data());
     }
     if (bias) cpu::add_bias_bf16(g.y_size() / g.k, g.k, bias, y);
   }
   void conv2d_backward_data(const ConvGeom& g, const BF16* dy, const BF16* w, BF16* dx) override {
     const std::vector<float> dyv = widened(g.y_size(), dy), wv = widened(g.w_size(), w);
     Rounded out(g.x_size(), dx);
-    conv_.backward_data(g, dyv.data(), wv.data(), out.data());
+    conv2d_backward_data(g, dyv.data(), wv.data(), out.data());
   }
   void conv2d_backward_filter(const ConvGeom& g, const BF16* x, const BF16* dy, BF16* dw,
                               float* dbias) override {
     const std::vector<float> xv = widened(g.x_size(), x), dyv = widened(g.y_size(), dy);
     Rounded out(g.w_size(), dw);
-    conv_.backward_filter(g, xv.data(), dyv.data(), out.data(), dbias);
+    conv2d_backward_filter(g, xv.data(), dyv.data(), out.data(), dbias);
   }
   void batchnorm_forward_train(const BnGeom& g, const BF16* x, const float* gamma,
                                const float* beta, float eps, float momentum, float* running_mean,

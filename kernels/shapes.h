@@ -21,6 +21,14 @@ struct ConvGeom {
   int64_t y_size() const { return int64_t(n) * p() * q() * k; }
   int64_t w_size() const { return int64_t(k) * r * s * c; }
   double flops() const { return 2.0 * double(n) * p() * q() * k * r * s * c; }  // one pass
+  // A 1x1 input and output under a larger filter: only the tap at (pad, pad) meets the pixel, every
+  // other one multiplies padding zeros (the blog ResNet50's stage-5 3x3 convolutions at 32x32
+  // inputs). The convolution is then a GEMM with that tap's [k, c] slice of the filter, whose rows
+  // lie tap_stride() floats apart from tap_offset(): the same sums without the r*s - 1 products by
+  // zero in each.
+  bool single_tap() const { return h == 1 && w == 1 && p() == 1 && q() == 1 && r * s > 1; }
+  int64_t tap_offset() const { return (int64_t(pad) * s + pad) * c; }
+  int tap_stride() const { return r * s * c; }
 };
 
 // Batch norm over an NHWC tensor: per-channel statistics over all n*h*w positions. The real
