@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <exception>
 #include <numeric>
 #include <optional>
 
@@ -53,6 +54,29 @@ DType activation_dtype(const ChainConfig& c) { return c.precision == "bf16" ? DT
 train::RecordedStep::Recorder inference_recorder(const ChainConfig& c, Device device) {
   return c.cuda_graphs ? train::backend_recorder(device) : train::RecordedStep::Recorder();
 }
+
+// --concurrent-backward for the length of one run_experiment: the backend's concurrency as the
+// configuration asks, back to what it was when the run ends (or throws), so that a process
+// running several chains (a grid, the tests) sets it per run and leaves none on behind it.
+class ConcurrencyForRun {
+ public:
+  ConcurrencyForRun(Backend& backend, bool on) : backend_(backend), before_(backend.concurrency()) {
+    backend_.set_concurrency(on);
+  }
+  ~ConcurrencyForRun() {
+    try {
+      backend_.set_concurrency(before_);
+    } catch (const std::exception& e) {  // a device error while unwinding: reported, not rethrown
+      std::fprintf(stderr, "--concurrent-backward: the backend's concurrency could not be restored: %s\n", e.what());
+    }
+  }
+  ConcurrencyForRun(const ConcurrencyForRun&) = delete;
+  ConcurrencyForRun& operator=(const ConcurrencyForRun&) = delete;
+
+ private:
+  Backend& backend_;
+  const bool before_;
+};
 
 data::SoftLabels first_rows(const data::SoftLabels& s, size_t n) {
   data::SoftLabels out;
@@ -249,6 +273,7 @@ ExperimentOutcome run_experiment(const ChainConfig& c, const data::TrainTest& ra
   ExperimentOutcome out;
   backend_for(ctx.device).set_deterministic(c.deterministic);
   backend_for(ctx.device).set_allow_tf32(c.precision != "fp32");
+  const ConcurrencyForRun concurrency(backend_for(ctx.device), c.concurrent_backward);
   if (ctx.teacher) ctx.teacher->set_activation_dtype(activation_dtype(c));
   RF_CHECK(c.teacher.empty() == (ctx.teacher == nullptr),
            "run_experiment: the configuration's teacher '" << c.teacher << "' and the loaded one disagree");

@@ -159,6 +159,8 @@ const std::vector<Flag>& flags() {
        [](Options& o, const std::string& v) { o.data_on_device = parse_choice("--data-on-device", v, {"auto", "on", "off"}); }},
       {"--cuda-graphs", "auto|on|off", "GPU: record each training step (with the dynamic refinery's labeling), each batch of precise batch-norm statistics and each batch of evaluation and labeling once as a CUDA graph and replay it (one launch instead of hundreds; per-epoch results unchanged); auto: on when training on a GPU (default: auto)",
        [](Options& o, const std::string& v) { o.cuda_graphs = parse_choice("--cuda-graphs", v, {"auto", "on", "off"}); }},
+      {"--concurrent-backward", "on|off", "GPU: each convolution's weight gradient runs on a second CUDA stream alongside the backward pass's data gradients (same results bitwise); refused on the CPU, where it gains nothing (default: off until measured faster)",
+       [](Options& o, const std::string& v) { o.concurrent_backward = parse_choice("--concurrent-backward", v, {"on", "off"}); }},
       {"--out", "DIR", "parent of the run directory <timestamp>-<dataset>-<refine> (default: runs)",
        [](Options& o, const std::string& v) { o.out = v; }},
       {"--resume", "RUN_DIR", "continue an interrupted run from its last completed epoch, with its recorded configuration (default: off)",
@@ -240,6 +242,7 @@ Json ChainConfig::to_json() const {
                        {"deterministic", deterministic},
                        {"cuda_graphs", cuda_graphs},
                        {"data_on_device", data_on_device},
+                       {"concurrent_backward", concurrent_backward},
                        {"precision", precision},
                        {"teacher", teacher},
                        {"teacher_md5", teacher_md5},
@@ -291,6 +294,8 @@ ChainConfig ChainConfig::from_json(const Json& j) {
   c.deterministic = j.contains("deterministic") && j.at("deterministic").get<bool>();
   c.cuda_graphs = j.contains("cuda_graphs") && j.at("cuda_graphs").get<bool>();
   c.data_on_device = j.contains("data_on_device") && j.at("data_on_device").get<bool>();
+  // Absent in runs recorded before --concurrent-backward existed: their backward pass ran in order.
+  c.concurrent_backward = j.contains("concurrent_backward") && j.at("concurrent_backward").get<bool>();
   // Runs recorded before --precision existed ran with TF32 allowed.
   c.precision = j.contains("precision") ? j.at("precision").get<std::string>() : "tf32";
   RF_CHECK(c.precision == "fp32" || c.precision == "tf32" || c.precision == "bf16",
@@ -353,10 +358,14 @@ void resolve_device_flags(Options& o, Device device, bool resumed) {
   const bool gpu = device == Device::CUDA;
   if (resumed) {
     o.chain.cuda_graphs = o.chain.cuda_graphs && gpu;
+    o.chain.concurrent_backward = o.chain.concurrent_backward && gpu;
     return;
   }
   if (o.cuda_graphs == "on" && !gpu)
     throw UsageError("--cuda-graphs on: CUDA graphs need the GPU, and this run trains on the CPU");
+  if (o.concurrent_backward == "on" && !gpu)
+    throw UsageError("--concurrent-backward on: a second CUDA stream only helps a GPU, and this run trains on the CPU");
+  o.chain.concurrent_backward = o.concurrent_backward == "on";
   o.chain.cuda_graphs = o.cuda_graphs == "on" || (o.cuda_graphs == "auto" && gpu);
   o.chain.data_on_device = o.data_on_device == "on" || (o.data_on_device == "auto" && gpu);
 }

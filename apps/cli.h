@@ -61,6 +61,10 @@ struct ChainConfig {
   // Both resolved from Options' flags once the device is known (resolve_device_flags).
   bool cuda_graphs = false;            // GPU: steps replayed as recorded CUDA graphs (train/recorded_step.h)
   bool data_on_device = false;         // training batches made on the device (train/device_dataset.h)
+  // GPU: each convolution's weight gradient on a second CUDA stream, alongside the backward pass's
+  // data gradients (Backend::set_concurrency); from --concurrent-backward, checked against the
+  // device by resolve_device_flags. Off in runs recorded before it existed.
+  bool concurrent_backward = false;
   std::string precision = "tf32";      // fp32 | tf32 (Backend::set_allow_tf32) | bf16 (and Model::set_activation_dtype)
   // --teacher: generation 0, a trained model file that R1 learns from (kept in the run
   // directory as teacher.safetensors, see apps/teacher.h); empty: R1 learns the ground truth.
@@ -106,15 +110,18 @@ struct Options {
   // both were measured faster; off on the CPU).
   std::string cuda_graphs = "auto";
   std::string data_on_device = "auto";
+  // --concurrent-backward: on | off (default off until measured faster on a GPU; refused on the CPU).
+  std::string concurrent_backward = "off";
 };
 
 // Parses argv; recipe-dependent settings not given on the command line take the recipe's
 // values. Throws UsageError naming the flag on anything malformed.
 Options parse_command_line(int argc, char** argv);
-// Sets chain.cuda_graphs and chain.data_on_device from the flags for a chain that trains on
-// `device`; throws UsageError for --cuda-graphs on with the CPU. A resumed run (`resumed`) keeps
-// its recorded settings, except that CUDA graphs are turned off when it continues on the CPU
-// (they change no result: a GPU run resumed where there is none goes on as a CPU run would).
+// Sets chain.cuda_graphs, chain.data_on_device and chain.concurrent_backward from the flags for
+// a chain that trains on `device`; throws UsageError for --cuda-graphs on or --concurrent-backward
+// on with the CPU. A resumed run (`resumed`) keeps its recorded settings, except that CUDA graphs
+// and the concurrent backward pass are turned off when it continues on the CPU (they change no
+// result: a GPU run resumed where there is none goes on as a CPU run would).
 void resolve_device_flags(Options& o, Device device, bool resumed = false);
 std::string help_text();
 

@@ -4,7 +4,7 @@
 // Usage: bench_train [model ...] [--model NAME] [--batch N] [--inference-batch N] [--steps N]
 //                    [--threads N]
 //                    [--device cpu|cuda] [--precision fp32|tf32|bf16] [--cuda-graphs on|off]
-//                    [--profile]
+//                    [--concurrent-backward on|off] [--profile]
 //                    [--json]
 //   model, --model  any name of models/factory.h (default: resnet8 resnet20 resnet50)
 //   --batch         images per step (default 128, 32 for resnet50*)
@@ -21,6 +21,9 @@
 //   --cuda-graphs   on: each step's forward and backward replayed as a recorded CUDA graph
 //                   (train/recorded_step.h), and the inference passes likewise, as refine_app
 //                   --cuda-graphs on (default: off)
+//   --concurrent-backward  on: each convolution's weight gradient runs on a second CUDA stream
+//                   alongside the backward pass's data gradients (Backend::set_concurrency), as
+//                   refine_app --concurrent-backward on; CUDA only, not with --profile (default: off)
 //   --profile       per-op time of a step (engine/profiler.h): calls, ms and % of the step by op
 //                   kind; "other" is the step's wall-clock outside every op (allocation,
 //                   autograd bookkeeping). On CUDA also each op's GPU time (CUDA events around
@@ -58,6 +61,7 @@ struct Case {
   int batch = 0, steps = 0;
   Device device = Device::CPU;
   bool graphs = false;
+  bool concurrent_backward = false;
   DType activations = DType::F32;
   int inference_batch = 0;
 };
@@ -77,6 +81,7 @@ Result run(const Case& c, bool profile) {
   const Tensor images = Tensor::from_host(x, {c.batch, 32, 32, 3}, c.device);
   const Tensor targets = Tensor::from_host(t, {c.batch, 10}, c.device);
   Backend& backend = backend_for(c.device);
+  backend.set_concurrency(c.concurrent_backward);
   const auto forward_backward = [&](const Tensor& in, const Tensor& want) {
     model->parameters().zero_grad();
     Variable loss = softmax_cross_entropy(model->forward(Variable(in)), want);
@@ -147,6 +152,7 @@ Result run(const Case& c, bool profile) {
   backend.synchronize();
   r.inference_images_per_s = double(ib) * c.steps /
                              std::chrono::duration<double>(std::chrono::steady_clock::now() - i0).count();
+  backend.set_concurrency(false);
   return r;
 }
 
@@ -210,11 +216,13 @@ void print_profile(const Case& c, const Result& r) {
 
 void print_json(const Case& c, const Result& r, bool profile) {
   std::printf("{\"model\": \"%s\", \"device\": \"%s\", \"batch\": %d, \"steps\": %d, "
-              "\"threads\": %d, \"blas\": \"%s\", \"cuda_graphs\": %s, \"images_per_s\": %.3f, "
+              "\"threads\": %d, \"blas\": \"%s\", \"cuda_graphs\": %s, \"concurrent_backward\": %s, "
+              "\"images_per_s\": %.3f, "
               "\"mean_step_ms\": %.4f, \"median_step_ms\": %.4f, \"inference_batch\": %d, "
               "\"inference_images_per_s\": %.3f",
               c.model.c_str(), device_name(c.device), c.batch, c.steps, omp_get_max_threads(),
-              cpu::select_blas_kernels(), c.graphs ? "true" : "false", r.images_per_s,
+              cpu::select_blas_kernels(), c.graphs ? "true" : "false", c.concurrent_backward ? "true" : "false",
+              r.images_per_s,
               r.mean_step_ms, r.median_step_ms, c.inference_batch, r.inference_images_per_s);
   if (profile) {
     std::printf(", \"profile\": [");
@@ -238,7 +246,7 @@ void print_json(const Case& c, const Result& r, bool profile) {
   std::fprintf(stderr,
                "bench_train: %s\nusage: bench_train [model ...] [--model NAME] [--batch N] "
                "[--inference-batch N] [--steps N] [--threads N] [--device cpu|cuda] [--precision fp32|tf32|bf16] "
-               "[--cuda-graphs on|off] [--profile] [--json]\n",
+               "[--cuda-graphs on|off] [--concurrent-backward on|off] [--profile] [--json]\n",
                why.c_str());
   std::exit(2);
 }
@@ -256,7 +264,7 @@ int positive(const char* flag, const char* value) {
 int main(int argc, char** argv) {
   std::vector<std::string> names;
   int batch = 0, steps = 0, threads = 0, inference_batch = 0;
-  bool profile = false, json = false, tf32 = true, bf16 = false, graphs = false;
+  bool profile = false, json = false, tf32 = true, bf16 = false, graphs = false, concurrent_backward = false;
   Device device = Device::CPU;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -281,6 +289,10 @@ int main(int argc, char** argv) {
       const std::string v = argv[++i];
       if (v != "on" && v != "off") usage("--cuda-graphs takes on or off, not '" + v + "'");
       graphs = v == "on";
+    } else if (a == "--concurrent-backward" && has_value) {
+      const std::string v = argv[++i];
+      if (v != "on" && v != "off") usage("--concurrent-backward takes on or off, not '" + v + "'");
+      concurrent_backward = v == "on";
     }
     else if (a.starts_with("-")) usage("unknown or incomplete flag '" + a + "'");
     else names.push_back(a);
@@ -292,6 +304,10 @@ int main(int argc, char** argv) {
   if (names.empty()) names = {"resnet8", "resnet20", "resnet50"};
   if (graphs && device != Device::CUDA) usage("--cuda-graphs on needs --device cuda");
   if (graphs && profile) usage("--profile times ops one by one: use it with --cuda-graphs off");
+  if (concurrent_backward && device != Device::CUDA)
+    usage("--concurrent-backward on needs --device cuda (a second CUDA stream only helps a GPU)");
+  if (concurrent_backward && profile)
+    usage("--profile times ops one by one: use it with --concurrent-backward off");
   if (threads > 0) omp_set_num_threads(threads);
   (void)cpu_backend();  // selects OpenBLAS's kernels (kernels/cpu/blas_kernels.h)
   if (device == Device::CUDA) {
@@ -304,20 +320,21 @@ int main(int argc, char** argv) {
   }
   if (!json) std::printf("OpenBLAS kernels: %s\n", cpu::select_blas_kernels());
 
-  if (!json) std::printf("%-10s %6s %6s %8s %10s %14s %16s\n", "model", "batch", "steps", "threads",
-                         "images/s", "median step ms", "inference img/s");
+  if (!json) std::printf("%-10s %6s %6s %8s %10s %14s %16s %10s\n", "model", "batch", "steps", "threads",
+                         "images/s", "median step ms", "inference img/s", "conc. bwd");
   for (const std::string& n : names) {
     const bool big = n.starts_with("resnet50");
     Case c{n, batch > 0 ? batch : (big ? 32 : 128),
            steps > 0 ? steps : (n == "resnet8" ? 10 : big ? 4 : 5), device, graphs,
-           bf16 ? DType::BF16 : DType::F32};
+           concurrent_backward, bf16 ? DType::BF16 : DType::F32};
     c.inference_batch = inference_batch > 0 ? inference_batch : c.batch;
     const Result r = run(c, profile);
     if (json) {
       print_json(c, r, profile);
     } else {
-      std::printf("%-10s %6d %6d %8d %10.1f %14.2f %16.1f\n", c.model.c_str(), c.batch, c.steps,
-                  omp_get_max_threads(), r.images_per_s, r.median_step_ms, r.inference_images_per_s);
+      std::printf("%-10s %6d %6d %8d %10.1f %14.2f %16.1f %10s\n", c.model.c_str(), c.batch, c.steps,
+                  omp_get_max_threads(), r.images_per_s, r.median_step_ms, r.inference_images_per_s,
+                  c.concurrent_backward ? "on" : "off");
       if (profile) print_profile(c, r);
     }
     std::fflush(stdout);

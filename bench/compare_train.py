@@ -7,8 +7,9 @@ passes the path of bench_kernels; bench_train is taken from the same build folde
 
 Per model (blog ResNet50 at batch 250 by default; resnet20, resnet8 at 128), each variant in a
 process of its own:
-  ours      bench_train --device cuda with --precision fp32, tf32, and tf32 / bf16 --cuda-graphs on
-            (synthetic batch, Adam, steps queued back to back as the trainer does; one
+  ours      bench_train --device cuda with --precision fp32, tf32, and tf32 / bf16 --cuda-graphs on,
+            each of the last two also with --concurrent-backward on (weight gradients on a second
+            CUDA stream) (synthetic batch, Adam, steps queued back to back as the trainer does; one
             synchronize at the end), and its eval-mode inference images/s (with graphs: the
             forward replayed from a graph, as PyTorch's CUDA-graph variant's)
   PyTorch   eager FP32, eager TF32, bf16 autocast + channels_last, the whole step captured in a
@@ -149,21 +150,25 @@ def main():
     bench = a.bench or (os.path.join(os.path.dirname(a.bench_kernels), "bench_train")
                         if a.bench_kernels else "build/bench/bench_train")
     variants = VARIANTS + (["compile"] if a.compile else [])
-    print(f"{'model':10} {'batch':>5} {'variant':22} {'images/s':>10}")
+    print(f"{'model':10} {'batch':>5} {'variant':40} {'images/s':>10}")
     for name in a.models.split(","):
         batch = BATCH.get(name, 128)
         ours = {}
         for label, flags in (("fp32", ["--precision", "fp32"]), ("tf32", ["--precision", "tf32"]),
                              ("tf32 + graphs", ["--precision", "tf32", "--cuda-graphs", "on"]),
-                             ("bf16 + graphs", ["--precision", "bf16", "--cuda-graphs", "on"])):
+                             ("bf16 + graphs", ["--precision", "bf16", "--cuda-graphs", "on"]),
+                             ("tf32 + graphs + concurrent backward",
+                              ["--precision", "tf32", "--cuda-graphs", "on", "--concurrent-backward", "on"]),
+                             ("bf16 + graphs + concurrent backward",
+                              ["--precision", "bf16", "--cuda-graphs", "on", "--concurrent-backward", "on"])):
             try:
                 r = run_json([bench, "--model", name, "--batch", str(batch), "--steps", str(a.steps),
                               "--device", "cuda", "--json"] + flags, 300)
                 ours[label] = r["images_per_s"]
-                print(f"{name:10} {batch:5} {'ours ' + label:22} {ours[label]:10.1f}  "
+                print(f"{name:10} {batch:5} {'ours ' + label:40} {ours[label]:10.1f}  "
                       f"(inference {r['inference_images_per_s']:.0f} images/s)", flush=True)
             except (subprocess.SubprocessError, RuntimeError, ValueError, KeyError) as e:
-                print(f"{name:10} {batch:5} {'ours ' + label:22} failed: {e}", flush=True)
+                print(f"{name:10} {batch:5} {'ours ' + label:40} failed: {e}", flush=True)
         best = max(ours.values(), default=0.0)
         for v in variants:
             try:
@@ -173,10 +178,10 @@ def main():
                 extra = f" (warm-up {r['warmup_s']:.0f} s)" if v == "compile" else ""
                 if r.get("inference_images_per_s"):
                     extra += f" (inference {r['inference_images_per_s']:.0f} images/s)"
-                print(f"{name:10} {batch:5} {'pytorch ' + v:22} {r['images_per_s']:10.1f}  {ratio}{extra}",
+                print(f"{name:10} {batch:5} {'pytorch ' + v:40} {r['images_per_s']:10.1f}  {ratio}{extra}",
                       flush=True)
             except (subprocess.SubprocessError, RuntimeError, ValueError) as e:
-                print(f"{name:10} {batch:5} {'pytorch ' + v:22} failed: {e}", flush=True)
+                print(f"{name:10} {batch:5} {'pytorch ' + v:40} failed: {e}", flush=True)
 
 
 if __name__ == "__main__":

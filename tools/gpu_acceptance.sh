@@ -23,10 +23,14 @@
 #   profile  issue 8: GPU time per op of the blog ResNet50's eager step (bench_train --profile,
 #            batch 250, TF32 and bf16), to choose the next speed work from data (~1 min)
 #   bf16     issue 8: --precision bf16 against tf32: bench_train's ResNet50 (batch 250, CUDA
-#            graphs) training and inference images/s, inference also in batches of 1,000
-#            (--eval-batch-size), and the r50 chain in bf16 (its accuracy next to r50's) (~2 min)
+#            graphs) training and inference images/s, each also with --concurrent-backward on
+#            (weight gradients on a second CUDA stream) beside it, inference also in batches of
+#            1,000 (--eval-batch-size); the r50 chain in bf16 and the r50 chain's first seed with
+#            --concurrent-backward on (their accuracy next to r50's)                 (~3 min)
 # SMOKE="--device cpu --model resnet8 ..." appends flags to every run (a check of this script on
-# a machine without a GPU: later flags win).
+# a machine without a GPU: later flags win). GPU-only flags are then left out of the runs
+# (--concurrent-backward, which refine_app refuses on the CPU); bench_train's CUDA runs fail and
+# log why.
 set -u
 cd "$(git rev-parse --show-toplevel)"
 T0=$SECONDS
@@ -104,13 +108,20 @@ for phase in $PHASES; do
       NVIDIA_TF32_OVERRIDE=0 run r50-tf32-override-0 "${R50[@]}" ;;
     default) run default --generations 1 ;;
     bf16)
-      for p in "tf32" "bf16" "tf32 --inference-batch 1000" "bf16 --inference-batch 1000"; do
+      for p in "tf32" "tf32 --concurrent-backward on" "bf16" "bf16 --concurrent-backward on" \
+               "tf32 --inference-batch 1000" "bf16 --inference-batch 1000"; do
         log "bf16: bench_train --device cuda --model resnet50 --batch 250 --cuda-graphs on --precision $p"
         # shellcheck disable=SC2086
         timeout "$(left)" "$BUILD/bench/bench_train" --device cuda --model resnet50 --batch 250 --steps 20 \
           --cuda-graphs on --precision $p 2>&1 | tail -1 | tee -a "$OUT/log.txt"
       done
-      run r50-bf16 "${R50[@]}" --precision bf16 ;;
+      run r50-bf16 "${R50[@]}" --precision bf16
+      # r50-tf32's first seed (seed 0) again with the weight gradients on a second stream: same
+      # results up to cuDNN's timed algorithm choice. A CPU smoke run (SMOKE --device cpu) runs it
+      # in order, refine_app refusing the flag there.
+      cb=on
+      [[ " $SMOKE " == *" --device cpu "* || " $SMOKE " == *" --device=cpu "* ]] && cb=off
+      run r50-tf32-concurrent "${R50[@]}" --seeds 1 --concurrent-backward $cb ;;
     blog) run blog --recipe blog --augment none --augment-copies 0 ;;
     teacher)
       run teacher --model resnet56 --generations 1 --epochs "$EPOCHS"

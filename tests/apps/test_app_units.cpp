@@ -211,6 +211,53 @@ TEST_CASE("--cuda-graphs and --data-on-device: auto is on for a GPU chain and of
   CHECK(resumed.chain.data_on_device);
 }
 
+TEST_CASE("--concurrent-backward: off by default, on only for a GPU chain, recorded, kept by --resume") {
+  for (const rf::Device d : {rf::Device::CPU, rf::Device::CUDA}) {
+    Options o = parse({"cifar10"});
+    CHECK(o.concurrent_backward == "off");
+    resolve_device_flags(o, d);
+    CHECK_FALSE(o.chain.concurrent_backward);
+    Options off = parse({"cifar10", "--concurrent-backward", "off"});
+    resolve_device_flags(off, d);
+    CHECK_FALSE(off.chain.concurrent_backward);
+  }
+  Options on = parse({"cifar10", "--concurrent-backward", "on"});
+  CHECK(on.concurrent_backward == "on");
+  Options on_cpu = on;
+  resolve_device_flags(on, rf::Device::CUDA);
+  CHECK(on.chain.concurrent_backward);
+  CHECK(parse({"cifar10", "--concurrent-backward=on"}).concurrent_backward == "on");
+  CHECK_THROWS_WITH_AS(parse({"cifar10", "--concurrent-backward", "auto"}),
+                       doctest::Contains("--concurrent-backward"), UsageError);
+  CHECK_THROWS_WITH_AS(parse({"cifar10", "--concurrent-backward"}), doctest::Contains("--concurrent-backward"),
+                       UsageError);
+  // It only helps a GPU: refused on the CPU, naming the flag.
+  CHECK_THROWS_WITH_AS(resolve_device_flags(on_cpu, rf::Device::CPU),
+                       doctest::Contains("--concurrent-backward on: a second CUDA stream only helps a GPU"), UsageError);
+  // Recorded in config.json; runs recorded before it existed read as off.
+  rf::Json j = rf::parse_json(on.chain.to_json().dump(), "test");
+  CHECK(j.at("concurrent_backward").get<bool>());
+  const ChainConfig back = ChainConfig::from_json(j);
+  CHECK(back.concurrent_backward);
+  CHECK(back.to_json().dump() == on.chain.to_json().dump());
+  rf::Json older = on.chain.to_json();
+  older.erase("concurrent_backward");
+  CHECK_FALSE(ChainConfig::from_json(older).concurrent_backward);
+  // A resumed run keeps what it recorded, whatever the resuming command says; resumed on the CPU
+  // it goes on with the backward pass in order, as CUDA graphs are turned off there.
+  Options resumed = on;
+  resumed.concurrent_backward = "off";  // the resuming command's flag: ignored
+  resolve_device_flags(resumed, rf::Device::CUDA, true);
+  CHECK(resumed.chain.concurrent_backward);
+  resolve_device_flags(resumed, rf::Device::CPU, true);
+  CHECK_FALSE(resumed.chain.concurrent_backward);
+  Options resumed_off = parse({"cifar10"});
+  resolve_device_flags(resumed_off, rf::Device::CUDA);
+  resumed_off.concurrent_backward = "on";  // ignored too
+  resolve_device_flags(resumed_off, rf::Device::CUDA, true);
+  CHECK_FALSE(resumed_off.chain.concurrent_backward);
+}
+
 TEST_CASE("--precision, --cuda-graphs, --data-on-device and --eval-batch-size are recorded; runs from before them read as they ran") {
   Options o = parse({"cifar10", "--precision", "fp32", "--cuda-graphs", "on", "--data-on-device", "on"});
   resolve_device_flags(o, rf::Device::CUDA);

@@ -5,6 +5,10 @@
 //   as well, within bf16 rounding (measured: losses within 0.1%).
 // - --eval-batch-size: validation, test and labels in other batches than training's give the
 //   same results (eval mode treats every image alone).
+// - --concurrent-backward (ChainConfig::concurrent_backward): the CPU backend holds the work it
+//   is given to run concurrently until the join, the latest moment allowed, so a chain with it
+//   repeats the chain without it bitwise only if every dependency is kept; run_experiment turns
+//   it back off when it returns.
 #include <doctest/doctest.h>
 #include <unistd.h>
 
@@ -18,6 +22,7 @@
 #include "apps/experiment_data.h"
 #include "apps/run_dir.h"
 #include "data/soft_labels.h"
+#include "engine/backend.h"
 #include "tiny_chain.h"
 
 namespace fs = std::filesystem;
@@ -97,6 +102,41 @@ TEST_CASE("--eval-batch-size: validation, test accuracy and refined labels as wi
     for (size_t i = 0; i < la.values.size(); ++i) worst = std::max(worst, double(std::abs(la.values[i] - lb.values[i])));
     std::printf("eval batch 7 vs 32, R%d: labels differ by at most %.3g\n", g, worst);
     CHECK(worst < 1e-5);
+  }
+  fs::remove_all(root);
+}
+
+TEST_CASE("--concurrent-backward: a chain repeats the chain without it bitwise; the backend is left as it was") {
+  data::TrainTest raw{test::synthetic(192, 1), test::synthetic(64, 2)};
+  app::ChainConfig c = test::tiny_chain_config("dynamic");
+  c.epochs = 1;
+  c.batch_size = 32;
+  c.precise_bn = 2;
+  app::ChainConfig concurrent = c;
+  concurrent.concurrent_backward = true;
+  const fs::path root = fs::temp_directory_path() / ("rf_concurrent_backward_" + std::to_string(::getpid()));
+  fs::remove_all(root);
+  fs::create_directories(root / "in-order");
+  fs::create_directories(root / "concurrent");
+  REQUIRE_FALSE(cpu_backend().concurrency());
+  const app::ExperimentOutcome a = app::run_experiment(c, raw, root / "in-order", app::RunContext{Device::CPU}, {0});
+  const app::ExperimentOutcome b =
+      app::run_experiment(concurrent, raw, root / "concurrent", app::RunContext{Device::CPU}, {0});
+  CHECK_FALSE(cpu_backend().concurrency());
+  const data::Dataset train = app::prepare_chain_data(c, raw, c.seed).train;
+  for (int g = 1; g <= c.generations; ++g) {
+    CAPTURE(g);
+    CHECK(b.results[0][size_t(g - 1)].test_accuracy == a.results[0][size_t(g - 1)].test_accuracy);
+    const auto ea = test::epochs_of(app::generation_paths(root / "in-order", 0, g).metrics);
+    const auto eb = test::epochs_of(app::generation_paths(root / "concurrent", 0, g).metrics);
+    REQUIRE(ea.size() == eb.size());
+    for (size_t e = 0; e < ea.size(); ++e) {
+      CHECK(eb[e].train_loss == ea[e].train_loss);
+      CHECK(eb[e].val_loss == ea[e].val_loss);
+    }
+    const data::SoftLabels la = data::load_soft_labels(app::generation_paths(root / "in-order", 0, g).labels, train);
+    const data::SoftLabels lb = data::load_soft_labels(app::generation_paths(root / "concurrent", 0, g).labels, train);
+    CHECK(la.values == lb.values);
   }
   fs::remove_all(root);
 }

@@ -209,11 +209,16 @@ TEST_CASE("refine_app: bad input gives a clear message and a non-zero exit code"
   CHECK(rf::app::read_text_file(log).find("--cuda-graphs on: CUDA graphs need the GPU") != std::string::npos);
   CHECK(wait_for(spawn({"cifar10", "--cuda-graphs", "sometimes"}, log)) == 2);
   CHECK(rf::app::read_text_file(log).find("--cuda-graphs") != std::string::npos);
+  CHECK(wait_for(spawn({"cifar10", "--device", "cpu", "--concurrent-backward", "on"}, log)) == 2);
+  CHECK(rf::app::read_text_file(log).find("--concurrent-backward on: a second CUDA stream only helps a GPU") !=
+        std::string::npos);
+  CHECK(wait_for(spawn({"cifar10", "--concurrent-backward", "sometimes"}, log)) == 2);
+  CHECK(rf::app::read_text_file(log).find("--concurrent-backward") != std::string::npos);
   CHECK(wait_for(spawn({"--help"}, log)) == 0);
   const std::string help = rf::app::read_text_file(log);
   for (const char* flag : {"--data", "--model", "--epochs", "--batch-size", "--generations", "--refine", "--temperature",
                            "--alpha", "--augment", "--seeds", "--device", "--threads", "--out", "--resume",
-                           "--train-limit", "--test-limit", "--recipe", "--download", "--table1", "--teacher", "--control", "--image-size", "--cuda-graphs", "--precision", "--data-on-device", "--eval-batch-size",
+                           "--train-limit", "--test-limit", "--recipe", "--download", "--table1", "--teacher", "--control", "--image-size", "--cuda-graphs", "--concurrent-backward", "--precision", "--data-on-device", "--eval-batch-size",
                            "--top-k", "--csv", "--format", "--logits"})
     CHECK_MESSAGE((help.find(std::string("  ") + flag + " ") != std::string::npos ||
                    help.find(std::string("  ") + flag + "\n") != std::string::npos), flag);
