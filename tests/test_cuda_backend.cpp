@@ -4,15 +4,18 @@
 // memory round trips. The kernels under test: kernels/cuda/elementwise.cu, softmax.cu,
 // softmax_xent.cu, pooling.cu, linear_bias.cu, optimizers.cu, metrics.cu, batchnorm_relu.cu (also
 // against the composed cuDNN path), and the cuDNN and cuBLAS paths in engine/cuda; the staged
-// uploads. Runs only where a GPU is usable (see gpu_test_main.cpp).
+// uploads; concurrent work on the side stream (run_concurrently / join_concurrent), eager and
+// recorded. Runs only where a GPU is usable (see gpu_test_main.cpp).
 #include <doctest/doctest.h>
 
 #include <algorithm>
 #include <cmath>
 #include <memory>
 #include <cstdio>
+#include <string>
 #include <utility>
 
+#include "engine/check.h"
 #include "metrics_case.h"
 #include "op_cases.h"
 #include "optimizer_check.h"
@@ -257,4 +260,238 @@ TEST_CASE("cuda fused batch norm + ReLU repeats bitwise and matches the composed
       for (const auto& [what, err] : errors) CHECK_MESSAGE(err <= kTol, what << " " << err);
     }
   }
+}
+
+// ---- concurrent work (Backend::run_concurrently): the side stream's ordering against the main
+// one. The buffers are large and every value comes from a chain of kernels, so that a missing
+// wait would let one stream read what the other has not finished writing, most likely visibly;
+// the values are small integers, exact in float, so every check is exact ----
+namespace {
+
+constexpr int64_t kBig = int64_t(1) << 24;  // 64 MiB of floats
+constexpr size_t kBigBytes = size_t(kBig) * sizeof(float);
+
+// The backend is shared by the whole process: whatever happens in a case, it ends with
+// concurrency off.
+struct ConcurrencyOn {
+  ConcurrencyOn() { cuda_backend().set_concurrency(true); }
+  ~ConcurrencyOn() {
+    try {
+      cuda_backend().set_concurrency(false);
+    } catch (const std::exception& e) {
+      FAIL_CHECK("set_concurrency(false) threw: " << e.what());
+    }
+  }
+  ConcurrencyOn(const ConcurrencyOn&) = delete;
+  ConcurrencyOn& operator=(const ConcurrencyOn&) = delete;
+};
+
+// y = passes * v over kBig floats, in 1 + passes kernels.
+void chain(Backend& be, float* y, const float* ones, float v, int passes) {
+  be.fill(kBig, 0.f, y);
+  for (int i = 0; i < passes; ++i) be.axpy(kBig, v, ones, y);
+}
+
+// The elements of a kBig-float device buffer that differ from `want` (copy_to_host joins first).
+int64_t mismatches(const float* p, float want) {
+  std::vector<float> h(static_cast<size_t>(kBig));
+  cuda_backend().copy_to_host(h.data(), p, kBigBytes);
+  return std::count_if(h.begin(), h.end(), [want](float v) { return v != want; });
+}
+
+Tensor big() { return Tensor::empty({kBig}, Device::CUDA); }
+
+}  // namespace
+
+TEST_CASE("cuda concurrent work sees the work queued before it; the work after the join sees it") {
+  Backend& be = cuda_backend();
+  const ConcurrencyOn on;
+  const Tensor ones = Tensor::full({kBig}, 1.f, Device::CUDA);
+  const Tensor a = big(), b = big(), c = big(), d = big(), e = big();
+  int64_t bad_b = 0, bad_d = 0, bad_e = 0;
+  for (int rep = 0; rep < 30; ++rep) {
+    const float v = float(rep % 7 + 1);
+    chain(be, a.data(), ones.data(), v, 16);  // main: a = 16 v
+    be.run_concurrently([&be, a, b] {         // side: b = 2 a, right after a's last kernel
+      be.copy(b.data(), a.data(), kBigBytes);
+      be.axpy(kBig, 1.f, a.data(), b.data());
+    });
+    be.run_concurrently([&be, c, ones, v] { chain(be, c.data(), ones.data(), v, 12); });
+    chain(be, e.data(), ones.data(), v + 1.f, 4);  // main, meanwhile: unrelated work
+    be.join_concurrent();
+    be.copy(d.data(), c.data(), kBigBytes);  // main reads what the side lane wrote
+    bad_b += mismatches(b.data(), 32.f * v);
+    bad_d += mismatches(d.data(), 12.f * v);
+    bad_e += mismatches(e.data(), 4.f * (v + 1.f));
+  }
+  CHECK(bad_b == 0);
+  CHECK(bad_d == 0);
+  CHECK(bad_e == 0);
+}
+
+// The memory of what held work captured is freed at the join, ordered after the work: were it
+// freed earlier, the junk the main stream writes into fresh allocations meanwhile could land on
+// it while the side lane still reads it.
+TEST_CASE("cuda concurrent work keeps what it captured until the join") {
+  Backend& be = cuda_backend();
+  const ConcurrencyOn on;
+  const Tensor ones = Tensor::full({kBig}, 1.f, Device::CUDA), out = big();
+  int64_t bad = 0, held = 0, released = 0;
+  for (int rep = 0; rep < 30; ++rep) {
+    const float v = float(rep % 5 + 1);
+    auto temp = std::make_shared<Storage>(be, kBigBytes);
+    const std::weak_ptr<Storage> watch = temp;
+    be.run_concurrently([&be, temp, ones, out, v] {
+      float* t = static_cast<float*>(temp->data());
+      chain(be, t, ones.data(), v, 8);  // t = 8 v
+      be.copy(out.data(), t, kBigBytes);
+      be.axpy(kBig, 1.f, t, out.data());  // out = 16 v
+    });
+    temp.reset();
+    held += !watch.expired();
+    for (int k = 0; k < 3; ++k) be.fill(kBig, -1.f, big().data());
+    be.join_concurrent();
+    released += watch.expired();
+    for (int k = 0; k < 3; ++k) be.fill(kBig, -1.f, big().data());  // may reuse it now
+    bad += mismatches(out.data(), 16.f * v);
+  }
+  CHECK(held == 30);
+  CHECK(released == 30);
+  CHECK(bad == 0);
+}
+
+TEST_CASE("cuda run_concurrently runs work at once when off or nested; uploads refused there") {
+  Backend& be = cuda_backend();
+  REQUIRE(!be.concurrency());
+  // Off: the work is not held.
+  auto token = std::make_shared<int>(0);
+  const std::weak_ptr<int> watch = token;
+  bool ran = false;
+  be.run_concurrently([&ran, token] { ran = true; });
+  token.reset();
+  CHECK(ran);
+  CHECK(watch.expired());
+  be.join_concurrent();  // nothing to join
+
+  const ConcurrencyOn on;
+  CHECK(be.concurrency());
+  const Tensor ones = Tensor::full({kBig}, 1.f, Device::CUDA), x = big();
+  bool nested_held = true;
+  be.run_concurrently([&be, &nested_held, ones, x] {
+    chain(be, x.data(), ones.data(), 1.f, 8);  // x = 8
+    auto inner = std::make_shared<int>(0);
+    const std::weak_ptr<int> inner_watch = inner;
+    be.run_concurrently([&be, x, inner] { be.scale(kBig, 3.f, x.data(), x.data()); });  // 24
+    inner.reset();
+    nested_held = !inner_watch.expired();
+    be.axpy(kBig, 1.f, ones.data(), x.data());  // after the nested work, in order: 25
+  });
+  be.join_concurrent();
+  CHECK(!nested_held);
+  CHECK(mismatches(x.data(), 25.f) == 0);
+
+  // Turning concurrency off joins what is held.
+  auto token2 = std::make_shared<int>(0);
+  const std::weak_ptr<int> watch2 = token2;
+  be.run_concurrently([&be, x, ones, token2] { be.axpy(kBig, 1.f, ones.data(), x.data()); });
+  token2.reset();
+  CHECK(!watch2.expired());
+  be.set_concurrency(false);
+  CHECK(watch2.expired());
+  CHECK(mismatches(x.data(), 26.f) == 0);
+  be.set_concurrency(true);
+
+  // An upload from concurrent work would be ordered on the wrong stream: refused, and the
+  // backend is back on its main stream afterwards.
+  std::vector<float> host(64, 7.f);
+  const Tensor small = Tensor::empty({64}, Device::CUDA);
+  std::string error;
+  try {
+    be.run_concurrently(
+        [&be, &host, small] { be.copy_from_host(small.data(), host.data(), 64 * sizeof(float)); });
+  } catch (const Error& e) {
+    error = e.what();
+  }
+  CHECK_MESSAGE(error.find("copy_from_host") != std::string::npos, error);
+  be.join_concurrent();
+  be.copy_from_host(small.data(), host.data(), 64 * sizeof(float));
+  CHECK(small.to_host() == host);
+}
+
+namespace {
+
+// One recordable step with two branches, of src (one float, uploaded before each launch):
+// main: a = 256 src; side: b = 2 a, through a temporary allocated on the main stream, held by the
+// work and freed at the join, and one the work allocates and frees itself; main meanwhile: c = 8;
+// after the join, d = b + c = 512 src + 8. `join`: the work joins itself (as Variable::backward
+// does), else the recording must.
+void two_branches(const Tensor& src, const Tensor& ones, const Tensor& a, const Tensor& b,
+                  const Tensor& c, const Tensor& d, bool join) {
+  Backend& be = cuda_backend();
+  be.scale_by(kBig, src.data(), ones.data(), a.data());
+  for (int i = 0; i < 8; ++i) be.add(kBig, a.data(), a.data(), a.data());
+  {
+    const Tensor held = big();
+    be.run_concurrently([&be, a, b, d, held, join] {
+      const Tensor own = big();
+      be.add(kBig, a.data(), a.data(), own.data());
+      be.copy(held.data(), own.data(), kBigBytes);
+      be.copy(b.data(), held.data(), kBigBytes);
+      if (!join) be.copy(d.data(), b.data(), kBigBytes);  // no join: d = b, on the side lane
+    });
+  }
+  chain(be, c.data(), ones.data(), 1.f, 8);
+  if (join) {
+    be.join_concurrent();
+    be.add(kBig, b.data(), c.data(), d.data());
+  }
+}
+
+}  // namespace
+
+TEST_CASE("cuda concurrent work inside a recorded step graph replays with both branches joined") {
+  Backend& be = cuda_backend();
+  const ConcurrencyOn on;
+  const Tensor src = Tensor::empty({1}, Device::CUDA);
+  const Tensor ones = Tensor::full({kBig}, 1.f, Device::CUDA);
+  const Tensor a = big(), b = big(), c = big(), d = big();
+  for (const bool join : {true, false}) {
+    CAPTURE(join);
+    const auto plus = [join](float v) { return join ? 512.f * v + 8.f : 512.f * v; };
+    const auto upload = [&](float v) { be.copy_from_host(src.data(), &v, sizeof v); };
+    upload(1.f);
+    two_branches(src, ones, a, b, c, d, join);  // once eagerly before recording
+    CHECK(mismatches(d.data(), plus(1.f)) == 0);
+    const std::unique_ptr<StepGraph> graph =
+        be.record([&] { two_branches(src, ones, a, b, c, d, join); });
+    int64_t bad = 0;
+    for (int rep = 0; rep < 24; ++rep) {
+      const float v = float(rep % 9 + 2);
+      upload(v);
+      graph->launch();
+      bad += mismatches(d.data(), plus(v));
+    }
+    CHECK(bad == 0);
+  }
+
+  // Recorded work that throws after passing concurrent work: the recording fails with that
+  // error and leaves the backend usable, eagerly and for the next recording.
+  std::string error;
+  try {
+    be.record([&] {
+      be.run_concurrently([&be, b] { be.fill(kBig, 1.f, b.data()); });
+      throw Error("deliberate failure while recording");
+    });
+  } catch (const Error& e) {
+    error = e.what();
+  }
+  CHECK_MESSAGE(error == "deliberate failure while recording", error);
+  be.copy_from_host(src.data(), std::vector<float>{3.f}.data(), sizeof(float));
+  two_branches(src, ones, a, b, c, d, true);
+  CHECK(mismatches(d.data(), 512.f * 3.f + 8.f) == 0);
+  const std::unique_ptr<StepGraph> graph =
+      be.record([&] { two_branches(src, ones, a, b, c, d, true); });
+  be.copy_from_host(src.data(), std::vector<float>{5.f}.data(), sizeof(float));
+  graph->launch();
+  CHECK(mismatches(d.data(), 512.f * 5.f + 8.f) == 0);
 }

@@ -6,8 +6,12 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <functional>
+#include <memory>
 #include <sstream>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "engine/check.h"
 #include "engine/cuda/cublas_check.h"
@@ -15,6 +19,7 @@
 #include "engine/cuda/cudnn_check.h"
 #include "engine/cuda/cudnn_conv.h"
 #include "engine/cuda/cuda_device_timer.h"
+#include "engine/cuda/cuda_lane.h"
 #include "engine/cuda/device_scratch.h"
 #include "engine/cuda/step_graph.h"
 #include "engine/cuda/upload_staging.h"
@@ -38,7 +43,7 @@ __global__ void probe_kernel() {}
 
 // Sets the device's default memory pool to keep freed memory (rather than returning it to the
 // driver at every synchronization, so steady-state training never reaches cudaMalloc) and creates
-// the backend's stream.
+// the backend's main stream.
 cudaStream_t create_stream() {
   int dev = 0;
   RF_CUDA_CHECK(cudaGetDevice(&dev));
@@ -64,7 +69,7 @@ class CudaBackend final : public Backend {
   void* allocate(size_t bytes) override {
     if (bytes == 0) return nullptr;
     void* p = nullptr;
-    const cudaError_t e = cudaMallocAsync(&p, bytes, stream_);
+    const cudaError_t e = cudaMallocAsync(&p, bytes, stream());
     if (e != cudaSuccess) {
       cudaGetLastError();  // reported here; keep it out of the next launch check
       if (e == cudaErrorMemoryAllocation)
@@ -77,78 +82,147 @@ class CudaBackend final : public Backend {
   }
   void deallocate(void* p) override {
     if (p == nullptr) return;
-    const cudaError_t e = cudaFreeAsync(p, stream_);
+    const cudaError_t e = cudaFreeAsync(p, stream());
     if (e == cudaErrorCudartUnloading) return;  // tensors outliving the runtime at exit
     RF_CUDA_CHECK(e);
   }
+  // From concurrent work it reads through the side lane, which has waited for everything queued
+  // on the main stream before the work was passed.
   void copy_to_host(void* dst_host, const void* src, size_t bytes) override {
+    join_concurrent();
     if (bytes == 0) return;
-    RF_CUDA_CHECK(cudaMemcpyAsync(dst_host, src, bytes, cudaMemcpyDeviceToHost, stream_));
-    RF_CUDA_CHECK(cudaStreamSynchronize(stream_));
+    RF_CUDA_CHECK(cudaMemcpyAsync(dst_host, src, bytes, cudaMemcpyDeviceToHost, stream()));
+    RF_CUDA_CHECK(cudaStreamSynchronize(stream()));
   }
   // The caller may free or reuse the host buffer as soon as this returns, yet the transfer does
   // not wait for the GPU (see upload_staging.h): a training step's uploads cost no round trip.
+  // The staging ring is ordered on the main stream only.
   void copy_from_host(void* dst, const void* src_host, size_t bytes) override {
+    RF_CHECK(current_ == &main_,
+             "copy_from_host called from work passed to run_concurrently: uploads are staged on "
+             "the main stream, so the copy would not be ordered with the concurrent work; upload "
+             "before passing the work");
     uploads_.copy(dst, src_host, bytes);
   }
   void copy(void* dst, const void* src, size_t bytes) override {
     if (bytes == 0) return;
-    RF_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, stream_));
+    RF_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, stream()));
   }
-  void synchronize() override { RF_CUDA_CHECK(cudaStreamSynchronize(stream_)); }
+  // After the join the main stream waits for the side lane, so waiting for it waits for both.
+  void synchronize() override {
+    join_concurrent();
+    RF_CUDA_CHECK(cudaStreamSynchronize(stream()));
+  }
 
   // Convolution plans are keyed by the policy, so algorithms found under one setting are never
   // used under another.
   void set_allow_tf32(bool allow) override {
     conv_policy_.tf32 = allow;
-    if (cublas_ != nullptr) apply_cublas_math();
+    apply_cublas_math();
   }
   // Only the convolutions have a choice to make. Our kernels (kernels/cuda, the fused batch norm
   // + ReLU included) reduce in a fixed order and use no atomics; cuDNN's plain batch norm is
   // deterministic (its reproducibility notes list only some convolution, pooling and CTC paths
-  // as not); cuBLAS GEMMs repeat bitwise on one stream with atomics not allowed (see cublas()).
+  // as not); cuBLAS GEMMs repeat bitwise with atomics not allowed and, while two streams are
+  // active, with a handle per stream (see cuda_lane.cpp).
   void set_deterministic(bool on) override { conv_policy_.deterministic = on; }
 
+  // Work held from before the recording is joined first: the captured work cannot wait for
+  // side-stream work queued outside the capture. Work passed to run_concurrently while recording
+  // and still held when `work` returns is joined before the capture ends (an unjoined side stream
+  // fails the capture), so the graph always ends with both branches joined. If that fails or
+  // `work` throws, the side lane is joined into the (failing) capture and the held work dropped
+  // inside it, as the rest of `work`'s tensors are, and the backend is left on its main lane.
   bool can_record() const override { return true; }
   std::unique_ptr<StepGraph> record(const std::function<void()>& work) override {
-    return record_cuda_graph(stream_, work);
+    join_concurrent();
+    return record_cuda_graph(main_.stream(), [this, &work] {
+      try {
+        work();
+        join_concurrent();
+      } catch (...) {
+        abandon_concurrent();
+        throw;
+      }
+    });
+  }
+
+  // ---- concurrent work (backend.h): a side lane, forked from and joined back into the main
+  // stream with events, so the graph of a recorded step has the same two branches ----
+  void set_concurrency(bool on) override {
+    join_concurrent();
+    // The side lane is made here rather than at its first use, which may be inside a recording,
+    // where creating library handles is not allowed.
+    if (on && side_ == nullptr) make_side_lane();
+    concurrency_ = on;
+  }
+  bool concurrency() const override { return concurrency_; }
+  void run_concurrently(std::function<void()> work) override {
+    if (!concurrency_ || current_ != &main_) {
+      work();
+      return;
+    }
+    held_.reserve(held_.size() + 1);  // so that keeping `work` below cannot throw
+    RF_CUDA_CHECK(cudaEventRecord(fork_, main_.stream()));
+    RF_CUDA_CHECK(cudaStreamWaitEvent(side_->stream(), fork_, 0));
+    current_ = side_.get();
+    try {
+      work();
+    } catch (...) {
+      // What it queued before throwing may still run: its tensors stay alive until the join.
+      current_ = &main_;
+      held_.push_back(std::move(work));
+      throw;
+    }
+    current_ = &main_;
+    held_.push_back(std::move(work));
+  }
+  // Called from concurrent work (copy_to_host there) it does nothing: the work is not held yet.
+  // The held work is destroyed after the main stream's wait, so the memory its tensors free
+  // (cudaFreeAsync on the main stream) is reused only after the side lane is done with it.
+  void join_concurrent() override {
+    if (held_.empty() || current_ != &main_) return;
+    RF_CUDA_CHECK(cudaEventRecord(join_, side_->stream()));
+    RF_CUDA_CHECK(cudaStreamWaitEvent(main_.stream(), join_, 0));
+    std::vector<std::function<void()>> done;
+    done.swap(held_);
   }
 
   // ---- elementwise ----
-  void fill(int64_t n, float value, float* y) override { gpu::fill(n, value, y, stream_); }
+  void fill(int64_t n, float value, float* y) override { gpu::fill(n, value, y, stream()); }
   void add(int64_t n, const float* a, const float* b, float* y) override {
-    gpu::add(n, a, b, y, stream_);
+    gpu::add(n, a, b, y, stream());
   }
   void axpy(int64_t n, float alpha, const float* x, float* y) override {
-    gpu::axpy(n, alpha, x, y, stream_);
+    gpu::axpy(n, alpha, x, y, stream());
   }
   void scale(int64_t n, float alpha, const float* x, float* y) override {
-    gpu::scale(n, alpha, x, y, stream_);
+    gpu::scale(n, alpha, x, y, stream());
   }
   void scale_by(int64_t n, const float* alpha, const float* x, float* y) override {
-    gpu::scale_by(n, alpha, x, y, stream_);
+    gpu::scale_by(n, alpha, x, y, stream());
   }
   void relu_forward(int64_t n, const float* x, float* y) override {
-    gpu::relu_forward(n, x, y, stream_);
+    gpu::relu_forward(n, x, y, stream());
   }
   void relu_backward(int64_t n, const float* y, const float* dy, float* dx) override {
-    gpu::relu_backward(n, y, dy, dx, stream_);
+    gpu::relu_backward(n, y, dy, dx, stream());
   }
 
   // ---- convolution: cuDNN; the bias is a row broadcast / column sum over the NHWC output,
   // which is a row-major [n*p*q, k] matrix ----
   void conv2d_forward(const ConvGeom& g, const float* x, const float* w, const float* bias,
                       float* y) override {
-    conv_.forward(cudnn(), workspace_, g, conv_policy_, x, w, y);
-    if (bias != nullptr) gpu::bias_add(int64_t(g.n) * g.p() * g.q(), g.k, bias, y, stream_);
+    conv_.forward(cudnn(), workspace(), g, conv_policy_, x, w, y);
+    if (bias != nullptr) gpu::bias_add(int64_t(g.n) * g.p() * g.q(), g.k, bias, y, stream());
   }
   void conv2d_backward_data(const ConvGeom& g, const float* dy, const float* w,
                             float* dx) override {
-    conv_.backward_data(cudnn(), workspace_, g, conv_policy_, dy, w, dx);
+    conv_.backward_data(cudnn(), workspace(), g, conv_policy_, dy, w, dx);
   }
   void conv2d_backward_filter(const ConvGeom& g, const float* x, const float* dy, float* dw,
                               float* dbias) override {
-    if (dw != nullptr) conv_.backward_filter(cudnn(), workspace_, g, conv_policy_, x, dy, dw);
+    if (dw != nullptr) conv_.backward_filter(cudnn(), workspace(), g, conv_policy_, x, dy, dw);
     if (dbias != nullptr) column_sums(int64_t(g.n) * g.p() * g.q(), g.k, dy, dbias);
   }
 
@@ -178,126 +252,126 @@ class CudaBackend final : public Backend {
                                     const float* gamma, const float* beta, float eps,
                                     float momentum, float* running_mean, float* running_var,
                                     float* y, float* save_mean, float* save_invstd) override {
-    void* partials = scratch_.get(gpu::batchnorm_relu_scratch_bytes(g.rows(), g.c));
+    void* partials = scratch().get(gpu::batchnorm_relu_scratch_bytes(g.rows(), g.c));
     gpu::batchnorm_relu_forward_train(g.rows(), g.c, x, residual, gamma, beta, eps, momentum,
                                       running_mean, running_var, y, save_mean, save_invstd,
-                                      partials, stream_);
+                                      partials, stream());
   }
   void batchnorm_relu_forward_eval(const BnGeom& g, const float* x, const float* residual,
                                    const float* gamma, const float* beta,
                                    const float* running_mean, const float* running_var, float eps,
                                    float* y) override {
     gpu::batchnorm_relu_forward_eval(g.rows(), g.c, x, residual, gamma, beta, running_mean,
-                                     running_var, eps, y, stream_);
+                                     running_var, eps, y, stream());
   }
   void batchnorm_relu_backward(const BnGeom& g, const float* x, const float* y, const float* dy,
                                const float* gamma, const float* save_mean,
                                const float* save_invstd, float /*eps*/, float* dx,
                                float* dresidual, float* dgamma, float* dbeta) override {
-    void* partials = scratch_.get(gpu::batchnorm_relu_scratch_bytes(g.rows(), g.c));
+    void* partials = scratch().get(gpu::batchnorm_relu_scratch_bytes(g.rows(), g.c));
     gpu::batchnorm_relu_backward(g.rows(), g.c, x, y, dy, gamma, save_mean, save_invstd, dx,
-                                 dresidual, dgamma, dbeta, partials, stream_);
+                                 dresidual, dgamma, dbeta, partials, stream());
   }
 
   // ---- pooling ----
   void maxpool_forward(const PoolGeom& g, const float* x, float* y) override {
-    gpu::maxpool_forward(g, x, y, stream_);
+    gpu::maxpool_forward(g, x, y, stream());
   }
   void maxpool_backward(const PoolGeom& g, const float* x, const float* dy, float* dx) override {
-    gpu::maxpool_backward(g, x, dy, dx, stream_);
+    gpu::maxpool_backward(g, x, dy, dx, stream());
   }
   void global_avgpool_forward(int n, int hw, int c, const float* x, float* y) override {
-    gpu::global_avgpool_forward(n, hw, c, x, y, stream_);
+    gpu::global_avgpool_forward(n, hw, c, x, y, stream());
   }
   void global_avgpool_backward(int n, int hw, int c, const float* dy, float* dx) override {
-    gpu::global_avgpool_backward(n, hw, c, dy, dx, stream_);
+    gpu::global_avgpool_backward(n, hw, c, dy, dx, stream());
   }
 
   // ---- bf16 activations: the kernels above on bf16 storage (templated on it: the same
   // arithmetic, each stored element rounded once) and cuDNN with bf16 tensors. The plain batch
   // norm runs the fused kernels without residual and ReLU rather than cuDNN's, so that every bf16
   // batch norm computes its statistics as the CPU reference does (double sums) ----
-  void cast(int64_t n, const float* x, BF16* y) override { gpu::cast(n, x, y, stream_); }
-  void cast(int64_t n, const BF16* x, float* y) override { gpu::cast(n, x, y, stream_); }
+  void cast(int64_t n, const float* x, BF16* y) override { gpu::cast(n, x, y, stream()); }
+  void cast(int64_t n, const BF16* x, float* y) override { gpu::cast(n, x, y, stream()); }
   void add(int64_t n, const BF16* a, const BF16* b, BF16* y) override {
-    gpu::add(n, a, b, y, stream_);
+    gpu::add(n, a, b, y, stream());
   }
   void relu_forward(int64_t n, const BF16* x, BF16* y) override {
-    gpu::relu_forward(n, x, y, stream_);
+    gpu::relu_forward(n, x, y, stream());
   }
   void relu_backward(int64_t n, const BF16* y, const BF16* dy, BF16* dx) override {
-    gpu::relu_backward(n, y, dy, dx, stream_);
+    gpu::relu_backward(n, y, dy, dx, stream());
   }
   void conv2d_forward(const ConvGeom& g, const BF16* x, const BF16* w, const float* bias,
                       BF16* y) override {
-    conv_.forward(cudnn(), workspace_, g, conv_policy_, x, w, y);
-    if (bias != nullptr) gpu::bias_add(int64_t(g.n) * g.p() * g.q(), g.k, bias, y, stream_);
+    conv_.forward(cudnn(), workspace(), g, conv_policy_, x, w, y);
+    if (bias != nullptr) gpu::bias_add(int64_t(g.n) * g.p() * g.q(), g.k, bias, y, stream());
   }
   void conv2d_backward_data(const ConvGeom& g, const BF16* dy, const BF16* w,
                             BF16* dx) override {
-    conv_.backward_data(cudnn(), workspace_, g, conv_policy_, dy, w, dx);
+    conv_.backward_data(cudnn(), workspace(), g, conv_policy_, dy, w, dx);
   }
   void conv2d_backward_filter(const ConvGeom& g, const BF16* x, const BF16* dy, BF16* dw,
                               float* dbias) override {
-    if (dw != nullptr) conv_.backward_filter(cudnn(), workspace_, g, conv_policy_, x, dy, dw);
+    if (dw != nullptr) conv_.backward_filter(cudnn(), workspace(), g, conv_policy_, x, dy, dw);
     if (dbias != nullptr) column_sums(int64_t(g.n) * g.p() * g.q(), g.k, dy, dbias);
   }
   void batchnorm_forward_train(const BnGeom& g, const BF16* x, const float* gamma,
                                const float* beta, float eps, float momentum, float* running_mean,
                                float* running_var, BF16* y, float* save_mean,
                                float* save_invstd) override {
-    void* partials = scratch_.get(gpu::batchnorm_relu_scratch_bytes(g.rows(), g.c));
+    void* partials = scratch().get(gpu::batchnorm_relu_scratch_bytes(g.rows(), g.c));
     gpu::batchnorm_forward_train(g.rows(), g.c, x, gamma, beta, eps, momentum, running_mean,
-                                 running_var, y, save_mean, save_invstd, partials, stream_);
+                                 running_var, y, save_mean, save_invstd, partials, stream());
   }
   void batchnorm_forward_eval(const BnGeom& g, const BF16* x, const float* gamma,
                               const float* beta, const float* running_mean,
                               const float* running_var, float eps, BF16* y) override {
     gpu::batchnorm_forward_eval(g.rows(), g.c, x, gamma, beta, running_mean, running_var, eps, y,
-                                stream_);
+                                stream());
   }
   void batchnorm_backward(const BnGeom& g, const BF16* x, const BF16* dy, const float* gamma,
                           const float* save_mean, const float* save_invstd, float /*eps*/,
                           BF16* dx, float* dgamma, float* dbeta) override {
-    void* partials = scratch_.get(gpu::batchnorm_relu_scratch_bytes(g.rows(), g.c));
+    void* partials = scratch().get(gpu::batchnorm_relu_scratch_bytes(g.rows(), g.c));
     gpu::batchnorm_backward(g.rows(), g.c, x, dy, gamma, save_mean, save_invstd, dx, dgamma,
-                            dbeta, partials, stream_);
+                            dbeta, partials, stream());
   }
   void batchnorm_relu_forward_train(const BnGeom& g, const BF16* x, const BF16* residual,
                                     const float* gamma, const float* beta, float eps,
                                     float momentum, float* running_mean, float* running_var,
                                     BF16* y, float* save_mean, float* save_invstd) override {
-    void* partials = scratch_.get(gpu::batchnorm_relu_scratch_bytes(g.rows(), g.c));
+    void* partials = scratch().get(gpu::batchnorm_relu_scratch_bytes(g.rows(), g.c));
     gpu::batchnorm_relu_forward_train(g.rows(), g.c, x, residual, gamma, beta, eps, momentum,
                                       running_mean, running_var, y, save_mean, save_invstd,
-                                      partials, stream_);
+                                      partials, stream());
   }
   void batchnorm_relu_forward_eval(const BnGeom& g, const BF16* x, const BF16* residual,
                                    const float* gamma, const float* beta,
                                    const float* running_mean, const float* running_var, float eps,
                                    BF16* y) override {
     gpu::batchnorm_relu_forward_eval(g.rows(), g.c, x, residual, gamma, beta, running_mean,
-                                     running_var, eps, y, stream_);
+                                     running_var, eps, y, stream());
   }
   void batchnorm_relu_backward(const BnGeom& g, const BF16* x, const BF16* y, const BF16* dy,
                                const float* gamma, const float* save_mean,
                                const float* save_invstd, float /*eps*/, BF16* dx,
                                BF16* dresidual, float* dgamma, float* dbeta) override {
-    void* partials = scratch_.get(gpu::batchnorm_relu_scratch_bytes(g.rows(), g.c));
+    void* partials = scratch().get(gpu::batchnorm_relu_scratch_bytes(g.rows(), g.c));
     gpu::batchnorm_relu_backward(g.rows(), g.c, x, y, dy, gamma, save_mean, save_invstd, dx,
-                                 dresidual, dgamma, dbeta, partials, stream_);
+                                 dresidual, dgamma, dbeta, partials, stream());
   }
   void maxpool_forward(const PoolGeom& g, const BF16* x, BF16* y) override {
-    gpu::maxpool_forward(g, x, y, stream_);
+    gpu::maxpool_forward(g, x, y, stream());
   }
   void maxpool_backward(const PoolGeom& g, const BF16* x, const BF16* dy, BF16* dx) override {
-    gpu::maxpool_backward(g, x, dy, dx, stream_);
+    gpu::maxpool_backward(g, x, dy, dx, stream());
   }
   void global_avgpool_forward(int n, int hw, int c, const BF16* x, float* y) override {
-    gpu::global_avgpool_forward(n, hw, c, x, y, stream_);
+    gpu::global_avgpool_forward(n, hw, c, x, y, stream());
   }
   void global_avgpool_backward(int n, int hw, int c, const float* dy, BF16* dx) override {
-    gpu::global_avgpool_backward(n, hw, c, dy, dx, stream_);
+    gpu::global_avgpool_backward(n, hw, c, dy, dx, stream());
   }
 
   // ---- linear: cuBLAS (column-major). A row-major [r, c] matrix is, to cuBLAS, a column-major
@@ -314,7 +388,7 @@ class CudaBackend final : public Backend {
     const float one = 1.f, zero = 0.f;
     RF_CUBLAS_CHECK(cublasSgemm(cublas(), CUBLAS_OP_T, CUBLAS_OP_N, out, n, in, &one, w, in, x, in,
                                 &zero, y, out));
-    if (b != nullptr) gpu::bias_add(n, out, b, y, stream_);
+    if (b != nullptr) gpu::bias_add(n, out, b, y, stream());
   }
   void linear_backward(int n, int in, int out, const float* x, const float* w, const float* dy,
                        float* dx, float* dw, float* db) override {
@@ -329,29 +403,29 @@ class CudaBackend final : public Backend {
         RF_CUBLAS_CHECK(cublasSgemm(cublas(), CUBLAS_OP_N, CUBLAS_OP_T, in, out, n, &one, x, in,
                                     dy, out, &zero, dw, in));
       else
-        gpu::fill(int64_t(out) * in, 0.f, dw, stream_);  // an empty sum
+        gpu::fill(int64_t(out) * in, 0.f, dw, stream());  // an empty sum
     }
     if (db != nullptr) column_sums(n, out, dy, db);
   }
 
   // ---- softmax ----
   void softmax_forward(int64_t rows, int cols, const float* x, float* y) override {
-    gpu::softmax_forward(rows, cols, x, y, stream_);
+    gpu::softmax_forward(rows, cols, x, y, stream());
   }
   void softmax_backward(int64_t rows, int cols, const float* y, const float* dy,
                         float* dx) override {
-    gpu::softmax_backward(rows, cols, y, dy, dx, stream_);
+    gpu::softmax_backward(rows, cols, y, dy, dx, stream());
   }
   void softmax_xent(int64_t rows, int cols, const float* logits, const float* targets,
                     float* loss, float* dlogits) override {
     RF_CHECK(rows > 0 && cols > 0, "softmax_xent: empty input " << rows << " x " << cols);
-    void* partials = scratch_.get(gpu::softmax_xent_scratch_bytes(rows, cols));
-    gpu::softmax_xent(rows, cols, logits, targets, loss, dlogits, partials, stream_);
+    void* partials = scratch().get(gpu::softmax_xent_scratch_bytes(rows, cols));
+    gpu::softmax_xent(rows, cols, logits, targets, loss, dlogits, partials, stream());
   }
 
   void accumulate_metrics(int64_t rows, int cols, const float* logits, const int32_t* labels,
                           const float* loss, double* totals, int64_t* confusion) override {
-    gpu::accumulate_metrics(rows, cols, logits, labels, loss, totals, confusion, stream_);
+    gpu::accumulate_metrics(rows, cols, logits, labels, loss, totals, confusion, stream());
   }
 
   // ---- optimizers ----
@@ -360,73 +434,86 @@ class CudaBackend final : public Backend {
     RF_CHECK(momentum_buf != nullptr || p.momentum == 0.f,
              "sgd: momentum " << p.momentum << " needs a velocity buffer");
     const gpu::SgdStep s{p.lr, p.momentum, p.weight_decay, p.nesterov};
-    gpu::sgd_update(n, s, param, grad, momentum_buf, stream_);
+    gpu::sgd_update(n, s, param, grad, momentum_buf, stream());
   }
   void adam_update(int64_t n, const AdamParams& p, float* param, const float* grad, float* m,
                    float* v) override {
     RF_CHECK(p.step >= 1, "adam: step " << p.step << " (it is 1-based)");
     const gpu::AdamStep s =
         gpu::adam_step(p.lr, p.beta1, p.beta2, p.eps, p.weight_decay, p.decoupled, p.step);
-    gpu::adam_update(n, s, param, grad, m, v, stream_);
+    gpu::adam_update(n, s, param, grad, m, v, stream());
   }
 
   // ---- data: indices are checked by the callers, on the host (see backend.h) ----
   void augment_batch(const AugmentBatch& a, const uint8_t* images, const int64_t* indices,
                      float* out) override {
     check_augment_batch(a);
-    gpu::augment_batch(a, images, indices, out, stream_);
+    gpu::augment_batch(a, images, indices, out, stream());
   }
   void gather_rows(int64_t n, int cols, const float* table, int64_t rows, const int64_t* indices,
                    float* out) override {
     RF_CHECK(n >= 0 && cols > 0 && rows >= 0, "gather_rows: " << n << " rows of " << cols
                                                               << " from " << rows);
-    gpu::gather_rows(n, cols, table, rows, indices, out, stream_);
+    gpu::gather_rows(n, cols, table, rows, indices, out, stream());
   }
 
  private:
-  cudnnHandle_t cudnn() {
-    if (cudnn_ == nullptr) {
-      RF_CUDNN_CHECK(cudnnCreate(&cudnn_));
-      RF_CUDNN_CHECK(cudnnSetStream(cudnn_, stream_));
-    }
-    return cudnn_;
-  }
+  // The lane that ops queue on: the side lane while work passed to run_concurrently runs, else
+  // the main one.
+  cudaStream_t stream() { return current_->stream(); }
+  cudnnHandle_t cudnn() { return current_->cudnn(); }
+  cublasHandle_t cublas() { return current_->cublas(conv_policy_.tf32); }
+  DeviceScratch& workspace() { return current_->workspace(); }
+  DeviceScratch& scratch() { return current_->scratch(); }
 
-  cublasHandle_t cublas() {
-    if (cublas_ == nullptr) {
-      RF_CUBLAS_CHECK(cublasCreate(&cublas_));
-      RF_CUBLAS_CHECK(cublasSetStream(cublas_, stream_));
-      RF_CUBLAS_CHECK(cublasSetPointerMode(cublas_, CUBLAS_POINTER_MODE_HOST));
-      // cuBLAS's default, made explicit: with atomics not allowed its routines give the same
-      // bits on every run on one device and stream (cuBLAS documentation, "Results
-      // reproducibility"); --deterministic relies on it.
-      RF_CUBLAS_CHECK(cublasSetAtomicsMode(cublas_, CUBLAS_ATOMICS_NOT_ALLOWED));
-      apply_cublas_math();
-    }
-    return cublas_;
-  }
-
-  // CUBLAS_DEFAULT_MATH computes fp32 GEMMs in full fp32; TF32 tensor cores only when allowed.
   void apply_cublas_math() {
-    RF_CUBLAS_CHECK(cublasSetMathMode(
-        cublas_, conv_policy_.tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
+    main_.set_cublas_math(conv_policy_.tf32);
+    if (side_ != nullptr) side_->set_cublas_math(conv_policy_.tf32);
+  }
+
+  // The handles are made now, not on first use, in case that use is inside a recording.
+  void make_side_lane() {
+    cudaStream_t stream = nullptr;
+    RF_CUDA_CHECK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
+    auto side = std::make_unique<CudaLane>(stream);
+    side->cudnn();
+    side->cublas(conv_policy_.tf32);
+    // Only the order of records and waits matters, never a time.
+    RF_CUDA_CHECK(cudaEventCreateWithFlags(&fork_, cudaEventDisableTiming));
+    RF_CUDA_CHECK(cudaEventCreateWithFlags(&join_, cudaEventDisableTiming));
+    side_ = std::move(side);
+  }
+
+  // After recorded work threw: the main stream waits for the side lane (errors ignored: the
+  // capture may be invalidated already, and the work's own error is the one to report), then
+  // the held work is dropped.
+  void abandon_concurrent() {
+    current_ = &main_;
+    if (held_.empty()) return;
+    if (cudaEventRecord(join_, side_->stream()) == cudaSuccess)
+      cudaStreamWaitEvent(main_.stream(), join_, 0);
+    cudaGetLastError();
+    std::vector<std::function<void()>> dropped;
+    dropped.swap(held_);
   }
 
   template <class T>
   void column_sums(int64_t rows, int cols, const T* x, float* out) {
-    void* partial = scratch_.get(gpu::column_sums_scratch_bytes(rows, cols));
-    gpu::column_sums(rows, cols, x, out, partial, stream_);
+    void* partial = scratch().get(gpu::column_sums_scratch_bytes(rows, cols));
+    gpu::column_sums(rows, cols, x, out, partial, stream());
   }
 
-  cudaStream_t stream_ = create_stream();
-  cudnnHandle_t cudnn_ = nullptr;
-  cublasHandle_t cublas_ = nullptr;
+  CudaLane main_{create_stream()};
+  std::unique_ptr<CudaLane> side_;  // made when concurrency is first turned on
+  CudaLane* current_ = &main_;      // ops are queued from one thread
+  cudaEvent_t fork_ = nullptr, join_ = nullptr;
+  bool concurrency_ = false;
+  // Work passed to run_concurrently and not yet joined: kept for the tensors it captured.
+  std::vector<std::function<void()>> held_;
   ConvPolicy conv_policy_;  // TF32 allowed, fastest algorithms; its tf32 also sets cuBLAS's math
-  DeviceScratch workspace_{stream_};  // cuDNN convolution workspace
-  DeviceScratch scratch_{stream_};    // partial sums of our reductions
-  CudnnConv conv_;
-  UploadStaging uploads_{stream_};
-  CudaDeviceTimer timer_{stream_};  // the profiler's (see cuda_backend_timer)
+  CudnnConv conv_;          // plans are shared by the lanes: they hold no handle or stream
+  UploadStaging uploads_{main_.stream()};
+  CudaDeviceTimer timer_{main_.stream()};  // the profiler's (see cuda_backend_timer)
 };
 
 CudaBackend& instance() {

@@ -1,7 +1,8 @@
 #pragma once
 // The CUDA backend: cuDNN for convolutions and the plain batch norm, cuBLAS for the linear layer,
 // our own kernels (kernels/cuda) for everything else, the fused batch norm + ReLU included, all
-// queued on one non-default stream.
+// queued on one non-default stream, except work passed to run_concurrently, which runs on a
+// second one (engine/cuda/cuda_lane.h).
 #include <cstddef>
 #include <string>
 

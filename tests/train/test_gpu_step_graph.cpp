@@ -8,7 +8,9 @@
 // Again with a target provider as the dynamic refinery's: a frozen teacher in eval mode labels
 // every batch, inside the recorded step. And evaluation and labeling passes (train/evaluate.h),
 // recorded and replayed, against the same passes run eagerly; and the first run again with bf16
-// activations (--precision bf16). Runs only where a GPU is usable.
+// activations (--precision bf16). And with concurrent weight gradients (Backend::set_concurrency:
+// each convolution's weight gradient on a second stream), eager and graphed, in float32 and bf16:
+// the same kernels on another stream, so the same bits as without. Runs only where a GPU is usable.
 #include <doctest/doctest.h>
 
 #include <cstdio>
@@ -166,4 +168,67 @@ TEST_CASE("recorded evaluation and labeling passes give the eager passes' result
   const data::SoftLabels got_logits = predict_logits(*model, loader, d.size(), graphs);
   CHECK(got_logits.values == want_logits.values);
   cuda_backend().set_deterministic(false);
+}
+
+namespace {
+
+void check_same(const Outcome& got, const Outcome& want) {
+  REQUIRE(got.history.size() == want.history.size());
+  for (size_t e = 0; e < want.history.size(); ++e) {
+    CAPTURE(e);
+    CHECK(got.history[e].train_loss == want.history[e].train_loss);
+    CHECK(got.history[e].train_accuracy == want.history[e].train_accuracy);
+    CHECK(got.history[e].val_loss == want.history[e].val_loss);
+  }
+  REQUIRE(got.state.size() == want.state.size());
+  for (size_t i = 0; i < want.state.size(); ++i) {
+    CAPTURE(i);
+    CHECK(got.state[i] == want.state[i]);
+  }
+}
+
+// Eager without concurrency is the baseline; eager and graphed with it must repeat it bitwise.
+// The backend is shared by the process: concurrency ends off whatever happens.
+void check_concurrent_training(DType activations) {
+  cuda_backend().set_allow_tf32(false);
+  cuda_backend().set_deterministic(true);
+  const Outcome plain = run_training(false, nullptr, activations);
+  struct Off {
+    ~Off() {
+      try {
+        cuda_backend().set_concurrency(false);
+      } catch (const std::exception& e) {
+        FAIL_CHECK("set_concurrency(false) threw: " << e.what());
+      }
+    }
+  } off;
+  cuda_backend().set_concurrency(true);
+  const Outcome eager = run_training(false, nullptr, activations);
+  CHECK(cuda_backend().concurrency());  // the training did not turn it off: it was exercised
+  const Outcome graphed = run_training(true, nullptr, activations);
+  CHECK(cuda_backend().concurrency());
+  REQUIRE(plain.history.size() == 3);
+  for (size_t e = 0; e < plain.history.size(); ++e)
+    std::printf("%s, epoch %zu: train loss plain %.9g, concurrent eager %.9g graphed %.9g\n",
+                activations == DType::BF16 ? "bf16" : "fp32", e + 1, plain.history[e].train_loss,
+                eager.history[e].train_loss, graphed.history[e].train_loss);
+  {
+    INFO("concurrent eager vs plain eager");
+    check_same(eager, plain);
+  }
+  {
+    INFO("concurrent graphed vs plain eager");
+    check_same(graphed, plain);
+  }
+  cuda_backend().set_deterministic(false);
+}
+
+}  // namespace
+
+TEST_CASE("concurrent weight gradients, eager and graphed, give the plain eager run's bits") {
+  check_concurrent_training(DType::F32);
+}
+
+TEST_CASE("with bf16 activations concurrent weight gradients give the plain run's bits too") {
+  check_concurrent_training(DType::BF16);
 }
