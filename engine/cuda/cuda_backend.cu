@@ -18,6 +18,7 @@
 #include "engine/cuda/cudnn_batchnorm.h"
 #include "engine/cuda/cudnn_check.h"
 #include "engine/cuda/cudnn_conv.h"
+#include "engine/cuda/single_tap_conv.h"
 #include "engine/cuda/cuda_device_timer.h"
 #include "engine/cuda/cuda_lane.h"
 #include "engine/cuda/device_scratch.h"
@@ -209,20 +210,30 @@ class CudaBackend final : public Backend {
     gpu::relu_backward(n, y, dy, dx, stream());
   }
 
-  // ---- convolution: cuDNN; the bias is a row broadcast / column sum over the NHWC output,
-  // which is a row-major [n*p*q, k] matrix ----
+  // ---- convolution: cuDNN, or cuBLAS where a single filter tap meets the input (a 1x1 input
+  // and output: engine/cuda/single_tap_conv.h); the bias is a row broadcast / column sum over the
+  // NHWC output, which is a row-major [n*p*q, k] matrix ----
   void conv2d_forward(const ConvGeom& g, const float* x, const float* w, const float* bias,
                       float* y) override {
-    conv_.forward(cudnn(), workspace(), g, conv_policy_, x, w, y);
+    if (g.single_tap())
+      single_tap_forward(cublas(), g, x, w, y);
+    else
+      conv_.forward(cudnn(), workspace(), g, conv_policy_, x, w, y);
     if (bias != nullptr) gpu::bias_add(int64_t(g.n) * g.p() * g.q(), g.k, bias, y, stream());
   }
   void conv2d_backward_data(const ConvGeom& g, const float* dy, const float* w,
                             float* dx) override {
-    conv_.backward_data(cudnn(), workspace(), g, conv_policy_, dy, w, dx);
+    if (g.single_tap())
+      single_tap_backward_data(cublas(), g, dy, w, dx);
+    else
+      conv_.backward_data(cudnn(), workspace(), g, conv_policy_, dy, w, dx);
   }
   void conv2d_backward_filter(const ConvGeom& g, const float* x, const float* dy, float* dw,
                               float* dbias) override {
-    if (dw != nullptr) conv_.backward_filter(cudnn(), workspace(), g, conv_policy_, x, dy, dw);
+    if (dw != nullptr && g.single_tap())
+      single_tap_backward_filter(cublas(), g, x, dy, dw);
+    else if (dw != nullptr)
+      conv_.backward_filter(cudnn(), workspace(), g, conv_policy_, x, dy, dw);
     if (dbias != nullptr) column_sums(int64_t(g.n) * g.p() * g.q(), g.k, dy, dbias);
   }
 
@@ -304,16 +315,25 @@ class CudaBackend final : public Backend {
   }
   void conv2d_forward(const ConvGeom& g, const BF16* x, const BF16* w, const float* bias,
                       BF16* y) override {
-    conv_.forward(cudnn(), workspace(), g, conv_policy_, x, w, y);
+    if (g.single_tap())
+      single_tap_forward(cublas(), g, x, w, y);
+    else
+      conv_.forward(cudnn(), workspace(), g, conv_policy_, x, w, y);
     if (bias != nullptr) gpu::bias_add(int64_t(g.n) * g.p() * g.q(), g.k, bias, y, stream());
   }
   void conv2d_backward_data(const ConvGeom& g, const BF16* dy, const BF16* w,
                             BF16* dx) override {
-    conv_.backward_data(cudnn(), workspace(), g, conv_policy_, dy, w, dx);
+    if (g.single_tap())
+      single_tap_backward_data(cublas(), g, dy, w, dx);
+    else
+      conv_.backward_data(cudnn(), workspace(), g, conv_policy_, dy, w, dx);
   }
   void conv2d_backward_filter(const ConvGeom& g, const BF16* x, const BF16* dy, BF16* dw,
                               float* dbias) override {
-    if (dw != nullptr) conv_.backward_filter(cudnn(), workspace(), g, conv_policy_, x, dy, dw);
+    if (dw != nullptr && g.single_tap())
+      single_tap_backward_filter(cublas(), g, x, dy, dw);
+    else if (dw != nullptr)
+      conv_.backward_filter(cudnn(), workspace(), g, conv_policy_, x, dy, dw);
     if (dbias != nullptr) column_sums(int64_t(g.n) * g.p() * g.q(), g.k, dy, dbias);
   }
   void batchnorm_forward_train(const BnGeom& g, const BF16* x, const float* gamma,
