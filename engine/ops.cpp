@@ -173,6 +173,17 @@ Variable conv2d(const Variable& x, const Variable& w, const Variable& bias, int 
   return Variable::from_op(
       y, {x, w, bias}, [geom, filter](std::vector<Variable>& in, const Tensor& g) {
         Backend& be = g.backend();
+        // The data gradient first: the rest of the pass waits for it.
+        if (in[0].requires_grad()) {
+          Tensor dx = empty_like(in[0].value());
+          {
+            const Prof p(Op::conv2d_backward_data, g.device());
+            by_dtype(g.dtype(), [&]<class T>() {
+              be.conv2d_backward_data(geom, g.data_as<T>(), filter.data_as<T>(), dx.data_as<T>());
+            });
+          }
+          in[0].add_grad(dx);
+        }
         const bool want_w = in[1].requires_grad(), want_b = in[2].requires_grad();
         if (want_w || want_b) {
           // The filter's and bias' gradients: by value, what the work reads (it may run later).
@@ -208,16 +219,6 @@ Variable conv2d(const Variable& x, const Variable& w, const Variable& bias, int 
             be.run_concurrently(std::move(filter_grads));
           else
             filter_grads();
-        }
-        if (in[0].requires_grad()) {
-          Tensor dx = empty_like(in[0].value());
-          {
-            const Prof p(Op::conv2d_backward_data, g.device());
-            by_dtype(g.dtype(), [&]<class T>() {
-              be.conv2d_backward_data(geom, g.data_as<T>(), filter.data_as<T>(), dx.data_as<T>());
-            });
-          }
-          in[0].add_grad(dx);
         }
       });
 }
