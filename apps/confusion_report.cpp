@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <iomanip>
 #include <sstream>
 
 #include "apps/svg_plot.h"
@@ -53,21 +54,12 @@ std::string confusion_table(const train::ConfusionMatrix& m, const std::vector<s
   const int cw = std::max(int(std::to_string(largest).size()), int(std::to_string(m.classes() - 1).size())) + 1;
   const int w = std::max(int(name_width(names, 0)) + 3, 17);  // "true \ predicted" and a space
   std::ostringstream out;
-  char cell[64];
-  std::snprintf(cell, sizeof cell, "%-*s", w, "true \\ predicted");
-  out << cell;
-  for (int p = 0; p < m.classes(); ++p) {
-    std::snprintf(cell, sizeof cell, "%*d", cw, p);
-    out << cell;
-  }
+  out << std::left << std::setw(w) << "true \\ predicted" << std::right;
+  for (int p = 0; p < m.classes(); ++p) out << std::setw(cw) << p;
   out << '\n';
   for (int t = 0; t < m.classes(); ++t) {
-    std::snprintf(cell, sizeof cell, "%-*s", w, (std::to_string(t) + " " + names[size_t(t)]).c_str());
-    out << cell;
-    for (int p = 0; p < m.classes(); ++p) {
-      std::snprintf(cell, sizeof cell, "%*lld", cw, static_cast<long long>(m.at(t, p)));
-      out << cell;
-    }
+    out << std::left << std::setw(w) << (std::to_string(t) + " " + names[size_t(t)]) << std::right;
+    for (int p = 0; p < m.classes(); ++p) out << std::setw(cw) << m.at(t, p);
     out << '\n';
   }
   return out.str();
