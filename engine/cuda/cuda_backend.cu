@@ -4,6 +4,7 @@
 #include <cuda_runtime.h>
 #include <cudnn.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <functional>
@@ -163,7 +164,9 @@ class CudaBackend final : public Backend {
       work();
       return;
     }
-    held_.reserve(held_.size() + 1);  // so that keeping `work` below cannot throw
+    // Room first, so that keeping `work` below cannot throw (grown geometrically: a backward
+    // pass passes a few hundred).
+    if (held_.size() == held_.capacity()) held_.reserve(std::max<size_t>(64, 2 * held_.size()));
     RF_CUDA_CHECK(cudaEventRecord(fork_, main_.stream()));
     RF_CUDA_CHECK(cudaStreamWaitEvent(side_->stream(), fork_, 0));
     current_ = side_.get();
