@@ -159,7 +159,7 @@ const std::vector<Flag>& flags() {
        [](Options& o, const std::string& v) { o.data_on_device = parse_choice("--data-on-device", v, {"auto", "on", "off"}); }},
       {"--cuda-graphs", "auto|on|off", "GPU: record each training step (with the dynamic refinery's labeling), each batch of precise batch-norm statistics and each batch of evaluation and labeling once as a CUDA graph and replay it (one launch instead of hundreds; per-epoch results unchanged); auto: on when training on a GPU (default: auto)",
        [](Options& o, const std::string& v) { o.cuda_graphs = parse_choice("--cuda-graphs", v, {"auto", "on", "off"}); }},
-      {"--concurrent-backward", "on|off", "GPU: each convolution's weight gradient runs on a second CUDA stream alongside the backward pass's data gradients (same results bitwise); refused on the CPU, where it gains nothing (default: off until measured faster)",
+      {"--concurrent-backward", "on|off", "GPU: each convolution's weight gradient runs on a second CUDA stream alongside the backward pass's data gradients (the same arithmetic: bitwise the same results under --deterministic); refused on the CPU, where it gains nothing (default: off until measured faster)",
        [](Options& o, const std::string& v) { o.concurrent_backward = parse_choice("--concurrent-backward", v, {"on", "off"}); }},
       {"--out", "DIR", "parent of the run directory <timestamp>-<dataset>-<refine> (default: runs)",
        [](Options& o, const std::string& v) { o.out = v; }},
