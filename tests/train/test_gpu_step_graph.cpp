@@ -116,6 +116,26 @@ TEST_CASE("a frozen teacher's targets, recorded inside the step, replay bitwise 
   cuda_backend().set_deterministic(false);
 }
 
+namespace {
+
+// Losses, accuracies and the final state (parameters and running statistics), bit for bit.
+void check_same(const Outcome& got, const Outcome& want) {
+  REQUIRE(got.history.size() == want.history.size());
+  for (size_t e = 0; e < want.history.size(); ++e) {
+    CAPTURE(e);
+    CHECK(got.history[e].train_loss == want.history[e].train_loss);
+    CHECK(got.history[e].train_accuracy == want.history[e].train_accuracy);
+    CHECK(got.history[e].val_loss == want.history[e].val_loss);
+  }
+  REQUIRE(got.state.size() == want.state.size());
+  for (size_t i = 0; i < want.state.size(); ++i) {
+    CAPTURE(i);
+    CHECK(got.state[i] == want.state[i]);
+  }
+}
+
+}  // namespace
+
 TEST_CASE("with bf16 activations (--precision bf16) graph replay is bitwise the eager run too") {
   cuda_backend().set_allow_tf32(false);
   cuda_backend().set_deterministic(true);
@@ -123,16 +143,7 @@ TEST_CASE("with bf16 activations (--precision bf16) graph replay is bitwise the 
   const Outcome eager = run_training(false, nullptr, DType::BF16), graphed = run_training(true, nullptr, DType::BF16);
   REQUIRE(eager.history.size() == 3);
   CHECK(eager.history[0].train_loss != fp32.history[0].train_loss);  // bf16 really was used
-  for (size_t e = 0; e < eager.history.size(); ++e) {
-    CAPTURE(e);
-    CHECK(graphed.history[e].train_loss == eager.history[e].train_loss);
-    CHECK(graphed.history[e].val_loss == eager.history[e].val_loss);
-  }
-  REQUIRE(graphed.state.size() == eager.state.size());
-  for (size_t i = 0; i < eager.state.size(); ++i) {
-    CAPTURE(i);
-    CHECK(graphed.state[i] == eager.state[i]);
-  }
+  check_same(graphed, eager);
   cuda_backend().set_deterministic(false);
 }
 
@@ -171,21 +182,6 @@ TEST_CASE("recorded evaluation and labeling passes give the eager passes' result
 }
 
 namespace {
-
-void check_same(const Outcome& got, const Outcome& want) {
-  REQUIRE(got.history.size() == want.history.size());
-  for (size_t e = 0; e < want.history.size(); ++e) {
-    CAPTURE(e);
-    CHECK(got.history[e].train_loss == want.history[e].train_loss);
-    CHECK(got.history[e].train_accuracy == want.history[e].train_accuracy);
-    CHECK(got.history[e].val_loss == want.history[e].val_loss);
-  }
-  REQUIRE(got.state.size() == want.state.size());
-  for (size_t i = 0; i < want.state.size(); ++i) {
-    CAPTURE(i);
-    CHECK(got.state[i] == want.state[i]);
-  }
-}
 
 // Eager without concurrency is the baseline; eager and graphed with it must repeat it bitwise.
 // The backend is shared by the process: concurrency ends off whatever happens.
