@@ -73,13 +73,15 @@ void Backend::batchnorm_relu_forward_eval(const BnGeom& g, const float* x, const
 void Backend::batchnorm_relu_backward(const BnGeom& g, const float* x, const float* y,
                                       const float* dy, const float* gamma, const float* save_mean,
                                       const float* save_invstd, float eps, float* dx,
-                                      float* dresidual, float* dgamma, float* dbeta) {
+                                      float* dresidual, float* dgamma, float* dbeta,
+                                      bool accumulate) {
   const int64_t n = g.rows() * g.c;
   // The masked gradient needs a buffer of its own when there is no residual to hold it (the
   // plain backward's dy and dx must not alias).
   float* masked = dresidual ? dresidual : static_cast<float*>(allocate(sizeof(float) * n));
   relu_backward(n, y, dy, masked);
-  batchnorm_backward(g, x, masked, gamma, save_mean, save_invstd, eps, dx, dgamma, dbeta);
+  batchnorm_backward(g, x, masked, gamma, save_mean, save_invstd, eps, dx, dgamma, dbeta,
+                     accumulate);
   if (!dresidual) deallocate(masked);
 }
 

@@ -96,14 +96,19 @@ class Backend {
   // dx = dy where the ReLU's output y > 0, else 0.
   virtual void relu_backward(int64_t n, const float* y, const float* dy, float* dx) = 0;
 
+  // Parameter gradients (a filter's dw and dbias, a batch norm's dgamma and dbeta, a linear
+  // layer's dw and db) are overwritten, or with `accumulate` added to what their buffers hold: an
+  // op adds a leaf's gradient straight into the optimizer's flat gradient buffer
+  // (Variable::grad_buffer) instead of writing a new tensor and summing it in after.
+
   // ---- convolution (NHWC activations, KRSC filters, optional bias of size k) ----
   virtual void conv2d_forward(const ConvGeom& g, const float* x, const float* w, const float* bias,
                               float* y) = 0;
   virtual void conv2d_backward_data(const ConvGeom& g, const float* dy, const float* w,
                                     float* dx) = 0;
-  // dw (and dbias when not null) are overwritten, not accumulated.
+  // dbias may be null.
   virtual void conv2d_backward_filter(const ConvGeom& g, const float* x, const float* dy,
-                                      float* dw, float* dbias) = 0;
+                                      float* dw, float* dbias, bool accumulate) = 0;
 
   // ---- batch norm over an NHWC tensor of geometry g (per-channel statistics over n*h*w) ----
   // Training: normalizes with the batch statistics (biased variance), updates the running
@@ -116,11 +121,12 @@ class Backend {
   virtual void batchnorm_forward_eval(const BnGeom& g, const float* x, const float* gamma,
                                       const float* beta, const float* running_mean,
                                       const float* running_var, float eps, float* y) = 0;
-  // dx, dgamma, dbeta are overwritten. `eps` is the forward's (cuDNN asks for the same value).
+  // dx is overwritten; dgamma and dbeta as `accumulate` says. `eps` is the forward's (cuDNN asks
+  // for the same value).
   virtual void batchnorm_backward(const BnGeom& g, const float* x, const float* dy,
                                   const float* gamma, const float* save_mean,
                                   const float* save_invstd, float eps, float* dx, float* dgamma,
-                                  float* dbeta) = 0;
+                                  float* dbeta, bool accumulate) = 0;
 
   // The ResNet epilogue fused in: y = relu(bn(x) + residual), residual may be null (then
   // y = relu(bn(x))). Same statistics and saved values as the plain forwards above. The
@@ -140,7 +146,8 @@ class Backend {
   virtual void batchnorm_relu_backward(const BnGeom& g, const float* x, const float* y,
                                        const float* dy, const float* gamma,
                                        const float* save_mean, const float* save_invstd, float eps,
-                                       float* dx, float* dresidual, float* dgamma, float* dbeta);
+                                       float* dx, float* dresidual, float* dgamma, float* dbeta,
+                                       bool accumulate);
 
   // ---- pooling ----
   virtual void maxpool_forward(const PoolGeom& g, const float* x, float* y) = 0;
@@ -165,10 +172,11 @@ class Backend {
                               BF16* y) = 0;
   virtual void conv2d_backward_data(const ConvGeom& g, const BF16* dy, const BF16* w,
                                     BF16* dx) = 0;
-  // dw is bf16 (a bf16 copy of the float32 weights was convolved; the cast's gradient widens it
-  // into the float32 gradient); dbias, when not null, is float32, summed from the bf16 dy.
-  virtual void conv2d_backward_filter(const ConvGeom& g, const BF16* x, const BF16* dy, BF16* dw,
-                                      float* dbias) = 0;
+  // dw is the gradient of the float32 filter whose bf16 rounding was convolved: the float32 sums
+  // rounded to bf16 (as cuDNN stores them), then widened. dbias, when not null, is summed from the
+  // bf16 dy.
+  virtual void conv2d_backward_filter(const ConvGeom& g, const BF16* x, const BF16* dy, float* dw,
+                                      float* dbias, bool accumulate) = 0;
   virtual void batchnorm_forward_train(const BnGeom& g, const BF16* x, const float* gamma,
                                        const float* beta, float eps, float momentum,
                                        float* running_mean, float* running_var, BF16* y,
@@ -179,7 +187,7 @@ class Backend {
   virtual void batchnorm_backward(const BnGeom& g, const BF16* x, const BF16* dy,
                                   const float* gamma, const float* save_mean,
                                   const float* save_invstd, float eps, BF16* dx, float* dgamma,
-                                  float* dbeta) = 0;
+                                  float* dbeta, bool accumulate) = 0;
   virtual void batchnorm_relu_forward_train(const BnGeom& g, const BF16* x, const BF16* residual,
                                             const float* gamma, const float* beta, float eps,
                                             float momentum, float* running_mean,
@@ -192,7 +200,8 @@ class Backend {
   virtual void batchnorm_relu_backward(const BnGeom& g, const BF16* x, const BF16* y,
                                        const BF16* dy, const float* gamma,
                                        const float* save_mean, const float* save_invstd, float eps,
-                                       BF16* dx, BF16* dresidual, float* dgamma, float* dbeta) = 0;
+                                       BF16* dx, BF16* dresidual, float* dgamma, float* dbeta,
+                                       bool accumulate) = 0;
   virtual void maxpool_forward(const PoolGeom& g, const BF16* x, BF16* y) = 0;
   virtual void maxpool_backward(const PoolGeom& g, const BF16* x, const BF16* dy, BF16* dx) = 0;
   // Pooled features leave bf16: y (and so dy) are float32, the mean summed in float32.
@@ -202,9 +211,10 @@ class Backend {
   // ---- linear: y[n,out] = x[n,in] * w[out,in]^T + b[out] (b may be null) ----
   virtual void linear_forward(int n, int in, int out, const float* x, const float* w,
                               const float* b, float* y) = 0;
-  // dx, dw, db are overwritten; any of them may be null when not needed.
+  // dx is overwritten, dw and db as `accumulate` says; any of them may be null when not needed.
   virtual void linear_backward(int n, int in, int out, const float* x, const float* w,
-                               const float* dy, float* dx, float* dw, float* db) = 0;
+                               const float* dy, float* dx, float* dw, float* db,
+                               bool accumulate) = 0;
 
   // ---- softmax and the fused soft-label cross-entropy, rows of `cols` classes ----
   virtual void softmax_forward(int64_t rows, int cols, const float* x, float* y) = 0;
