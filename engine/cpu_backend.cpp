@@ -57,6 +57,25 @@ class Rounded {
   std::vector<float> v_;
 };
 
+// A parameter gradient's destination: with `accumulate`, the kernel writes a working copy that is
+// added to dst when it goes (the sum rounded once, as an add of a separate gradient would be);
+// without, the kernel writes dst itself. Null stays null.
+class Accumulated {
+ public:
+  Accumulated(int64_t n, float* dst, bool accumulate)
+      : dst_(dst), v_(dst && accumulate ? size_t(n) : 0) {}
+  ~Accumulated() {
+    if (!v_.empty()) cpu::add(int64_t(v_.size()), dst_, v_.data(), dst_);
+  }
+  Accumulated(const Accumulated&) = delete;
+  Accumulated& operator=(const Accumulated&) = delete;
+  float* data() { return v_.empty() ? dst_ : v_.data(); }
+
+ private:
+  float* dst_;
+  std::vector<float> v_;
+};
+
 // Tensors are malloc'd and freed every step, in the same sizes every step. glibc serves large
 // blocks with mmap and gives freed ones back to the kernel under thresholds it adapts as it goes,
 // so whether a step's activations land in fresh pages (a page fault and a zeroed page per 4 KB on
@@ -156,11 +175,12 @@ class CpuBackend final : public Backend {
       conv_.backward_data(g, dy, w, dx);
   }
   void conv2d_backward_filter(const ConvGeom& g, const float* x, const float* dy, float* dw,
-                              float* dbias) override {
+                              float* dbias, bool accumulate) override {
+    Accumulated w_out(g.w_size(), dw, accumulate), b_out(g.k, dbias, accumulate);
     if (g.single_tap())
-      cpu::single_tap_backward_filter(g, x, dy, dw, dbias);
+      cpu::single_tap_backward_filter(g, x, dy, w_out.data(), b_out.data());
     else
-      conv_.backward_filter(g, x, dy, dw, dbias);
+      conv_.backward_filter(g, x, dy, w_out.data(), b_out.data());
   }
 
   // The statistics are per channel over all n*h*w positions: the kernels see a [rows, c] matrix.
@@ -180,9 +200,9 @@ class CpuBackend final : public Backend {
   // eps is already folded into save_invstd.
   void batchnorm_backward(const BnGeom& g, const float* x, const float* dy, const float* gamma,
                           const float* save_mean, const float* save_invstd, float /*eps*/,
-                          float* dx, float* dgamma, float* dbeta) override {
+                          float* dx, float* dgamma, float* dbeta, bool accumulate) override {
     cpu::batchnorm_backward(g.rows(), g.c, x, nullptr, dy, gamma, save_mean, save_invstd, dx,
-                            nullptr, dgamma, dbeta);
+                            nullptr, dgamma, dbeta, accumulate);
   }
   void batchnorm_relu_forward_train(const BnGeom& g, const float* x, const float* residual,
                                     const float* gamma, const float* beta, float eps,
@@ -201,9 +221,10 @@ class CpuBackend final : public Backend {
   void batchnorm_relu_backward(const BnGeom& g, const float* x, const float* y, const float* dy,
                                const float* gamma, const float* save_mean,
                                const float* save_invstd, float /*eps*/, float* dx,
-                               float* dresidual, float* dgamma, float* dbeta) override {
+                               float* dresidual, float* dgamma, float* dbeta,
+                               bool accumulate) override {
     cpu::batchnorm_backward(g.rows(), g.c, x, y, dy, gamma, save_mean, save_invstd, dx,
-                            dresidual, dgamma, dbeta);
+                            dresidual, dgamma, dbeta, accumulate);
   }
 
   void maxpool_forward(const PoolGeom& g, const float* x, float* y) override {
@@ -251,11 +272,17 @@ class CpuBackend final : public Backend {
     Rounded out(g.x_size(), dx);
     conv2d_backward_data(g, dyv.data(), wv.data(), out.data());
   }
-  void conv2d_backward_filter(const ConvGeom& g, const BF16* x, const BF16* dy, BF16* dw,
-                              float* dbias) override {
+  void conv2d_backward_filter(const ConvGeom& g, const BF16* x, const BF16* dy, float* dw,
+                              float* dbias, bool accumulate) override {
     const std::vector<float> xv = widened(g.x_size(), x), dyv = widened(g.y_size(), dy);
-    Rounded out(g.w_size(), dw);
-    conv2d_backward_filter(g, xv.data(), dyv.data(), out.data(), dbias);
+    // The float32 sums (zeros before, so that accumulating into them, as dbias wants, writes them)
+    // are stored as cuDNN stores a bf16 filter's gradient, rounded to bf16, then widened.
+    std::vector<float> sums(size_t(g.w_size()));
+    conv2d_backward_filter(g, xv.data(), dyv.data(), sums.data(), dbias, accumulate);
+    std::vector<BF16> rounded(sums.size());
+    cpu::round_to_bf16(g.w_size(), sums.data(), rounded.data());
+    Accumulated w_out(g.w_size(), dw, accumulate);
+    cpu::widen(g.w_size(), rounded.data(), w_out.data());
   }
   void batchnorm_forward_train(const BnGeom& g, const BF16* x, const float* gamma,
                                const float* beta, float eps, float momentum, float* running_mean,
@@ -271,8 +298,9 @@ class CpuBackend final : public Backend {
   }
   void batchnorm_backward(const BnGeom& g, const BF16* x, const BF16* dy, const float* gamma,
                           const float* save_mean, const float* save_invstd, float /*eps*/, BF16* dx,
-                          float* dgamma, float* dbeta) override {
-    batchnorm_relu_grad(g, x, nullptr, dy, gamma, save_mean, save_invstd, dx, nullptr, dgamma, dbeta);
+                          float* dgamma, float* dbeta, bool accumulate) override {
+    batchnorm_relu_grad(g, x, nullptr, dy, gamma, save_mean, save_invstd, dx, nullptr, dgamma, dbeta,
+                        accumulate);
   }
   void batchnorm_relu_forward_train(const BnGeom& g, const BF16* x, const BF16* residual,
                                     const float* gamma, const float* beta, float eps, float momentum,
@@ -289,8 +317,9 @@ class CpuBackend final : public Backend {
   void batchnorm_relu_backward(const BnGeom& g, const BF16* x, const BF16* y, const BF16* dy,
                                const float* gamma, const float* save_mean, const float* save_invstd,
                                float /*eps*/, BF16* dx, BF16* dresidual, float* dgamma,
-                               float* dbeta) override {
-    batchnorm_relu_grad(g, x, y, dy, gamma, save_mean, save_invstd, dx, dresidual, dgamma, dbeta);
+                               float* dbeta, bool accumulate) override {
+    batchnorm_relu_grad(g, x, y, dy, gamma, save_mean, save_invstd, dx, dresidual, dgamma, dbeta,
+                        accumulate);
   }
   void maxpool_forward(const PoolGeom& g, const BF16* x, BF16* y) override {
     const std::vector<float> xv = widened(g.x_size(), x);
@@ -316,8 +345,9 @@ class CpuBackend final : public Backend {
     cpu::linear_forward(n, in, out, x, w, b, y);
   }
   void linear_backward(int n, int in, int out, const float* x, const float* w, const float* dy,
-                       float* dx, float* dw, float* db) override {
-    cpu::linear_backward(n, in, out, x, w, dy, dx, dw, db);
+                       float* dx, float* dw, float* db, bool accumulate) override {
+    Accumulated w_out(int64_t(in) * out, dw, accumulate), b_out(out, db, accumulate);
+    cpu::linear_backward(n, in, out, x, w, dy, dx, w_out.data(), b_out.data());
   }
 
   void softmax_forward(int64_t rows, int cols, const float* x, float* y) override {
@@ -384,12 +414,13 @@ class CpuBackend final : public Backend {
   }
   void batchnorm_relu_grad(const BnGeom& g, const BF16* x, const BF16* y, const BF16* dy,
                            const float* gamma, const float* save_mean, const float* save_invstd,
-                           BF16* dx, BF16* dresidual, float* dgamma, float* dbeta) {
+                           BF16* dx, BF16* dresidual, float* dgamma, float* dbeta,
+                           bool accumulate) {
     const int64_t n = g.rows() * g.c;
     const std::vector<float> xv = widened(n, x), yv = widened(n, y), dyv = widened(n, dy);
     Rounded dx_out(n, dx), dres_out(n, dresidual);
     cpu::batchnorm_backward(g.rows(), g.c, xv.data(), ptr(yv), dyv.data(), gamma, save_mean, save_invstd,
-                            dx_out.data(), dres_out.data(), dgamma, dbeta);
+                            dx_out.data(), dres_out.data(), dgamma, dbeta, accumulate);
   }
 
   OnednnConv conv_;

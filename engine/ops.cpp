@@ -30,6 +30,39 @@ const T* data_or_null(const Variable& v) {
   return v.defined() ? v.value().data_as<T>() : nullptr;
 }
 
+// Where one backend call writes an op's parameter gradients (engine/backend.h, `accumulate`):
+// added straight into the parameters' bound gradient buffers when every gradient the call
+// writes has one and `in_place` (the call runs where add_grad would sum them:
+// Variable::grad_buffer), else into new tensors that hand_over() passes to add_grad. written[i]:
+// the call writes params[i]'s gradient even when nobody wants it.
+class ParamGrads {
+ public:
+  ParamGrads(std::vector<Variable> params, const std::vector<bool>& written, bool in_place)
+      : params_(std::move(params)), out_(params_.size()) {
+    accumulate_ = in_place;
+    for (size_t i = 0; i < params_.size(); ++i)
+      if (writes(i, written)) accumulate_ = accumulate_ && params_[i].grad_buffer().defined();
+    for (size_t i = 0; i < params_.size(); ++i)
+      if (writes(i, written))
+        out_[i] = accumulate_ ? params_[i].grad_buffer() : empty_like(params_[i].value());
+  }
+  bool accumulate() const { return accumulate_; }
+  float* data(size_t i) { return out_[i].defined() ? out_[i].data() : nullptr; }
+  void hand_over() {
+    if (accumulate_) return;
+    for (size_t i = 0; i < params_.size(); ++i)
+      if (params_[i].requires_grad()) params_[i].add_grad(out_[i]);
+  }
+
+ private:
+  bool writes(size_t i, const std::vector<bool>& written) const {
+    return params_[i].requires_grad() || (params_[i].defined() && written[i]);
+  }
+  std::vector<Variable> params_;
+  std::vector<Tensor> out_;
+  bool accumulate_ = false;
+};
+
 void check_same_dtype(const Tensor& a, const Tensor& b, const char* op) {
   RF_CHECK(a.dtype() == b.dtype(),
            op << ": inputs of " << dtype_name(a.dtype()) << " and " << dtype_name(b.dtype()));
@@ -134,10 +167,11 @@ Variable conv2d(const Variable& x, const Variable& w, const Variable& bias, int 
   check_same_device(x, w, "conv2d");
   const Tensor& xv = x.value();
   const Tensor& wv = w.value();
-  // A bf16 input convolves a bf16 rounding of a float32 filter (mixed precision's master weights);
-  // any other pairing of types is an error.
-  const bool round_filter = xv.dtype() == DType::BF16 && wv.dtype() == DType::F32;
-  if (!round_filter) check_same_dtype(xv, wv, "conv2d");
+  // Filters are float32; a bf16 input convolves the filter's bf16 rounding (mixed precision's
+  // master weights).
+  RF_CHECK(wv.dtype() == DType::F32, "conv2d: a " << dtype_name(wv.dtype())
+                                                  << " filter (filters are float32)");
+  const bool round_filter = xv.dtype() == DType::BF16;
   const Shape& xs = x.shape();
   const Shape& ws = w.shape();
   RF_CHECK(ws[3] == xs[3], "conv2d: filter " << shape_str(ws) << " expects " << ws[3]
@@ -187,29 +221,18 @@ Variable conv2d(const Variable& x, const Variable& w, const Variable& bias, int 
         const bool want_w = in[1].requires_grad(), want_b = in[2].requires_grad();
         if (want_w || want_b) {
           // The filter's and bias' gradients: by value, what the work reads (it may run later).
-          auto filter_grads = [geom, x = in[0].value(), g, filter, w = in[1], b = in[2], want_w,
-                               want_b]() mutable {
-            Backend& be = g.backend();
-            Tensor dw = empty_like(filter);  // backends write it even when only the bias is wanted
-            Tensor db = want_b ? empty_like(b.value()) : Tensor();
+          auto filter_grads = [geom, x = in[0].value(), g, w = in[1], b = in[2]] {
+            // The backend writes dw even when only the bias' gradient is wanted.
+            ParamGrads grads({w, b}, {true, false}, true);
             {
               const Prof p(Op::conv2d_backward_filter, g.device());
               by_dtype(g.dtype(), [&]<class T>() {
-                be.conv2d_backward_filter(geom, x.data_as<T>(), g.data_as<T>(),
-                                          dw.data_as<T>(),
-                                          want_b ? db.data() : nullptr);
+                g.backend().conv2d_backward_filter(geom, x.data_as<T>(), g.data_as<T>(),
+                                                   grads.data(0), grads.data(1),
+                                                   grads.accumulate());
               });
             }
-            if (want_w && dw.dtype() != w.value().dtype()) {  // widen into the float32 filter's
-              Tensor wide = Tensor::empty(dw.shape(), dw.device(), DType::F32);
-              {
-                const Prof p(Op::cast, g.device());
-                be.cast(dw.numel(), dw.data_bf16(), wide.data());
-              }
-              dw = wide;
-            }
-            if (want_w) w.add_grad(dw);
-            if (want_b) b.add_grad(db);
+            grads.hand_over();
           };
           // Gradients that end in parameters are read by nothing later in the pass: they run
           // alongside the data gradients (Backend::run_concurrently), unless an op made the
@@ -303,28 +326,29 @@ Variable batchnorm_op(const Variable& x, const Variable& gamma, const Variable& 
       y, std::move(inputs),
       [geom, eps, save_mean, save_invstd, relu_y](std::vector<Variable>& in, const Tensor& g) {
         const Tensor& xv = in[0].value();
+        Backend& be = g.backend();
         Tensor dx = empty_like(xv);
-        Tensor dgamma = empty_like(in[1].value());
-        Tensor dbeta = empty_like(in[2].value());
+        // Written here, on the backward pass's own lane: in place only without concurrent work.
+        ParamGrads grads({in[1], in[2]}, {true, true}, !be.concurrency());
         const bool want_residual = in.size() > 3 && in[3].requires_grad();
         Tensor dres = want_residual ? empty_like(xv) : Tensor();
         {
           const Prof p(Op::batchnorm_backward, g.device());
           by_dtype(xv.dtype(), [&]<class T>() {
             if (relu_y.defined())
-              g.backend().batchnorm_relu_backward(
-                  geom, xv.data_as<T>(), relu_y.data_as<T>(), g.data_as<T>(), in[1].value().data(),
-                  save_mean.data(), save_invstd.data(), eps, dx.data_as<T>(),
-                  want_residual ? dres.data_as<T>() : nullptr, dgamma.data(), dbeta.data());
+              be.batchnorm_relu_backward(geom, xv.data_as<T>(), relu_y.data_as<T>(),
+                                         g.data_as<T>(), in[1].value().data(), save_mean.data(),
+                                         save_invstd.data(), eps, dx.data_as<T>(),
+                                         want_residual ? dres.data_as<T>() : nullptr,
+                                         grads.data(0), grads.data(1), grads.accumulate());
             else
-              g.backend().batchnorm_backward(geom, xv.data_as<T>(), g.data_as<T>(), in[1].value().data(),
-                                             save_mean.data(), save_invstd.data(), eps,
-                                             dx.data_as<T>(), dgamma.data(), dbeta.data());
+              be.batchnorm_backward(geom, xv.data_as<T>(), g.data_as<T>(), in[1].value().data(),
+                                    save_mean.data(), save_invstd.data(), eps, dx.data_as<T>(),
+                                    grads.data(0), grads.data(1), grads.accumulate());
           });
         }
         if (in[0].requires_grad()) in[0].add_grad(dx);
-        if (in[1].requires_grad()) in[1].add_grad(dgamma);
-        if (in[2].requires_grad()) in[2].add_grad(dbeta);
+        grads.hand_over();
         if (want_residual) in[3].add_grad(dres);
       });
 }
@@ -421,19 +445,18 @@ Variable linear(const Variable& x, const Variable& w, const Variable& b) {
                                        b.defined() ? b.value().data() : nullptr, y.data());
   }
   return Variable::from_op(y, {x, w, b}, [n, in, out](std::vector<Variable>& v, const Tensor& g) {
+    Backend& be = g.backend();
     Tensor dx = v[0].requires_grad() ? empty_like(v[0].value()) : Tensor();
-    Tensor dw = v[1].requires_grad() ? empty_like(v[1].value()) : Tensor();
-    Tensor db = v[2].requires_grad() ? empty_like(v[2].value()) : Tensor();
+    // Written here, on the backward pass's own lane: in place only without concurrent work.
+    ParamGrads grads({v[1], v[2]}, {false, false}, !be.concurrency());
     {
       const Prof p(Op::linear_backward, g.device());
-      g.backend().linear_backward(n, in, out, v[0].value().data(), v[1].value().data(),
-                                  g.data(), dx.defined() ? dx.data() : nullptr,
-                                  dw.defined() ? dw.data() : nullptr,
-                                  db.defined() ? db.data() : nullptr);
+      be.linear_backward(n, in, out, v[0].value().data(), v[1].value().data(), g.data(),
+                         dx.defined() ? dx.data() : nullptr, grads.data(0), grads.data(1),
+                         grads.accumulate());
     }
     if (dx.defined()) v[0].add_grad(dx);
-    if (dw.defined()) v[1].add_grad(dw);
-    if (db.defined()) v[2].add_grad(db);
+    grads.hand_over();
   });
 }
 

@@ -97,6 +97,11 @@ void Variable::bind_grad_buffer(const Tensor& buffer) {
   node_->grad_in_buffer = true;
 }
 
+const Tensor& Variable::grad_buffer() const {
+  static const Tensor none;
+  return defined() && node_->grad_in_buffer ? node_->grad : none;
+}
+
 void Variable::rebind_value(const Tensor& value) {
   RF_CHECK(value.shape() == node_->value.shape(), "rebinding a value of shape "
                                                       << shape_str(node_->value.shape())

@@ -42,6 +42,11 @@ class Variable {
   // Gradients of this leaf accumulate in place into `buffer` (a view of a model's flat gradient),
   // so that one fused optimizer step can update every parameter.
   void bind_grad_buffer(const Tensor& buffer);
+  // The bound buffer of a leaf (undefined for any other Variable). An op may add the leaf's
+  // gradient straight into it (a backend call with `accumulate`) instead of add_grad: one write
+  // instead of a new tensor, a write and a sum. It must add from where add_grad would: from
+  // within concurrent work, or with the backend's concurrency off.
+  const Tensor& grad_buffer() const;
   // Points this leaf at another tensor of the same shape (used when parameters are repacked).
   void rebind_value(const Tensor& value);
   void clear_grad();

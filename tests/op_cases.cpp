@@ -369,6 +369,23 @@ OpCase with_fd_step(OpCase c, double step) {
   return c;
 }
 
+// The case with `params` as a model's parameters (OpCase::accumulated): their gradients are added
+// into what their buffers hold. The plain case is the one gradient-checked.
+OpCase accumulated(OpCase c, std::vector<size_t> params) {
+  c.shape += " (parameter gradients accumulated)";
+  c.reference = [r = std::move(c.reference), params](const std::vector<Vec>& in, const Vec& dy) {
+    RefOut out = r(in, dy);
+    for (size_t i : params) {
+      const std::vector<float> prior = accumulated_prior(int64_t(out.grads[i].size()), i);
+      for (size_t j = 0; j < prior.size(); ++j) out.grads[i][j] += prior[j];
+    }
+    return out;
+  };
+  c.accumulated = std::move(params);
+  c.gradcheck = false;
+  return c;
+}
+
 // A real-size case: compared across backends and with the naive reference, never differenced.
 OpCase real_size(OpCase c) {
   c.gradcheck = false;
@@ -425,13 +442,17 @@ OpCase bf16_twin(OpCase c, const std::vector<size_t>& bf16_inputs, int roundings
   return c;
 }
 
-// x and w bf16, bias float32. Every output and gradient is rounded once, except the forward with a
-// bias: the convolution is stored in bf16, then the bias is added and the sum rounded again (two
-// errors, of the convolution's and of the sum's size: both the output's for these inputs; the
-// order of the two: bf16_conv_bias_mismatches).
+// x bf16; the filter and bias float32, the filter's values bf16 numbers (the op convolves its
+// filter's bf16 rounding, which is then the filter itself, as the reference sees it). Every output
+// and gradient is rounded once, except the forward with a bias: the convolution is stored in
+// bf16, then the bias is added and the sum rounded again (two errors, of the convolution's and of
+// the sum's size: both the output's for these inputs; the order of the two:
+// bf16_conv_bias_mismatches).
 OpCase bf16_conv_case(int n, int h, int w, int c, int k, int r, int stride, int pad, bool bias,
                       const std::string& what) {
-  return bf16_twin(conv_case(n, h, w, c, k, r, stride, pad, bias, what), {0, 1}, bias ? 2 : 1);
+  OpCase oc = conv_case(n, h, w, c, k, r, stride, pad, bias, what);
+  oc.inputs[1] = bf16_values(oc.inputs[1]);
+  return bf16_twin(std::move(oc), {0}, bias ? 2 : 1);
 }
 
 // x (and residual) bf16; y and dx rounded once; statistics, dgamma, dbeta float32. The residual's
@@ -552,6 +573,17 @@ std::vector<OpCase> all_op_cases() {
       with_fd_step(batchnorm_case({64, 8, 8, 32}, true, 1000.f), 5e-2),
       batchnorm_case({64, 8, 8, 32}, false, 1000.f),
       real_size(linear_case(250, 2048, 10, true)),
+      // Parameter gradients added into a model's flat gradient buffer.
+      accumulated(conv_case(2, 7, 5, 3, 5, 3, 1, 1, true, "3x3 same"), {1, 2}),
+      accumulated(conv_case(2, 5, 5, 8, 4, 1, 2, 0, false, "1x1 stride 2"), {1}),
+      accumulated(conv_case(3, 1, 1, 5, 4, 3, 1, 1, true, "3x3 on 1x1 (a single tap)"), {1, 2}),
+      accumulated(batchnorm_case({2, 3, 3, 5}, true), {1, 2}),
+      accumulated(batchnorm_relu_case({2, 3, 3, 5}, true, true), {1, 2}),
+      accumulated(batchnorm_relu_case({1, 4, 4, 33}, true, false), {1, 2}),
+      accumulated(linear_case(5, 33, 10, true), {1, 2}),
+      accumulated(linear_case(4, 9, 3, false), {1}),
+      real_size(accumulated(batchnorm_relu_case({250, 1, 1, 2048}, true, true, true), {1, 2})),
+      real_size(accumulated(conv_case(128, 2, 2, 1024, 2048, 1, 2, 0, true, "ResNet50 shortcut on 2x2"), {1, 2})),
       with_fd_step(xent_case(250, 10, Targets::Soft, 6.f), 5e-2),
       real_size(xent_case(2000, 10, Targets::Soft, 6.f)),
       // bf16 activations: every op that takes them, on awkward shapes and (few: the CPU runs them
@@ -581,6 +613,10 @@ std::vector<OpCase> all_op_cases() {
       bf16_batchnorm_relu_case({250, 1, 1, 2048}, false, true, true),
       bf16_maxpool_case({250, 16, 16, 64}, 3, 2, 1),  // the ResNet50 stem's pool at 32x32 input
       bf16_avgpool_case({128, 8, 8, 64}),
+      accumulated(bf16_conv_case(2, 7, 5, 3, 5, 3, 1, 1, true, "3x3 same"), {1, 2}),
+      accumulated(bf16_conv_case(3, 1, 1, 5, 4, 3, 1, 1, true, "3x3 on 1x1 (a single tap)"), {1, 2}),
+      accumulated(bf16_batchnorm_case({2, 3, 3, 5}, true), {1, 2}),
+      accumulated(bf16_batchnorm_relu_case({2, 3, 3, 5}, true, true), {1, 2}),
   };
 }
 
@@ -592,10 +628,15 @@ double gpu_tolerance(const OpCase& c, bool tf32) {
 
 std::vector<float> upstream_grad(int64_t n) { return uniform(n, 99, -1.f, 1.f); }
 
+std::vector<float> accumulated_prior(int64_t n, size_t i) { return uniform(n, 90 + unsigned(i)); }
+
 RunOut run_case(const OpCase& c, Device device) {
   std::vector<Variable> in;
   for (size_t i = 0; i < c.inputs.size(); ++i)
     in.emplace_back(Tensor::from_host(c.inputs[i], c.input_shapes[i], device), c.backward);
+  for (size_t i : c.accumulated)
+    in[i].bind_grad_buffer(Tensor::from_host(
+        accumulated_prior(shape_numel(c.input_shapes[i]), i), c.input_shapes[i], device));
   Extras extras;
   Variable y = c.forward(in, device, extras);
   RunOut out;
@@ -628,8 +669,10 @@ std::string case_name(const OpCase& c) { return c.op + " " + c.shape; }
 int64_t bf16_conv_bias_mismatches(Device device) {
   const Shape xs{2, 6, 5, 3}, ws{4, 3, 3, 3};
   const Variable x(Tensor::from_host(uniform(shape_numel(xs), 81), xs, device, DType::BF16));
-  const Variable w(
-      Tensor::from_host(uniform(shape_numel(ws), 82, -0.5f, 0.5f), ws, device, DType::BF16));
+  // A float32 filter of bf16 values: the convolution's own rounding of it changes nothing.
+  const Variable w = cast(
+      Variable(Tensor::from_host(uniform(shape_numel(ws), 82, -0.5f, 0.5f), ws, device, DType::BF16)),
+      DType::F32);
   const std::vector<float> b = uniform(ws[0], 83);
   const Variable bias(Tensor::from_host(b, {ws[0]}, device));
   const std::vector<float> plain = conv2d(x, w, Variable(), 1, 1).value().to_host();

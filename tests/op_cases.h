@@ -53,7 +53,14 @@ struct OpCase {
   // elements measure float noise, and each costs hundreds of forward passes. False for the bf16
   // cases too: their outputs are too coarse to difference.
   bool gradcheck = true;
+  // Inputs taken as a model's parameters: leaves whose gradients go into bound buffers
+  // (Variable::bind_grad_buffer) that hold accumulated_prior(i) before the backward pass, so that
+  // the ops add into them (the backends' `accumulate`). The reference adds the prior.
+  std::vector<size_t> accumulated;
 };
+
+// What the bound gradient buffer of input i of an accumulated case holds before the backward pass.
+std::vector<float> accumulated_prior(int64_t n, size_t i);
 
 std::vector<OpCase> all_op_cases();
 

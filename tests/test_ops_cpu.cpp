@@ -2,6 +2,7 @@
 // double-precision references, over the whole op table. Prints the error per op.
 #include <doctest/doctest.h>
 
+#include <cmath>
 #include <cstdio>
 
 #include "engine/backend.h"
@@ -57,7 +58,8 @@ TEST_CASE("cpu backend repeats every op bitwise") {
 }
 
 // Backend's default batchnorm_relu_* (batch norm, add, ReLU composed: what the CUDA backend runs)
-// called on the CPU backend against the CPU's own fused kernels, with and without a residual.
+// called on the CPU backend against the CPU's own fused kernels, with and without a residual, with
+// dgamma and dbeta overwritten and accumulated.
 TEST_CASE("the composed batch norm + add + ReLU equals the fused CPU kernels") {
   Backend& be = cpu_backend();
   const BnGeom g{4, 3, 5, 6};
@@ -65,8 +67,10 @@ TEST_CASE("the composed batch norm + add + ReLU equals the fused CPU kernels") {
   const std::vector<float> x = uniform(n, 1, -2.f, 3.f), r = uniform(n, 2, -1.f, 1.f),
                            dy = uniform(n, 3, -1.f, 1.f), gamma = uniform(g.c, 4, 0.5f, 1.5f),
                            beta = uniform(g.c, 5, -0.5f, 0.5f);
-  for (const bool with_residual : {true, false}) {
+  const std::vector<float> prior = uniform(g.c, 6, -2.f, 2.f);
+  for (const bool with_residual : {true, false}) for (const bool accumulate : {false, true}) {
     CAPTURE(with_residual);
+    CAPTURE(accumulate);
     const float* res = with_residual ? r.data() : nullptr;
     struct Out {
       std::vector<float> y, mean, invstd, rmean, rvar, dx, dres, dgamma, dbeta, eval;
@@ -74,8 +78,8 @@ TEST_CASE("the composed batch norm + add + ReLU equals the fused CPU kernels") {
     auto run = [&](bool composed) {
       Out o{std::vector<float>(n), std::vector<float>(g.c), std::vector<float>(g.c),
             std::vector<float>(g.c, 0.1f), std::vector<float>(g.c, 1.2f), std::vector<float>(n),
-            std::vector<float>(n), std::vector<float>(g.c), std::vector<float>(g.c),
-            std::vector<float>(n)};
+            std::vector<float>(n), accumulate ? prior : std::vector<float>(g.c, NAN),
+            accumulate ? prior : std::vector<float>(g.c, NAN), std::vector<float>(n)};
       float* dres = with_residual ? o.dres.data() : nullptr;
       if (composed) {
         be.Backend::batchnorm_relu_forward_train(g, x.data(), res, gamma.data(), beta.data(),
@@ -83,7 +87,7 @@ TEST_CASE("the composed batch norm + add + ReLU equals the fused CPU kernels") {
                                                  o.y.data(), o.mean.data(), o.invstd.data());
         be.Backend::batchnorm_relu_backward(g, x.data(), o.y.data(), dy.data(), gamma.data(),
                                             o.mean.data(), o.invstd.data(), 1e-5f, o.dx.data(),
-                                            dres, o.dgamma.data(), o.dbeta.data());
+                                            dres, o.dgamma.data(), o.dbeta.data(), accumulate);
         be.Backend::batchnorm_relu_forward_eval(g, x.data(), res, gamma.data(), beta.data(),
                                                 o.rmean.data(), o.rvar.data(), 1e-5f,
                                                 o.eval.data());
@@ -93,7 +97,7 @@ TEST_CASE("the composed batch norm + add + ReLU equals the fused CPU kernels") {
                                         o.invstd.data());
         be.batchnorm_relu_backward(g, x.data(), o.y.data(), dy.data(), gamma.data(),
                                    o.mean.data(), o.invstd.data(), 1e-5f, o.dx.data(), dres,
-                                   o.dgamma.data(), o.dbeta.data());
+                                   o.dgamma.data(), o.dbeta.data(), accumulate);
         be.batchnorm_relu_forward_eval(g, x.data(), res, gamma.data(), beta.data(),
                                        o.rmean.data(), o.rvar.data(), 1e-5f, o.eval.data());
       }

@@ -70,7 +70,7 @@ void batchnorm_forward_eval(int64_t rows, int c, const float* x, const float* ga
 void batchnorm_backward(int64_t rows, int c, const float* x, const float* relu_y,
                         const float* dy, const float* gamma, const float* save_mean,
                         const float* save_invstd, float* dx, float* dresidual, float* dgamma,
-                        float* dbeta) {
+                        float* dbeta, bool accumulate) {
   // With g = dy masked by the ReLU (dy itself without one) and xhat = (x - mean) * invstd:
   // dbeta = sum g, dgamma = sum g * xhat, and
   // dx = gamma * invstd * (g - dbeta / rows - xhat * dgamma / rows).
@@ -83,8 +83,8 @@ void batchnorm_backward(int64_t rows, int c, const float* x, const float* relu_y
     const double mean = save_mean[j], invstd = save_invstd[j];
     const double db = sum_g[j];
     const double dg = (sum_g_x[j] - mean * sum_g[j]) * invstd;
-    dbeta[j] = float(db);
-    dgamma[j] = float(dg);
+    dbeta[j] = accumulate ? dbeta[j] + float(db) : float(db);
+    dgamma[j] = accumulate ? dgamma[j] + float(dg) : float(dg);
     const double k = gamma[j] * invstd;
     a[j] = float(k);
     b[j] = float(-k * dg * invstd / rows);

@@ -18,10 +18,11 @@ void batchnorm_forward_eval(int64_t rows, int c, const float* x, const float* ga
                             float eps, const float* residual, bool relu, float* y);
 // relu_y: the forward's output when it ended in a ReLU (its gradient is then dy where
 // relu_y > 0, else 0), null for a plain batch norm. dresidual (may be null) gets that masked
-// gradient, which is the residual input's. dx, dgamma, dbeta are overwritten.
+// gradient, which is the residual input's. dx is overwritten; dgamma and dbeta are overwritten,
+// or with `accumulate` added to.
 void batchnorm_backward(int64_t rows, int c, const float* x, const float* relu_y,
                         const float* dy, const float* gamma, const float* save_mean,
                         const float* save_invstd, float* dx, float* dresidual, float* dgamma,
-                        float* dbeta);
+                        float* dbeta, bool accumulate);
 
 }  // namespace rf::cpu
