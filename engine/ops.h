@@ -16,8 +16,8 @@ Variable relu(const Variable& x);  // float32 or bf16
 // are float32 only.
 Variable cast(const Variable& x, DType to);
 
-// x and w both float32 or both bf16, or x bf16 and w float32 (x is convolved with w rounded to
-// bf16; w's gradient comes back float32); bias (float32) may be an undefined Variable (no bias).
+// x float32 or bf16, w float32 (a bf16 x is convolved with w rounded to bf16; w's gradient is
+// float32 either way); bias (float32) may be an undefined Variable (no bias).
 // The filter's and bias' gradients run as concurrent work (Backend::run_concurrently) when w and
 // bias are leaves.
 Variable conv2d(const Variable& x, const Variable& w, const Variable& bias, int stride, int pad);

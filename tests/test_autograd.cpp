@@ -2,6 +2,10 @@
 // twice, no-grad scopes, graph release, parameter packing.
 #include <doctest/doctest.h>
 
+#include <cmath>
+#include <string>
+
+#include "engine/backend.h"
 #include "engine/check.h"
 #include "engine/ops.h"
 #include "engine/parameters.h"
@@ -83,4 +87,49 @@ TEST_CASE("parameters pack into flat buffers; gradients accumulate into them") {
   CHECK(ps.grads().to_host() == std::vector<float>{10, 14, 18, 4});
   ps.zero_grad();
   CHECK(ps.grads().to_host() == std::vector<float>{0, 0, 0, 0});
+}
+
+// Ops add a parameter's gradient straight into its bound buffer (Variable::grad_buffer) rather
+// than handing a new tensor to add_grad: the same bits, in float32 and bf16, with a filter used
+// twice (its second gradient summed into the first) and with concurrent work held to the join.
+TEST_CASE("gradients added into bound buffers equal those of unbound parameters, bitwise") {
+  const auto values = [](int64_t n, float phase) {
+    std::vector<float> v(static_cast<size_t>(n));
+    for (size_t i = 0; i < v.size(); ++i) v[i] = std::sin(0.37f * float(i) + phase);
+    return v;
+  };
+  for (const DType dtype : {DType::F32, DType::BF16})
+    for (const bool concurrent : {false, true}) {
+      const std::string type = dtype_name(dtype);
+      CAPTURE(type);
+      CAPTURE(concurrent);
+      const auto run = [&](bool bound) {
+        ParameterSet ps;
+        Variable w = ps.add("conv.weight", Tensor::from_host(values(6 * 3 * 3 * 6, 1.f), {6, 3, 3, 6}));
+        Variable cb = ps.add("conv.bias", Tensor::from_host(values(6, 2.f), {6}));
+        Variable gamma = ps.add("bn.gamma", Tensor::from_host(values(6, 3.f), {6}));
+        Variable beta = ps.add("bn.beta", Tensor::from_host(values(6, 4.f), {6}));
+        Variable fw = ps.add("fc.weight", Tensor::from_host(values(4 * 6, 5.f), {4, 6}));
+        Variable fb = ps.add("fc.bias", Tensor::from_host(values(4, 6.f), {4}));
+        if (bound) ps.pack(Device::CPU);
+        Tensor rm = Tensor::zeros({6}), rv = Tensor::from_host(std::vector<float>(6, 1.f), {6});
+        Variable x(Tensor::from_host(values(2 * 5 * 5 * 6, 7.f), {2, 5, 5, 6}));
+        if (dtype == DType::BF16) x = cast(x, dtype);
+        cpu_backend().set_concurrency(concurrent);
+        Variable h = conv2d(relu(conv2d(x, w, cb, 1, 1)), w, Variable(), 1, 1);
+        h = batchnorm_relu(h, gamma, beta, rm, rv, true, 0.1f, 1e-5f);
+        Variable logits = linear(global_avgpool(h), fw, fb);
+        softmax_cross_entropy(logits, Tensor::from_host(values(2 * 4, 8.f), {2, 4})).backward();
+        cpu_backend().set_concurrency(false);
+        std::vector<std::vector<float>> grads;
+        for (const Variable& p : {w, cb, gamma, beta, fw, fb}) grads.push_back(p.grad().to_host());
+        CHECK(w.grad_buffer().defined() == bound);
+        return grads;
+      };
+      const auto plain = run(false), in_buffers = run(true);
+      for (size_t i = 0; i < plain.size(); ++i) {
+        CAPTURE(i);
+        CHECK(plain[i] == in_buffers[i]);
+      }
+    }
 }
