@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <functional>
+#include <memory>
 #include <new>
 #include <vector>
 
@@ -63,17 +64,18 @@ class Rounded {
 class Accumulated {
  public:
   Accumulated(int64_t n, float* dst, bool accumulate)
-      : dst_(dst), v_(dst && accumulate ? size_t(n) : 0) {}
+      : dst_(dst), n_(n), v_(dst && accumulate ? new float[size_t(n)] : nullptr) {}
   ~Accumulated() {
-    if (!v_.empty()) cpu::add(int64_t(v_.size()), dst_, v_.data(), dst_);
+    if (v_) cpu::add(n_, dst_, v_.get(), dst_);
   }
   Accumulated(const Accumulated&) = delete;
   Accumulated& operator=(const Accumulated&) = delete;
-  float* data() { return v_.empty() ? dst_ : v_.data(); }
+  float* data() { return v_ ? v_.get() : dst_; }
 
  private:
   float* dst_;
-  std::vector<float> v_;
+  int64_t n_;
+  std::unique_ptr<float[]> v_;  // uninitialized: the kernel writes every element
 };
 
 // Tensors are malloc'd and freed every step, in the same sizes every step. glibc serves large
