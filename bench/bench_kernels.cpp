@@ -148,7 +148,7 @@ std::string validate_conv(ConvGeom g) {
     dw = Tensor::empty(w.shape(), d);
     be.conv2d_forward(g, xd.data(), wd.data(), nullptr, y.data());
     be.conv2d_backward_data(g, dyd.data(), wd.data(), dx.data());
-    be.conv2d_backward_filter(g, xd.data(), dyd.data(), dw.data(), nullptr);
+    be.conv2d_backward_filter(g, xd.data(), dyd.data(), dw.data(), nullptr, false);
   };
   Tensor y, dx, dw;
   run(g_opt.device, y, dx, dw);
@@ -180,8 +180,8 @@ void bench_convs() {
     Tensor dx = Tensor::empty(x.shape(), g_opt.device), dw = Tensor::empty(w.shape(), g_opt.device);
     const double fwd = time_ms([&] { be.conv2d_forward(g, x.data(), w.data(), nullptr, y.data()); });
     const double bwd_d = time_ms([&] { be.conv2d_backward_data(g, y.data(), w.data(), dx.data()); });
-    const double bwd_f =
-        time_ms([&] { be.conv2d_backward_filter(g, x.data(), y.data(), dw.data(), nullptr); });
+    const double bwd_f = time_ms(
+        [&] { be.conv2d_backward_filter(g, x.data(), y.data(), dw.data(), nullptr, false); });
     // A single-tap layer runs as a GEMM 1/(r*s) the size (ConvGeom::single_tap); its rate is
     // still of the nominal FLOPs, comparable with other runs and libraries.
     const std::string shape = std::string(layer.name) + " x" + std::to_string(layer.count) +
@@ -253,7 +253,7 @@ void bench_batchnorm() {
     });
     const double bwd = time_ms([&] {
       be.batchnorm_backward(geom, x.data(), y.data(), gamma.data(), sm.data(), si.data(), kEps,
-                            dx.data(), dg.data(), db.data());
+                            dx.data(), dg.data(), db.data(), false);
     });
     const std::string shape = std::to_string(rows) + " x " + std::to_string(c);
     const double bytes = double(rows) * c * 4;
@@ -298,11 +298,11 @@ struct BnReluLayer {
     if (composed)
       be.Backend::batchnorm_relu_backward(g, x.data(), y.data(), dy.data(), gamma.data(),
                                           mean.data(), invstd.data(), kEps, dx.data(), dr.data(),
-                                          dgamma.data(), dbeta.data());
+                                          dgamma.data(), dbeta.data(), false);
     else
       be.batchnorm_relu_backward(g, x.data(), y.data(), dy.data(), gamma.data(), mean.data(),
                                  invstd.data(), kEps, dx.data(), dr.data(), dgamma.data(),
-                                 dbeta.data());
+                                 dbeta.data(), false);
   }
 };
 
