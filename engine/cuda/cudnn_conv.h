@@ -36,7 +36,8 @@ class CudnnConv {
   // `workspace` is grown to what the chosen algorithm needs. Outputs are overwritten, except a
   // float32 filter gradient with `accumulate`, to which the result is added (cuDNN's beta = 1).
   // Throws when cuDNN offers no algorithm that the policy allows, and when a new geometry is met
-  // while the stream is captured (the algorithm search cannot be recorded).
+  // while the stream is captured outside deterministic mode (the timed search, cudnnFind, cannot
+  // be recorded).
   void forward(cudnnHandle_t h, DeviceScratch& workspace, const ConvGeom& g, ConvPolicy policy,
                const float* x, const float* w, float* y);
   void backward_data(cudnnHandle_t h, DeviceScratch& workspace, const ConvGeom& g,
