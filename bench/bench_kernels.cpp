@@ -180,8 +180,8 @@ void bench_convs() {
     Tensor dx = Tensor::empty(x.shape(), g_opt.device), dw = Tensor::empty(w.shape(), g_opt.device);
     const double fwd = time_ms([&] { be.conv2d_forward(g, x.data(), w.data(), nullptr, y.data()); });
     const double bwd_d = time_ms([&] { be.conv2d_backward_data(g, y.data(), w.data(), dx.data()); });
-    const double bwd_f =
-        time_ms([&] { be.conv2d_backward_filter(g, x.data(), y.data(), dw.data(), nullptr, false); });
+    const double bwd_f = time_ms(
+        [&] { be.conv2d_backward_filter(g, x.data(), y.data(), dw.data(), nullptr, false); });
     // A single-tap layer runs as a GEMM 1/(r*s) the size (ConvGeom::single_tap); its rate is
     // still of the nominal FLOPs, comparable with other runs and libraries.
     const std::string shape = std::string(layer.name) + " x" + std::to_string(layer.count) +

@@ -1,19 +1,23 @@
 // The CUDA backend against the CPU backend: every op of the shared op table (outputs, input
 // gradients, side outputs; float32 and bf16 activations) with a per-op tolerance, in FP32 (TF32
-// off) and with TF32 allowed, and in deterministic mode; plus the fused optimizer updates and
-// memory round trips. The kernels under test: kernels/cuda/elementwise.cu, softmax.cu,
-// softmax_xent.cu, pooling.cu, linear_bias.cu, optimizers.cu, metrics.cu, batchnorm_relu.cu (also
-// against the composed cuDNN path), and the cuDNN and cuBLAS paths in engine/cuda; the staged
-// uploads; concurrent work on the side stream (run_concurrently / join_concurrent), eager and
-// recorded. Runs only where a GPU is usable (see gpu_test_main.cpp).
+// off) and with TF32 allowed, and in deterministic mode; plus the fused optimizer updates, memory
+// round trips, and parameter gradients accumulated into their buffers (every op that offers it,
+// called on the backend directly). The kernels under test: kernels/cuda/elementwise.cu,
+// softmax.cu, softmax_xent.cu, pooling.cu, linear_bias.cu, optimizers.cu, metrics.cu,
+// batchnorm_relu.cu (also against the composed cuDNN path), and the cuDNN and cuBLAS paths in
+// engine/cuda; the staged uploads; concurrent work on the side stream (run_concurrently /
+// join_concurrent), eager and recorded. Runs only where a GPU is usable (see gpu_test_main.cpp).
 #include <doctest/doctest.h>
 
 #include <algorithm>
 #include <cmath>
-#include <memory>
 #include <cstdio>
+#include <functional>
+#include <memory>
 #include <string>
+#include <type_traits>
 #include <utility>
+#include <vector>
 
 #include "engine/check.h"
 #include "metrics_case.h"
@@ -185,14 +189,15 @@ BnReluOut run_bn_relu(const BnGeom& g, float mean, bool with_residual, bool comp
                                              si.data());
     be.Backend::batchnorm_relu_backward(g, x.data(), mask_y.data(), dy.data(), gamma.data(),
                                         sm.data(), si.data(), eps, dx.data(), dres_p,
-                                        dgamma.data(), dbeta.data());
+                                        dgamma.data(), dbeta.data(), false);
     be.Backend::batchnorm_relu_forward_eval(g, x.data(), res, gamma.data(), beta.data(),
                                             rm.data(), rv.data(), eps, eval.data());
   } else {
     be.batchnorm_relu_forward_train(g, x.data(), res, gamma.data(), beta.data(), eps, momentum,
                                     rm.data(), rv.data(), y.data(), sm.data(), si.data());
     be.batchnorm_relu_backward(g, x.data(), mask_y.data(), dy.data(), gamma.data(), sm.data(),
-                               si.data(), eps, dx.data(), dres_p, dgamma.data(), dbeta.data());
+                               si.data(), eps, dx.data(), dres_p, dgamma.data(), dbeta.data(),
+                               false);
     be.batchnorm_relu_forward_eval(g, x.data(), res, gamma.data(), beta.data(), rm.data(),
                                    rv.data(), eps, eval.data());
   }
@@ -260,6 +265,252 @@ TEST_CASE("cuda fused batch norm + ReLU repeats bitwise and matches the composed
       for (const auto& [what, err] : errors) CHECK_MESSAGE(err <= kTol, what << " " << err);
     }
   }
+}
+
+// ---- parameter gradients that accumulate (backend.h): each op's parameter gradients added into
+// buffers that hold a prior against the same op overwriting, directly on the backend ----
+namespace {
+
+// What an output of the op under test must be after the accumulating call (B, into a prior P),
+// given what the overwriting call wrote (A).
+enum class Sum {
+  exact,        // B == P + A bitwise: our kernels add the finished float gradient once
+  rounded,      // B within one rounding of P + A: cuDNN's and cuBLAS's beta = 1 epilogues
+  overwritten,  // B == A: not a parameter gradient (dx, dresidual), overwritten either way
+};
+
+struct GradOut {
+  const char* name;
+  int64_t size;
+  Sum sum;
+  DType dtype = DType::F32;
+};
+
+// The op under test writing its outputs (in GradOut order), accumulating or not.
+using GradCall = std::function<void(bool accumulate, const std::vector<Tensor>& outs)>;
+
+// How far a `rounded` output may be from P + A: `rel` times |P| + |A| per element (one rounding
+// of the sum, with room for an FMA in the epilogue), or, `normalized`, times |P| + max |A| (two
+// runs of a non-deterministic algorithm differ by roundings of the whole sum, whose scale is the
+// output's, not the element's).
+struct SumTolerance {
+  double rel = 1e-6;
+  bool normalized = false;
+};
+
+// Calls `call` accumulating into buffers that hold priors, then overwriting buffers that hold NaN
+// (an overwrite never reads them; a NaN read or left behind breaks every rule), and checks each
+// output by its rule. The accumulating call comes first: on a geometry that no earlier call used,
+// it is the one that chooses cuDNN's algorithm.
+void check_accumulates(const std::vector<GradOut>& outs, const GradCall& call,
+                       SumTolerance tol = {}) {
+  std::vector<std::vector<float>> prior;
+  std::vector<Tensor> summed, fresh;
+  for (size_t k = 0; k < outs.size(); ++k) {
+    const Shape shape{outs[k].size};
+    prior.push_back(uniform(outs[k].size, 200 + unsigned(k), -3.f, 3.f));
+    summed.push_back(Tensor::from_host(prior[k], shape, Device::CUDA, outs[k].dtype));
+    fresh.push_back(Tensor::from_host(std::vector<float>(size_t(outs[k].size), NAN), shape,
+                                      Device::CUDA, outs[k].dtype));
+  }
+  call(true, summed);
+  call(false, fresh);
+  for (size_t k = 0; k < outs.size(); ++k) {
+    const std::vector<float> b = summed[k].to_host(), a = fresh[k].to_host();
+    const std::vector<float>& p = prior[k];
+    float a_max = 0.f;
+    for (float v : a) a_max = std::max(a_max, std::abs(v));
+    int64_t bad = 0;
+    for (size_t i = 0; i < a.size(); ++i) {
+      bool ok = false;
+      switch (outs[k].sum) {
+        case Sum::exact:
+          ok = b[i] == p[i] + a[i];
+          break;
+        case Sum::rounded: {
+          const double scale = std::abs(p[i]) + (tol.normalized ? a_max : std::abs(a[i]));
+          ok = std::abs(double(b[i]) - (double(p[i]) + double(a[i]))) <= tol.rel * scale;
+          break;
+        }
+        case Sum::overwritten:
+          ok = b[i] == a[i];
+          break;
+      }
+      bad += !ok;
+    }
+    CHECK_MESSAGE(bad == 0, outs[k].name << ": " << bad << " of " << a.size() << " elements");
+  }
+}
+
+Tensor on_gpu(const std::vector<float>& v, DType dtype = DType::F32) {
+  return Tensor::from_host(v, {int64_t(v.size())}, Device::CUDA, dtype);
+}
+
+// dw and dbias of one convolution in `T` (float or BF16). Deterministic (the calls run one
+// algorithm, bitwise repeatable): a bf16 dw is the same bf16 bits twice, widened and added once,
+// so exact. Otherwise cuDNN's algorithm may sum in any order: `tol` applies.
+template <class T>
+void check_conv_filter_accumulates(const ConvGeom& g, bool deterministic, SumTolerance tol = {}) {
+  constexpr bool bf16 = std::is_same_v<T, BF16>;
+  const DType t = bf16 ? DType::BF16 : DType::F32;
+  const Tensor x = on_gpu(uniform(g.x_size(), 31), t), dy = on_gpu(uniform(g.y_size(), 32), t);
+  const Sum dw_sum = bf16 && deterministic ? Sum::exact : Sum::rounded;
+  check_accumulates(
+      {{"dw", g.w_size(), dw_sum}, {"dbias", g.k, Sum::exact}},
+      [&](bool accumulate, const std::vector<Tensor>& o) {
+        cuda_backend().conv2d_backward_filter(g, x.data_as<T>(), dy.data_as<T>(), o[0].data(),
+                                              o[1].data(), accumulate);
+      },
+      tol);
+}
+
+// Every batch-norm backward of the backend in `T`: the plain one (float32: cuDNN; bf16: our
+// kernels), the fused kernels with and without a residual, and (float32) Backend's composed
+// default over cuDNN. dx and dresidual are overwritten whatever `accumulate` says.
+template <class T>
+void check_batchnorm_accumulates(const BnGeom& g) {
+  constexpr bool bf16 = std::is_same_v<T, BF16>;
+  const DType t = bf16 ? DType::BF16 : DType::F32;
+  const int64_t n = g.rows() * g.c;
+  const float eps = 1.001e-5f;
+  Backend& be = cuda_backend();
+  const Tensor x = on_gpu(uniform(n, 41), t), y = on_gpu(uniform(n, 42), t),
+               dy = on_gpu(uniform(n, 43), t), gamma = on_gpu(uniform(g.c, 44, 0.5f, 1.5f)),
+               mean = on_gpu(uniform(g.c, 45, -0.2f, 0.2f)),
+               invstd = on_gpu(uniform(g.c, 46, 0.5f, 1.5f));
+  {
+    const Sum param = bf16 ? Sum::exact : Sum::rounded;
+    check_accumulates({{"plain dx", n, Sum::overwritten, t},
+                       {"plain dgamma", g.c, param},
+                       {"plain dbeta", g.c, param}},
+                      [&](bool accumulate, const std::vector<Tensor>& o) {
+                        be.batchnorm_backward(g, x.data_as<T>(), dy.data_as<T>(), gamma.data(),
+                                              mean.data(), invstd.data(), eps, o[0].data_as<T>(),
+                                              o[1].data(), o[2].data(), accumulate);
+                      });
+  }
+  for (const bool composed : {false, true}) {
+    if (bf16 && composed) continue;  // bf16 has no composed default
+    for (const bool residual : {true, false}) {
+      CAPTURE(composed);
+      CAPTURE(residual);
+      const Sum param = composed ? Sum::rounded : Sum::exact;
+      std::vector<GradOut> outs = {{"relu dx", n, Sum::overwritten, t},
+                                   {"relu dgamma", g.c, param},
+                                   {"relu dbeta", g.c, param}};
+      if (residual) outs.push_back({"relu dresidual", n, Sum::overwritten, t});
+      check_accumulates(outs, [&](bool accumulate, const std::vector<Tensor>& o) {
+        T* dres = residual ? o[3].data_as<T>() : nullptr;
+        if constexpr (bf16) {
+          be.batchnorm_relu_backward(g, x.data_as<T>(), y.data_as<T>(), dy.data_as<T>(),
+                                     gamma.data(), mean.data(), invstd.data(), eps,
+                                     o[0].data_as<T>(), dres, o[1].data(), o[2].data(),
+                                     accumulate);
+        } else if (composed) {
+          be.Backend::batchnorm_relu_backward(g, x.data(), y.data(), dy.data(), gamma.data(),
+                                              mean.data(), invstd.data(), eps, o[0].data(), dres,
+                                              o[1].data(), o[2].data(), accumulate);
+        } else {
+          be.batchnorm_relu_backward(g, x.data(), y.data(), dy.data(), gamma.data(), mean.data(),
+                                     invstd.data(), eps, o[0].data(), dres, o[1].data(),
+                                     o[2].data(), accumulate);
+        }
+      });
+    }
+  }
+}
+
+// dx overwritten, dw (cuBLAS) and db (column sums) accumulated. n = 0: empty sums, nothing to
+// add (and no dx).
+void check_linear_accumulates(int n, int in, int out) {
+  Backend& be = cuda_backend();
+  if (n == 0) {
+    check_accumulates({{"dw", int64_t(out) * in, Sum::exact}, {"db", out, Sum::exact}},
+                      [&](bool accumulate, const std::vector<Tensor>& o) {
+                        be.linear_backward(0, in, out, nullptr, nullptr, nullptr, nullptr,
+                                           o[0].data(), o[1].data(), accumulate);
+                      });
+    return;
+  }
+  const Tensor x = on_gpu(uniform(int64_t(n) * in, 51)), w = on_gpu(uniform(int64_t(out) * in, 52)),
+               dy = on_gpu(uniform(int64_t(n) * out, 53));
+  check_accumulates({{"dx", int64_t(n) * in, Sum::overwritten},
+                     {"dw", int64_t(out) * in, Sum::rounded},
+                     {"db", out, Sum::exact}},
+                    [&](bool accumulate, const std::vector<Tensor>& o) {
+                      be.linear_backward(n, in, out, x.data(), w.data(), dy.data(), o[0].data(),
+                                         o[1].data(), o[2].data(), accumulate);
+                    });
+}
+
+// Deterministic mode for a scope (the backend is shared by the whole process).
+struct DeterministicMode {
+  DeterministicMode() { cuda_backend().set_deterministic(true); }
+  ~DeterministicMode() { cuda_backend().set_deterministic(false); }
+  DeterministicMode(const DeterministicMode&) = delete;
+  DeterministicMode& operator=(const DeterministicMode&) = delete;
+};
+
+std::string describe(const ConvGeom& g) {
+  char s[96];
+  std::snprintf(s, sizeof s, "n=%d h=%d w=%d c=%d k=%d r=%d s=%d stride=%d pad=%d", g.n, g.h, g.w,
+                g.c, g.k, g.r, g.s, g.stride, g.pad);
+  return s;
+}
+
+}  // namespace
+
+// Deterministic mode, FP32: both calls run the same algorithms, bitwise repeatable, so they differ
+// only by what accumulating adds. Convolutions through cuDNN with a bias over 512 output rows
+// (the column sums merge two chunks) and over 16 (one chunk), and single taps (cuBLAS, the other
+// taps' gradients zero); batch norms on the scalar path (c = 5) and the vector one with merged
+// partials; linear layers over 300 rows (two chunks), 5 and none.
+TEST_CASE("cuda parameter gradients with accumulate are the prior plus the overwritten result") {
+  cuda_backend().set_allow_tf32(false);
+  const DeterministicMode deterministic;
+  const ConvGeom convs[] = {{2, 16, 16, 8, 12, 3, 3, 1, 1},
+                            {1, 8, 8, 8, 12, 3, 3, 2, 1},
+                            {5, 1, 1, 24, 20, 3, 3, 1, 1}};
+  for (const ConvGeom& g : convs) {
+    const std::string geometry = describe(g);
+    CAPTURE(geometry);
+    check_conv_filter_accumulates<float>(g, true);
+    check_conv_filter_accumulates<BF16>(g, true);
+  }
+  for (const BnGeom& g : {BnGeom{2, 3, 3, 5}, BnGeom{128, 16, 16, 16}}) {
+    char shape[64];
+    std::snprintf(shape, sizeof shape, "(%d, %d, %d, %d)", g.n, g.h, g.w, g.c);
+    CAPTURE(shape);
+    check_batchnorm_accumulates<float>(g);
+    check_batchnorm_accumulates<BF16>(g);
+  }
+  check_linear_accumulates(300, 33, 10);
+  check_linear_accumulates(5, 7, 1000);
+  check_linear_accumulates(0, 7, 10);
+}
+
+// The default mode chooses a convolution's algorithms with cudnnFind*Ex, which runs every
+// candidate on the caller's buffers the first time a geometry is met: a filter gradient that
+// accumulates holds a prior those runs must not overwrite (cudnn_conv.cu gives them a temporary).
+// Geometries no other case uses, so that the accumulating call is the one that searches, in both
+// math modes (a plan each). The chosen algorithm may sum in any order, so the tolerance is 1e-3
+// (float32) or 1e-2 (bf16, whose rounding may fall either way in two runs) of |prior| + the
+// gradient's largest magnitude: a prior lost to the search would leave errors of that scale.
+TEST_CASE("cuda conv2d filter gradient: the call that searches for algorithms keeps the prior") {
+  Backend& be = cuda_backend();
+  be.set_deterministic(false);  // the search runs only in the default mode
+  const ConvGeom convs[] = {{3, 7, 5, 6, 10, 3, 3, 1, 1}, {2, 9, 6, 5, 7, 3, 3, 2, 1}};
+  for (const bool tf32 : {false, true}) {
+    be.set_allow_tf32(tf32);
+    for (const ConvGeom& g : convs) {
+      const std::string geometry = describe(g);
+      CAPTURE(tf32);
+      CAPTURE(geometry);
+      check_conv_filter_accumulates<float>(g, false, {1e-3, true});
+      check_conv_filter_accumulates<BF16>(g, false, {1e-2, true});
+    }
+  }
+  be.set_allow_tf32(false);
 }
 
 // ---- concurrent work (Backend::run_concurrently): the side stream's ordering against the main
@@ -494,4 +745,52 @@ TEST_CASE("cuda concurrent work inside a recorded step graph replays with both b
   be.copy_from_host(src.data(), std::vector<float>{5.f}.data(), sizeof(float));
   graph->launch();
   CHECK(mismatches(d.data(), 512.f * 5.f + 8.f) == 0);
+}
+
+// A bf16 filter gradient goes through a temporary that the op allocates and frees itself: from the
+// side lane of run_concurrently, eagerly and inside a recorded step graph, every call adds the
+// same gradient again. Inputs in {-1, 0, 1} and small integer priors: every sum is an integer of
+// at most 72 terms, exact in bf16 and float, and so is every check.
+TEST_CASE("cuda bf16 conv2d filter gradient accumulates from the side lane, eagerly and recorded") {
+  Backend& be = cuda_backend();
+  const ConcurrencyOn on;
+  const ConvGeom g{2, 6, 6, 4, 8, 3, 3, 1, 1};  // 2 * 6 * 6 = 72 output pixels
+  const auto ints = [](int64_t n, int spread) {
+    std::vector<float> v(static_cast<size_t>(n));
+    for (size_t i = 0; i < v.size(); ++i) v[i] = float(int(i * 7919 % size_t(spread)) - spread / 2);
+    return v;
+  };
+  const Tensor x = on_gpu(ints(g.x_size(), 3), DType::BF16);
+  const Tensor dy = on_gpu(ints(g.y_size(), 3), DType::BF16);
+  const std::vector<float> prior_w = ints(g.w_size(), 9), prior_b = ints(g.k, 9);
+  const Tensor dw = on_gpu(prior_w), db = on_gpu(prior_b);
+  const Tensor grad_w = Tensor::empty({g.w_size()}, Device::CUDA);
+  const Tensor grad_b = Tensor::empty({g.k}, Device::CUDA);
+  be.conv2d_backward_filter(g, x.data_bf16(), dy.data_bf16(), grad_w.data(), grad_b.data(), false);
+  const std::vector<float> want_w = grad_w.to_host(), want_b = grad_b.to_host();
+  CHECK(std::any_of(want_w.begin(), want_w.end(), [](float v) { return v != 0.f; }));
+  // The elements of `got` other than prior + times * grad.
+  const auto off = [](const Tensor& got, const std::vector<float>& prior,
+                      const std::vector<float>& grad, int times) {
+    const std::vector<float> h = got.to_host();
+    int64_t bad = 0;
+    for (size_t i = 0; i < h.size(); ++i) bad += h[i] != prior[i] + float(times) * grad[i];
+    return bad;
+  };
+  const auto accumulate = [&be, g, x, dy, dw, db] {
+    be.run_concurrently([&be, g, x, dy, dw, db] {
+      be.conv2d_backward_filter(g, x.data_bf16(), dy.data_bf16(), dw.data(), db.data(), true);
+    });
+  };
+  accumulate();
+  be.join_concurrent();
+  CHECK(off(dw, prior_w, want_w, 1) == 0);
+  CHECK(off(db, prior_b, want_b, 1) == 0);
+  const std::unique_ptr<StepGraph> graph = be.record(accumulate);
+  for (int times = 2; times <= 4; ++times) {
+    graph->launch();
+    CHECK(off(dw, prior_w, want_w, times) == 0);
+    CHECK(off(db, prior_b, want_b, times) == 0);
+  }
+  CHECK(!graph->stale());
 }

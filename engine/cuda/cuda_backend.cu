@@ -232,12 +232,12 @@ class CudaBackend final : public Backend {
       conv_.backward_data(cudnn(), workspace(), g, conv_policy_, dy, w, dx);
   }
   void conv2d_backward_filter(const ConvGeom& g, const float* x, const float* dy, float* dw,
-                              float* dbias) override {
+                              float* dbias, bool accumulate) override {
     if (dw != nullptr && g.single_tap())
-      single_tap_backward_filter(cublas(), g, x, dy, dw);
+      single_tap_backward_filter(cublas(), g, x, dy, dw, accumulate);
     else if (dw != nullptr)
-      conv_.backward_filter(cudnn(), workspace(), g, conv_policy_, x, dy, dw);
-    if (dbias != nullptr) column_sums(int64_t(g.n) * g.p() * g.q(), g.k, dy, dbias);
+      conv_.backward_filter(cudnn(), workspace(), g, conv_policy_, x, dy, dw, accumulate);
+    if (dbias != nullptr) column_sums(int64_t(g.n) * g.p() * g.q(), g.k, dy, dbias, accumulate);
   }
 
   // ---- plain batch norm: cuDNN ----
@@ -255,9 +255,9 @@ class CudaBackend final : public Backend {
   }
   void batchnorm_backward(const BnGeom& g, const float* x, const float* dy, const float* gamma,
                           const float* save_mean, const float* save_invstd, float eps, float* dx,
-                          float* dgamma, float* dbeta) override {
+                          float* dgamma, float* dbeta, bool accumulate) override {
     cudnn_batchnorm_backward(cudnn(), g, x, dy, gamma, save_mean, save_invstd, eps, dx, dgamma,
-                             dbeta);
+                             dbeta, accumulate);
   }
 
   // ---- batch norm + residual add + ReLU: our fused kernels (kernels/cuda/batchnorm_relu.cu),
@@ -281,10 +281,11 @@ class CudaBackend final : public Backend {
   void batchnorm_relu_backward(const BnGeom& g, const float* x, const float* y, const float* dy,
                                const float* gamma, const float* save_mean,
                                const float* save_invstd, float /*eps*/, float* dx,
-                               float* dresidual, float* dgamma, float* dbeta) override {
+                               float* dresidual, float* dgamma, float* dbeta,
+                               bool accumulate) override {
     void* partials = scratch().get(gpu::batchnorm_relu_scratch_bytes(g.rows(), g.c));
     gpu::batchnorm_relu_backward(g.rows(), g.c, x, y, dy, gamma, save_mean, save_invstd, dx,
-                                 dresidual, dgamma, dbeta, partials, stream());
+                                 dresidual, dgamma, dbeta, accumulate, partials, stream());
   }
 
   // ---- pooling ----
@@ -331,13 +332,20 @@ class CudaBackend final : public Backend {
     else
       conv_.backward_data(cudnn(), workspace(), g, conv_policy_, dy, w, dx);
   }
-  void conv2d_backward_filter(const ConvGeom& g, const BF16* x, const BF16* dy, BF16* dw,
-                              float* dbias) override {
-    if (dw != nullptr && g.single_tap())
-      single_tap_backward_filter(cublas(), g, x, dy, dw);
-    else if (dw != nullptr)
-      conv_.backward_filter(cudnn(), workspace(), g, conv_policy_, x, dy, dw);
-    if (dbias != nullptr) column_sums(int64_t(g.n) * g.p() * g.q(), g.k, dy, dbias);
+  // The filter gradient is computed in bf16, as cuDNN stores it, into a temporary, then widened
+  // into (or added to) the float32 gradient in one pass.
+  void conv2d_backward_filter(const ConvGeom& g, const BF16* x, const BF16* dy, float* dw,
+                              float* dbias, bool accumulate) override {
+    if (dw != nullptr) {
+      const Temporary rounded(*this, sizeof(BF16) * size_t(g.w_size()));
+      BF16* t = static_cast<BF16*>(rounded.data());
+      if (g.single_tap())
+        single_tap_backward_filter(cublas(), g, x, dy, t);
+      else
+        conv_.backward_filter(cudnn(), workspace(), g, conv_policy_, x, dy, t);
+      gpu::widen_add(g.w_size(), t, dw, accumulate, stream());
+    }
+    if (dbias != nullptr) column_sums(int64_t(g.n) * g.p() * g.q(), g.k, dy, dbias, accumulate);
   }
   void batchnorm_forward_train(const BnGeom& g, const BF16* x, const float* gamma,
                                const float* beta, float eps, float momentum, float* running_mean,
@@ -355,10 +363,10 @@ class CudaBackend final : public Backend {
   }
   void batchnorm_backward(const BnGeom& g, const BF16* x, const BF16* dy, const float* gamma,
                           const float* save_mean, const float* save_invstd, float /*eps*/,
-                          BF16* dx, float* dgamma, float* dbeta) override {
+                          BF16* dx, float* dgamma, float* dbeta, bool accumulate) override {
     void* partials = scratch().get(gpu::batchnorm_relu_scratch_bytes(g.rows(), g.c));
     gpu::batchnorm_backward(g.rows(), g.c, x, dy, gamma, save_mean, save_invstd, dx, dgamma,
-                            dbeta, partials, stream());
+                            dbeta, accumulate, partials, stream());
   }
   void batchnorm_relu_forward_train(const BnGeom& g, const BF16* x, const BF16* residual,
                                     const float* gamma, const float* beta, float eps,
@@ -379,10 +387,11 @@ class CudaBackend final : public Backend {
   void batchnorm_relu_backward(const BnGeom& g, const BF16* x, const BF16* y, const BF16* dy,
                                const float* gamma, const float* save_mean,
                                const float* save_invstd, float /*eps*/, BF16* dx,
-                               BF16* dresidual, float* dgamma, float* dbeta) override {
+                               BF16* dresidual, float* dgamma, float* dbeta,
+                               bool accumulate) override {
     void* partials = scratch().get(gpu::batchnorm_relu_scratch_bytes(g.rows(), g.c));
     gpu::batchnorm_relu_backward(g.rows(), g.c, x, y, dy, gamma, save_mean, save_invstd, dx,
-                                 dresidual, dgamma, dbeta, partials, stream());
+                                 dresidual, dgamma, dbeta, accumulate, partials, stream());
   }
   void maxpool_forward(const PoolGeom& g, const BF16* x, BF16* y) override {
     gpu::maxpool_forward(g, x, y, stream());
@@ -414,7 +423,7 @@ class CudaBackend final : public Backend {
     if (b != nullptr) gpu::bias_add(n, out, b, y, stream());
   }
   void linear_backward(int n, int in, int out, const float* x, const float* w, const float* dy,
-                       float* dx, float* dw, float* db) override {
+                       float* dx, float* dw, float* db, bool accumulate) override {
     RF_CHECK(n >= 0 && in > 0 && out > 0, "linear: invalid sizes " << n << ", " << in << ", "
                                                                     << out);
     const float one = 1.f, zero = 0.f;
@@ -424,11 +433,11 @@ class CudaBackend final : public Backend {
     if (dw != nullptr) {
       if (n > 0)
         RF_CUBLAS_CHECK(cublasSgemm(cublas(), CUBLAS_OP_N, CUBLAS_OP_T, in, out, n, &one, x, in,
-                                    dy, out, &zero, dw, in));
-      else
+                                    dy, out, accumulate ? &one : &zero, dw, in));
+      else if (!accumulate)
         gpu::fill(int64_t(out) * in, 0.f, dw, stream());  // an empty sum
     }
-    if (db != nullptr) column_sums(n, out, dy, db);
+    if (db != nullptr) column_sums(n, out, dy, db, accumulate);
   }
 
   // ---- softmax ----
@@ -521,10 +530,31 @@ class CudaBackend final : public Backend {
   }
 
   template <class T>
-  void column_sums(int64_t rows, int cols, const T* x, float* out) {
+  void column_sums(int64_t rows, int cols, const T* x, float* out, bool accumulate) {
     void* partial = scratch().get(gpu::column_sums_scratch_bytes(rows, cols));
-    gpu::column_sums(rows, cols, x, out, partial, stream());
+    gpu::column_sums(rows, cols, x, out, accumulate, partial, stream());
   }
+
+  // Device memory for the span of one op: allocated from the stream-ordered pool on the lane the
+  // op runs on and freed there behind the op's work, so it serves eagerly and on the side lane
+  // alike, and inside a step-graph recording it becomes an allocation and a free node of the
+  // graph (recorded work frees what it allocates, as Backend::record asks). Not a scratch buffer:
+  // one that grows moves, and a move makes recorded graphs stale.
+  class Temporary {
+   public:
+    Temporary(CudaBackend& be, size_t bytes) : stream_(be.stream()), data_(be.allocate(bytes)) {}
+    // A destructor must not throw: a failed free leaves CUDA's error pending for the next check.
+    ~Temporary() {
+      if (data_ != nullptr) cudaFreeAsync(data_, stream_);
+    }
+    Temporary(const Temporary&) = delete;
+    Temporary& operator=(const Temporary&) = delete;
+    void* data() const { return data_; }
+
+   private:
+    cudaStream_t stream_;  // allocate's: the lane current when the op began
+    void* data_;
+  };
 
   CudaLane main_{create_stream()};
   std::unique_ptr<CudaLane> side_;  // made when concurrency is first turned on

@@ -10,7 +10,8 @@
 //    exponentialAverageFactor is our momentum;
 //  - resultSaveMean / resultSaveInvVariance are the batch mean and 1 / sqrt(var + eps), which
 //    is our save_mean / save_invstd, and the backward pass takes them back;
-//  - alpha = 1, beta = 0 everywhere: outputs and parameter gradients are overwritten.
+//  - alpha = 1, beta = 0 everywhere, outputs overwritten, except the parameter gradients'
+//    betaParamDiff: 1 when they accumulate (dgamma = result + dgamma, as Backend's accumulate).
 
 namespace rf {
 namespace {
@@ -61,13 +62,15 @@ void cudnn_batchnorm_forward_eval(cudnnHandle_t h, const BnGeom& g, const float*
 // cuDNN's reference asks for the forward's epsilon here too, saved statistics or not.
 void cudnn_batchnorm_backward(cudnnHandle_t h, const BnGeom& g, const float* x, const float* dy,
                               const float* gamma, const float* save_mean, const float* save_invstd,
-                              float eps, float* dx, float* dgamma, float* dbeta) {
+                              float eps, float* dx, float* dgamma, float* dbeta,
+                              bool accumulate) {
   check_eps(eps);
   const BnDescriptors d(g);
   const float one = 1.f, zero = 0.f;
+  const float* param_beta = accumulate ? &one : &zero;
   RF_CUDNN_CHECK(cudnnBatchNormalizationBackward(
-      h, CUDNN_BATCHNORM_SPATIAL, &one, &zero, &one, &zero, d.x, x, d.x, dy, d.x, dx, d.param,
-      gamma, dgamma, dbeta, double(eps), save_mean, save_invstd));
+      h, CUDNN_BATCHNORM_SPATIAL, &one, &zero, &one, param_beta, d.x, x, d.x, dy, d.x, dx,
+      d.param, gamma, dgamma, dbeta, double(eps), save_mean, save_invstd));
 }
 
 }  // namespace rf

@@ -16,6 +16,7 @@ void cudnn_batchnorm_forward_eval(cudnnHandle_t h, const BnGeom& g, const float*
                                   const float* running_var, float eps, float* y);
 void cudnn_batchnorm_backward(cudnnHandle_t h, const BnGeom& g, const float* x, const float* dy,
                               const float* gamma, const float* save_mean, const float* save_invstd,
-                              float eps, float* dx, float* dgamma, float* dbeta);
+                              float eps, float* dx, float* dgamma, float* dbeta,
+                              bool accumulate);
 
 }  // namespace rf

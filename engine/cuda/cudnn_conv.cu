@@ -12,11 +12,16 @@
 #include "kernels/cuda/check.cuh"
 
 // Algorithm choice, once per (geometry, policy) and direction.
-//  - Default: cudnnFind*AlgorithmEx on the caller's real buffers (their outputs are about to be
-//    overwritten anyway). Find times every algorithm that supports the problem, so the choice is
+//  - Default: cudnnFind*AlgorithmEx on the caller's real inputs, and on its real output when that
+//    is about to be overwritten anyway. A filter gradient that accumulates (beta = 1) holds a
+//    partial sum that Find's trial runs would overwrite: Find then writes into a temporary output
+//    of the same size. Find times every algorithm that supports the problem, so the choice is
 //    the measured fastest, at the cost of one slower first step per layer shape. Find runs with
 //    a temporary workspace as large as the hungriest algorithm asks for (capped); the chosen
-//    algorithm then runs in the backend's shared, grow-only workspace.
+//    algorithm then runs in the backend's shared, grow-only workspace. Find runs the first time
+//    a plan is used, eagerly: it waits for its timed trials, which a step-graph recording cannot
+//    do (backend.h asks for the step to run once before it is recorded), so a search asked for
+//    while the stream is being captured throws instead.
 //  - Deterministic: cudnnGet*Algorithm_v7, cuDNN's heuristic ranking, keeping only results it
 //    marks CUDNN_DETERMINISTIC. Timing is noisy, so Find could pick a different (equally
 //    deterministic) algorithm in the next process, and a different algorithm sums in a different
@@ -90,6 +95,40 @@ class FindWorkspace {
   size_t size_ = 0;
 };
 
+// Where Find writes its trial outputs when the caller's output holds values to keep: a
+// temporary of the output's size (it cannot shrink as the workspace does).
+class FindOutput {
+ public:
+  FindOutput(cudaStream_t stream, size_t bytes) : stream_(stream) {
+    const cudaError_t e = cudaMallocAsync(&data_, bytes, stream_);
+    if (e != cudaSuccess) {
+      cudaGetLastError();  // reported here; keep it out of the next launch check
+      data_ = nullptr;
+      RF_CUDA_CHECK(e);
+    }
+  }
+  ~FindOutput() {
+    if (data_ != nullptr) cudaFreeAsync(data_, stream_);
+  }
+  FindOutput(const FindOutput&) = delete;
+  FindOutput& operator=(const FindOutput&) = delete;
+  void* data() const { return data_; }
+
+ private:
+  cudaStream_t stream_;
+  void* data_ = nullptr;
+};
+
+// Find synchronizes to time its trials: refused while the stream is captured (see the top).
+void check_not_capturing(cudaStream_t stream, const char* direction) {
+  cudaStreamCaptureStatus status = cudaStreamCaptureStatusNone;
+  RF_CUDA_CHECK(cudaStreamIsCapturing(stream, &status));
+  RF_CHECK(status == cudaStreamCaptureStatusNone,
+           "conv2d: cuDNN's " << direction << " algorithm search for a new geometry cannot run "
+                                 "while a step graph is recorded: run the step once before "
+                                 "recording it");
+}
+
 }  // namespace
 
 struct CudnnConv::Plan {
@@ -123,6 +162,7 @@ struct Fwd {
   using Perf = cudnnConvolutionFwdAlgoPerf_t;
   static constexpr int kCount = CUDNN_CONVOLUTION_FWD_ALGO_COUNT;
   static constexpr const char* kName = "forward";
+  static int64_t out_elements(const ConvGeom& g) { return g.y_size(); }
   static cudnnStatus_t workspace(cudnnHandle_t h, const Plan& p, Algo a, size_t* bytes) {
     return cudnnGetConvolutionForwardWorkspaceSize(h, p.x, p.w, p.conv, p.y, a, bytes);
   }
@@ -145,6 +185,7 @@ struct BwdData {
   using Perf = cudnnConvolutionBwdDataAlgoPerf_t;
   static constexpr int kCount = CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT;
   static constexpr const char* kName = "backward-data";
+  static int64_t out_elements(const ConvGeom& g) { return g.x_size(); }
   static cudnnStatus_t workspace(cudnnHandle_t h, const Plan& p, Algo a, size_t* bytes) {
     return cudnnGetConvolutionBackwardDataWorkspaceSize(h, p.w, p.y, p.conv, p.x, a, bytes);
   }
@@ -168,6 +209,7 @@ struct BwdFilter {
   using Perf = cudnnConvolutionBwdFilterAlgoPerf_t;
   static constexpr int kCount = CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT;
   static constexpr const char* kName = "backward-filter";
+  static int64_t out_elements(const ConvGeom& g) { return g.w_size(); }
   static cudnnStatus_t workspace(cudnnHandle_t h, const Plan& p, Algo a, size_t* bytes) {
     return cudnnGetConvolutionBackwardFilterWorkspaceSize(h, p.x, p.y, p.conv, p.w, a, bytes);
   }
@@ -212,9 +254,13 @@ std::string describe(const std::vector<Perf>& perf, int returned) {
   return returned > 0 ? os.str() : std::string("\n  (none)");
 }
 
+size_t element_bytes(const Plan& p) { return p.type == CUDNN_DATA_BFLOAT16 ? 2 : 4; }
+
+// `keep_out`: out holds values that must survive (an accumulating output); Find's trials then
+// write into a temporary instead.
 template <class Ops>
 Choice<typename Ops::Algo> choose(cudnnHandle_t h, const Plan& p, const void* a, const void* b,
-                                  void* out) {
+                                  void* out, bool keep_out) {
   RF_CUDNN_CHECK(cudnnSetConvolutionMathType(p.conv, p.math));
   int count = 0;
   RF_CUDNN_CHECK(Ops::max_count(h, &count));
@@ -232,9 +278,12 @@ Choice<typename Ops::Algo> choose(cudnnHandle_t h, const Plan& p, const void* a,
     }
     cudaStream_t stream = nullptr;
     RF_CUDNN_CHECK(cudnnGetStream(h, &stream));
+    check_not_capturing(stream, Ops::kName);
+    std::optional<FindOutput> trial_out;
+    if (keep_out) trial_out.emplace(stream, size_t(Ops::out_elements(p.g)) * element_bytes(p));
     const FindWorkspace ws(stream, want);
-    RF_CUDNN_CHECK(Ops::find(h, p, a, b, out, int(perf.size()), &returned, perf.data(),
-                             ws.data(), ws.size()));
+    RF_CUDNN_CHECK(Ops::find(h, p, a, b, trial_out ? trial_out->data() : out, int(perf.size()),
+                             &returned, perf.data(), ws.data(), ws.size()));
     ws_limit = ws.size();
   }
   for (int i = 0; i < returned; ++i) {  // best first (fastest measured, or heuristic rank)
@@ -309,8 +358,9 @@ void CudnnConv::backward_data(cudnnHandle_t h, DeviceScratch& workspace, const C
 }
 
 void CudnnConv::backward_filter(cudnnHandle_t h, DeviceScratch& workspace, const ConvGeom& g,
-                                ConvPolicy policy, const float* x, const float* dy, float* dw) {
-  run_backward_filter(h, workspace, g, CUDNN_DATA_FLOAT, policy, x, dy, dw);
+                                ConvPolicy policy, const float* x, const float* dy, float* dw,
+                                bool accumulate) {
+  run_backward_filter(h, workspace, g, CUDNN_DATA_FLOAT, policy, x, dy, dw, accumulate);
 }
 
 void CudnnConv::forward(cudnnHandle_t h, DeviceScratch& workspace, const ConvGeom& g,
@@ -325,7 +375,7 @@ void CudnnConv::backward_data(cudnnHandle_t h, DeviceScratch& workspace, const C
 
 void CudnnConv::backward_filter(cudnnHandle_t h, DeviceScratch& workspace, const ConvGeom& g,
                                 ConvPolicy policy, const BF16* x, const BF16* dy, BF16* dw) {
-  run_backward_filter(h, workspace, g, CUDNN_DATA_BFLOAT16, policy, x, dy, dw);
+  run_backward_filter(h, workspace, g, CUDNN_DATA_BFLOAT16, policy, x, dy, dw, false);
 }
 
 // alpha and beta are floats for fp32 and bf16 data alike (cuDNN's scaling parameters are double
@@ -334,7 +384,7 @@ void CudnnConv::run_forward(cudnnHandle_t h, DeviceScratch& workspace, const Con
                             cudnnDataType_t type, ConvPolicy policy, const void* x, const void* w,
                             void* y) {
   Plan& p = plan(g, type, policy);
-  if (!p.fwd) p.fwd = choose<Fwd>(h, p, x, w, y);
+  if (!p.fwd) p.fwd = choose<Fwd>(h, p, x, w, y, false);
   const float one = 1.f, zero = 0.f;
   RF_CUDNN_CHECK(cudnnSetConvolutionMathType(p.conv, p.fwd->math));
   void* ws = workspace.get(p.fwd->workspace);
@@ -346,7 +396,7 @@ void CudnnConv::run_backward_data(cudnnHandle_t h, DeviceScratch& workspace, con
                                   cudnnDataType_t type, ConvPolicy policy, const void* dy,
                                   const void* w, void* dx) {
   Plan& p = plan(g, type, policy);
-  if (!p.bwd_data) p.bwd_data = choose<BwdData>(h, p, w, dy, dx);
+  if (!p.bwd_data) p.bwd_data = choose<BwdData>(h, p, w, dy, dx, false);
   const float one = 1.f, zero = 0.f;
   RF_CUDNN_CHECK(cudnnSetConvolutionMathType(p.conv, p.bwd_data->math));
   void* ws = workspace.get(p.bwd_data->workspace);
@@ -357,15 +407,15 @@ void CudnnConv::run_backward_data(cudnnHandle_t h, DeviceScratch& workspace, con
 
 void CudnnConv::run_backward_filter(cudnnHandle_t h, DeviceScratch& workspace, const ConvGeom& g,
                                     cudnnDataType_t type, ConvPolicy policy, const void* x,
-                                    const void* dy, void* dw) {
+                                    const void* dy, void* dw, bool accumulate) {
   Plan& p = plan(g, type, policy);
-  if (!p.bwd_filter) p.bwd_filter = choose<BwdFilter>(h, p, x, dy, dw);
+  if (!p.bwd_filter) p.bwd_filter = choose<BwdFilter>(h, p, x, dy, dw, accumulate);
   const float one = 1.f, zero = 0.f;
   RF_CUDNN_CHECK(cudnnSetConvolutionMathType(p.conv, p.bwd_filter->math));
   void* ws = workspace.get(p.bwd_filter->workspace);
   RF_CUDNN_CHECK(cudnnConvolutionBackwardFilter(h, &one, p.x, x, p.y, dy, p.conv,
                                                 p.bwd_filter->algo, ws, p.bwd_filter->workspace,
-                                                &zero, p.w, dw));
+                                                accumulate ? &one : &zero, p.w, dw));
 }
 
 }  // namespace rf

@@ -33,16 +33,21 @@ class CudnnConv {
   CudnnConv(const CudnnConv&) = delete;
   CudnnConv& operator=(const CudnnConv&) = delete;
 
-  // `workspace` is grown to what the chosen algorithm needs. Outputs are overwritten. Throws
-  // when cuDNN offers no algorithm that the policy allows.
+  // `workspace` is grown to what the chosen algorithm needs. Outputs are overwritten, except a
+  // float32 filter gradient with `accumulate`, to which the result is added (cuDNN's beta = 1).
+  // Throws when cuDNN offers no algorithm that the policy allows, and when a new geometry is met
+  // while the stream is captured outside deterministic mode (the timed search, cudnnFind, cannot
+  // be recorded).
   void forward(cudnnHandle_t h, DeviceScratch& workspace, const ConvGeom& g, ConvPolicy policy,
                const float* x, const float* w, float* y);
   void backward_data(cudnnHandle_t h, DeviceScratch& workspace, const ConvGeom& g,
                      ConvPolicy policy, const float* dy, const float* w, float* dx);
   void backward_filter(cudnnHandle_t h, DeviceScratch& workspace, const ConvGeom& g,
-                       ConvPolicy policy, const float* x, const float* dy, float* dw);
+                       ConvPolicy policy, const float* x, const float* dy, float* dw,
+                       bool accumulate);
 
-  // The same on bf16 tensors (dw included), computed in fp32 and rounded once to bf16 by cuDNN.
+  // The same on bf16 tensors (dw included, always overwritten: the backend widens it into its
+  // float32 gradient), computed in fp32 and rounded once to bf16 by cuDNN.
   void forward(cudnnHandle_t h, DeviceScratch& workspace, const ConvGeom& g, ConvPolicy policy,
                const BF16* x, const BF16* w, BF16* y);
   void backward_data(cudnnHandle_t h, DeviceScratch& workspace, const ConvGeom& g,
@@ -62,7 +67,7 @@ class CudnnConv {
                          void* dx);
   void run_backward_filter(cudnnHandle_t h, DeviceScratch& workspace, const ConvGeom& g,
                            cudnnDataType_t type, ConvPolicy policy, const void* x, const void* dy,
-                           void* dw);
+                           void* dw, bool accumulate);
   std::map<Key, std::unique_ptr<Plan>> plans_;
 };
 

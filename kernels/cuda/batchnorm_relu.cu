@@ -33,7 +33,7 @@
 //      re-reading all of them would cost more L2 traffic than the data, so the merge runs first.
 // Eval forward: 1 launch, the apply with a prologue from the running statistics.
 // Backward: the same three steps on the sums of g and g * x (g = dy where y > 0, else 0); the
-// apply writes dx and dresidual, the blocks of chunk 0 dgamma and dbeta.
+// apply writes dx and dresidual, the blocks of chunk 0 write (or add to) dgamma and dbeta.
 //
 // Variants. The activations (x, residual, y, dy, dx, dresidual) are float or bf16 (T, see
 // kernels/cuda/storage.cuh): loads widen to float, stores round once to the nearest even, and all
@@ -383,7 +383,7 @@ __global__ void __launch_bounds__(kThreads)
     backward_apply_kernel(Tiling t, const T* x, const T* y, const T* dy, const float* gamma,
                           const float* save_mean, const float* save_invstd, const double* sum_g,
                           const double* sum_gx, int parts, T* dx, T* dresidual, float* dgamma,
-                          float* dbeta) {
+                          float* dbeta, bool accumulate) {
   __shared__ float sh_mean[kMaxTileChannels], sh_a[kMaxTileChannels], sh_b[kMaxTileChannels],
       sh_d[kMaxTileChannels];
   const Thread th = this_thread<V>(t);
@@ -400,9 +400,10 @@ __global__ void __launch_bounds__(kThreads)
     sh_a[threadIdx.x] = float(k);
     sh_b[threadIdx.x] = float(-k * dg * invstd / n);
     sh_d[threadIdx.x] = float(-k * sg / n);
-    if (blockIdx.x == 0) {
-      dbeta[j] = float(sg);
-      dgamma[j] = float(dg);
+    if (blockIdx.x == 0) {  // the only reader and writer of dgamma[j] and dbeta[j]
+      // Rounded to float before the add: the bits of a fresh gradient summed into the buffer.
+      dbeta[j] = accumulate ? dbeta[j] + float(sg) : float(sg);
+      dgamma[j] = accumulate ? dgamma[j] + float(dg) : float(dg);
     }
   }
   __syncthreads();
@@ -508,7 +509,7 @@ void forward_eval(int64_t rows, int c, const T* x, const T* residual, const floa
 template <bool Relu, int V, class T>
 void backward(int64_t rows, int c, const T* x, const T* y, const T* dy, const float* gamma,
               const float* save_mean, const float* save_invstd, T* dx, T* dresidual, float* dgamma,
-              float* dbeta, void* scratch, cudaStream_t stream) {
+              float* dbeta, bool accumulate, void* scratch, cudaStream_t stream) {
   const Launch r = reduce_plan(rows, c, V);
   Sums s = sums_in(scratch, r);
   backward_stats_kernel<T, V, Relu>
@@ -518,7 +519,7 @@ void backward(int64_t rows, int c, const T* x, const T* y, const T* dy, const fl
   const Launch a = apply_plan(rows, c, V);
   backward_apply_kernel<T, V, Relu>
       <<<a.grid, kThreads, 0, stream>>>(a.t, x, y, dy, gamma, save_mean, save_invstd, s.s, s.q,
-                                        s.parts, dx, dresidual, dgamma, dbeta);
+                                        s.parts, dx, dresidual, dgamma, dbeta, accumulate);
   RF_CUDA_CHECK_LAUNCH();
 }
 
@@ -554,14 +555,15 @@ void forward_eval_any(const char* what, int64_t rows, int c, const T* x, const T
 template <bool Relu, class T>
 void backward_any(const char* what, int64_t rows, int c, const T* x, const T* y, const T* dy,
                   const float* gamma, const float* save_mean, const float* save_invstd, T* dx,
-                  T* dresidual, float* dgamma, float* dbeta, void* scratch, cudaStream_t stream) {
+                  T* dresidual, float* dgamma, float* dbeta, bool accumulate, void* scratch,
+                  cudaStream_t stream) {
   check_shape(rows, c, what);
   if (vectorizable<T>(c, {x, y, dy, dx, dresidual}))
     backward<Relu, 4>(rows, c, x, y, dy, gamma, save_mean, save_invstd, dx, dresidual, dgamma,
-                      dbeta, scratch, stream);
+                      dbeta, accumulate, scratch, stream);
   else
     backward<Relu, 1>(rows, c, x, y, dy, gamma, save_mean, save_invstd, dx, dresidual, dgamma,
-                      dbeta, scratch, stream);
+                      dbeta, accumulate, scratch, stream);
 }
 
 }  // namespace
@@ -594,9 +596,9 @@ void batchnorm_relu_forward_eval(int64_t rows, int c, const float* x, const floa
 void batchnorm_relu_backward(int64_t rows, int c, const float* x, const float* y, const float* dy,
                              const float* gamma, const float* save_mean, const float* save_invstd,
                              float* dx, float* dresidual, float* dgamma, float* dbeta,
-                             void* scratch, cudaStream_t stream) {
+                             bool accumulate, void* scratch, cudaStream_t stream) {
   backward_any<true>("batchnorm_relu_backward", rows, c, x, y, dy, gamma, save_mean, save_invstd,
-                     dx, dresidual, dgamma, dbeta, scratch, stream);
+                     dx, dresidual, dgamma, dbeta, accumulate, scratch, stream);
 }
 
 void batchnorm_relu_forward_train(int64_t rows, int c, const BF16* x, const BF16* residual,
@@ -619,10 +621,10 @@ void batchnorm_relu_forward_eval(int64_t rows, int c, const BF16* x, const BF16*
 
 void batchnorm_relu_backward(int64_t rows, int c, const BF16* x, const BF16* y, const BF16* dy,
                              const float* gamma, const float* save_mean, const float* save_invstd,
-                             BF16* dx, BF16* dresidual, float* dgamma, float* dbeta, void* scratch,
-                             cudaStream_t stream) {
+                             BF16* dx, BF16* dresidual, float* dgamma, float* dbeta,
+                             bool accumulate, void* scratch, cudaStream_t stream) {
   backward_any<true>("batchnorm_relu_backward", rows, c, x, y, dy, gamma, save_mean, save_invstd,
-                     dx, dresidual, dgamma, dbeta, scratch, stream);
+                     dx, dresidual, dgamma, dbeta, accumulate, scratch, stream);
 }
 
 void batchnorm_forward_train(int64_t rows, int c, const BF16* x, const float* gamma,
@@ -643,9 +645,9 @@ void batchnorm_forward_eval(int64_t rows, int c, const BF16* x, const float* gam
 
 void batchnorm_backward(int64_t rows, int c, const BF16* x, const BF16* dy, const float* gamma,
                         const float* save_mean, const float* save_invstd, BF16* dx, float* dgamma,
-                        float* dbeta, void* scratch, cudaStream_t stream) {
+                        float* dbeta, bool accumulate, void* scratch, cudaStream_t stream) {
   backward_any<false, BF16>("batchnorm_backward", rows, c, x, nullptr, dy, gamma, save_mean,
-                            save_invstd, dx, nullptr, dgamma, dbeta, scratch, stream);
+                            save_invstd, dx, nullptr, dgamma, dbeta, accumulate, scratch, stream);
 }
 
 }  // namespace rf::gpu

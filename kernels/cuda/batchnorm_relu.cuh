@@ -37,12 +37,12 @@ void batchnorm_relu_forward_eval(int64_t rows, int c, const float* x, const floa
                                  cudaStream_t stream);
 
 // y is the forward's output: the batch norm's gradient is dy where y > 0, else 0, and that masked
-// gradient is also the residual's, written to dresidual when not null. dx, dgamma, dbeta are
-// overwritten.
+// gradient is also the residual's, written to dresidual when not null. dx is overwritten; dgamma
+// and dbeta too, or with `accumulate` each float-rounded gradient is added to what they hold.
 void batchnorm_relu_backward(int64_t rows, int c, const float* x, const float* y, const float* dy,
                              const float* gamma, const float* save_mean, const float* save_invstd,
                              float* dx, float* dresidual, float* dgamma, float* dbeta,
-                             void* scratch, cudaStream_t stream);
+                             bool accumulate, void* scratch, cudaStream_t stream);
 
 void batchnorm_relu_forward_train(int64_t rows, int c, const BF16* x, const BF16* residual,
                                   const float* gamma, const float* beta, float eps,
@@ -56,7 +56,7 @@ void batchnorm_relu_forward_eval(int64_t rows, int c, const BF16* x, const BF16*
 void batchnorm_relu_backward(int64_t rows, int c, const BF16* x, const BF16* y, const BF16* dy,
                              const float* gamma, const float* save_mean, const float* save_invstd,
                              BF16* dx, BF16* dresidual, float* dgamma, float* dbeta,
-                             void* scratch, cudaStream_t stream);
+                             bool accumulate, void* scratch, cudaStream_t stream);
 
 // The plain batch norm on bf16, y = bn(x), with the same kernels minus the residual and the ReLU
 // (the backward's gradient is dy itself). Float32's plain batch norm is cuDNN's.
@@ -69,6 +69,6 @@ void batchnorm_forward_eval(int64_t rows, int c, const BF16* x, const float* gam
                             float eps, BF16* y, cudaStream_t stream);
 void batchnorm_backward(int64_t rows, int c, const BF16* x, const BF16* dy, const float* gamma,
                         const float* save_mean, const float* save_invstd, BF16* dx, float* dgamma,
-                        float* dbeta, void* scratch, cudaStream_t stream);
+                        float* dbeta, bool accumulate, void* scratch, cudaStream_t stream);
 
 }  // namespace rf::gpu

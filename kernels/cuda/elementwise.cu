@@ -40,8 +40,8 @@ __global__ void unary_kernel(int64_t n, const In* x, Out* y, Op op, bool vec) {
   for (int64_t i = head + tid; i < n; i += stride) y[i] = narrow<Out>(op(widen(x[i])));
 }
 
-template <class T, class Op>
-__global__ void binary_kernel(int64_t n, const T* a, const T* b, T* y, Op op, bool vec) {
+template <class A, class B, class Out, class Op>
+__global__ void binary_kernel(int64_t n, const A* a, const B* b, Out* y, Op op, bool vec) {
   const int64_t tid = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   const int64_t stride = int64_t(gridDim.x) * blockDim.x;
   int64_t head = 0;
@@ -55,7 +55,8 @@ __global__ void binary_kernel(int64_t n, const T* a, const T* b, T* y, Op op, bo
       store4(y + 4 * i, out);
     }
   }
-  for (int64_t i = head + tid; i < n; i += stride) y[i] = narrow<T>(op(widen(a[i]), widen(b[i])));
+  for (int64_t i = head + tid; i < n; i += stride)
+    y[i] = narrow<Out>(op(widen(a[i]), widen(b[i])));
 }
 
 struct Identity {  // a cast: the store rounds
@@ -91,8 +92,8 @@ void launch_unary(int64_t n, const In* x, Out* y, Op op, cudaStream_t stream) {
   RF_CUDA_CHECK_LAUNCH();
 }
 
-template <class T, class Op>
-void launch_binary(int64_t n, const T* a, const T* b, T* y, Op op, cudaStream_t stream) {
+template <class A, class B, class Out, class Op>
+void launch_binary(int64_t n, const A* a, const B* b, Out* y, Op op, cudaStream_t stream) {
   if (n <= 0) return;
   const bool vec = aligned4(a) && aligned4(b) && aligned4(y);
   binary_kernel<<<grid_for(vec ? n / 4 + 1 : n), kThreads, 0, stream>>>(n, a, b, y, op, vec);
@@ -138,6 +139,15 @@ void cast(int64_t n, const float* x, BF16* y, cudaStream_t stream) {
 
 void cast(int64_t n, const BF16* x, float* y, cudaStream_t stream) {
   launch_unary(n, x, y, Identity{}, stream);
+}
+
+// One kernel either way: the plain widening, or the widened value added in one float addition
+// (the same bits as a cast into a temporary followed by axpy with alpha 1).
+void widen_add(int64_t n, const BF16* x, float* y, bool accumulate, cudaStream_t stream) {
+  if (accumulate)
+    launch_binary(n, x, y, y, Add{}, stream);
+  else
+    launch_unary(n, x, y, Identity{}, stream);
 }
 
 void add(int64_t n, const BF16* a, const BF16* b, BF16* y, cudaStream_t stream) {

@@ -27,9 +27,16 @@ __global__ void bias_add_kernel(int64_t rows, int cols, const float* b, T* y) {
     y[i] = narrow<T>(b[i % cols] + widen(y[i]));
 }
 
-// grid = (chunks, column tiles); out gets chunk sums at [chunk * cols + j].
+// out[j] = (accumulate ? out[j] : 0) + sum: the final write of a column's sum.
+__device__ __forceinline__ void put_sum(float* out, int j, float sum, bool accumulate) {
+  out[j] = accumulate ? out[j] + sum : sum;
+}
+
+// grid = (chunks, column tiles); out gets chunk sums at [chunk * cols + j]. With one chunk out is
+// the result, and `accumulate` applies to it.
 template <class T>
-__global__ void column_chunk_sums_kernel(int64_t rows, int cols, const T* x, float* out) {
+__global__ void column_chunk_sums_kernel(int64_t rows, int cols, const T* x, float* out,
+                                         bool accumulate) {
   __shared__ float part[kTileRows][kTileCols + 1];
   const int j = blockIdx.y * kTileCols + threadIdx.x;
   const int64_t r0 = int64_t(blockIdx.x) * kChunkRows;
@@ -43,16 +50,17 @@ __global__ void column_chunk_sums_kernel(int64_t rows, int cols, const T* x, flo
     float sum = 0.f;
 #pragma unroll
     for (int k = 0; k < kTileRows; ++k) sum += part[k][threadIdx.x];
-    out[int64_t(blockIdx.x) * cols + j] = sum;
+    put_sum(out + int64_t(blockIdx.x) * cols, j, sum, accumulate);
   }
 }
 
-__global__ void column_merge_kernel(int64_t chunks, int cols, const float* partial, float* out) {
+__global__ void column_merge_kernel(int64_t chunks, int cols, const float* partial, float* out,
+                                    bool accumulate) {
   const int j = blockIdx.x * blockDim.x + threadIdx.x;
   if (j >= cols) return;
   float sum = 0.f;
   for (int64_t k = 0; k < chunks; ++k) sum += partial[k * cols + j];
-  out[j] = sum;
+  put_sum(out, j, sum, accumulate);
 }
 
 template <class T>
@@ -63,11 +71,11 @@ void launch_bias_add(int64_t rows, int cols, const float* b, T* y, cudaStream_t 
 }
 
 template <class T>
-void launch_column_sums(int64_t rows, int cols, const T* x, float* out, void* scratch,
-                        cudaStream_t stream) {
+void launch_column_sums(int64_t rows, int cols, const T* x, float* out, bool accumulate,
+                        void* scratch, cudaStream_t stream) {
   if (cols <= 0) return;
-  if (rows <= 0) {  // an empty sum
-    RF_CUDA_CHECK(cudaMemsetAsync(out, 0, size_t(cols) * sizeof(float), stream));
+  if (rows <= 0) {  // an empty sum: zero, or nothing to add
+    if (!accumulate) RF_CUDA_CHECK(cudaMemsetAsync(out, 0, size_t(cols) * sizeof(float), stream));
     return;
   }
   const int64_t chunks = chunks_for(rows);
@@ -76,11 +84,11 @@ void launch_column_sums(int64_t rows, int cols, const T* x, float* out, void* sc
     throw std::invalid_argument("column_sums: matrix too large");
   float* partial = chunks > 1 ? static_cast<float*>(scratch) : out;
   column_chunk_sums_kernel<<<dim3(unsigned(chunks), unsigned(tiles)), dim3(kTileCols, kTileRows),
-                             0, stream>>>(rows, cols, x, partial);
+                             0, stream>>>(rows, cols, x, partial, accumulate && chunks == 1);
   RF_CUDA_CHECK_LAUNCH();
   if (chunks > 1) {
-    column_merge_kernel<<<(cols + kThreads - 1) / kThreads, kThreads, 0, stream>>>(chunks, cols,
-                                                                                  partial, out);
+    column_merge_kernel<<<(cols + kThreads - 1) / kThreads, kThreads, 0, stream>>>(
+        chunks, cols, partial, out, accumulate);
     RF_CUDA_CHECK_LAUNCH();
   }
 }
@@ -100,14 +108,14 @@ size_t column_sums_scratch_bytes(int64_t rows, int cols) {
   return chunks > 1 ? size_t(chunks) * size_t(cols) * sizeof(float) : 0;
 }
 
-void column_sums(int64_t rows, int cols, const float* x, float* out, void* scratch,
-                 cudaStream_t stream) {
-  launch_column_sums(rows, cols, x, out, scratch, stream);
+void column_sums(int64_t rows, int cols, const float* x, float* out, bool accumulate,
+                 void* scratch, cudaStream_t stream) {
+  launch_column_sums(rows, cols, x, out, accumulate, scratch, stream);
 }
 
-void column_sums(int64_t rows, int cols, const BF16* x, float* out, void* scratch,
-                 cudaStream_t stream) {
-  launch_column_sums(rows, cols, x, out, scratch, stream);
+void column_sums(int64_t rows, int cols, const BF16* x, float* out, bool accumulate,
+                 void* scratch, cudaStream_t stream) {
+  launch_column_sums(rows, cols, x, out, accumulate, scratch, stream);
 }
 
 }  // namespace rf::gpu
