@@ -20,7 +20,8 @@
 //                   with TF32) or bf16 (activations stored as bf16, the rest as tf32)
 //   --cuda-graphs   on: each step's forward and backward replayed as a recorded CUDA graph
 //                   (train/recorded_step.h), and the inference passes likewise, as refine_app
-//                   --cuda-graphs on (default: off)
+//                   --cuda-graphs on (default: off); the table then shows the kernels each
+//                   recorded graph runs, training step / inference pass (StepGraph::kernels)
 //   --concurrent-backward  on: each convolution's weight gradient runs on a second CUDA stream
 //                   alongside the backward pass's data gradients (Backend::set_concurrency), as
 //                   refine_app --concurrent-backward on; CUDA only, not with --profile (default: off)
@@ -68,6 +69,7 @@ struct Case {
 
 struct Result {
   double images_per_s = 0, median_step_ms = 0, mean_step_ms = 0, inference_images_per_s = 0;
+  int64_t step_kernels = 0, inference_kernels = 0;  // of the recorded graphs (--cuda-graphs on)
   profiler::Totals ops{};
 };
 
@@ -87,8 +89,11 @@ Result run(const Case& c, bool profile) {
     Variable loss = softmax_cross_entropy(model->forward(Variable(in)), want);
     loss.backward();
   };
+  int64_t recorded_kernels = 0;  // of the graph recorded last
   const train::RecordedStep::Recorder recorder = [&](const std::function<void()>& work) {
-    return backend.record(work);
+    std::unique_ptr<StepGraph> graph = backend.record(work);
+    recorded_kernels = graph->kernels();
+    return graph;
   };
   train::RecordedStep recorded(recorder, forward_backward);
   auto step = [&] {
@@ -103,6 +108,7 @@ Result run(const Case& c, bool profile) {
   step();
   step();
   backend.synchronize();
+  const int64_t step_kernels = recorded_kernels;
   profiler::reset();
   profiler::set_enabled(profile);
   std::vector<double> ms;
@@ -118,6 +124,7 @@ Result run(const Case& c, bool profile) {
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   profiler::set_enabled(false);
   Result r;
+  r.step_kernels = step_kernels;
   r.images_per_s = double(c.batch) * c.steps / secs;
   r.mean_step_ms = 1e3 * secs / c.steps;
   std::sort(ms.begin(), ms.end());
@@ -147,6 +154,7 @@ Result run(const Case& c, bool profile) {
   infer();  // warm-up: eval-mode algorithms; with graphs the second pass records
   infer();
   backend.synchronize();
+  if (c.graphs) r.inference_kernels = recorded_kernels;
   const auto i0 = std::chrono::steady_clock::now();
   for (int s = 0; s < c.steps; ++s) infer();
   backend.synchronize();
@@ -219,11 +227,12 @@ void print_json(const Case& c, const Result& r, bool profile) {
               "\"threads\": %d, \"blas\": \"%s\", \"cuda_graphs\": %s, \"concurrent_backward\": %s, "
               "\"images_per_s\": %.3f, "
               "\"mean_step_ms\": %.4f, \"median_step_ms\": %.4f, \"inference_batch\": %d, "
-              "\"inference_images_per_s\": %.3f",
+              "\"inference_images_per_s\": %.3f, \"step_kernels\": %lld, \"inference_kernels\": %lld",
               c.model.c_str(), device_name(c.device), c.batch, c.steps, omp_get_max_threads(),
               cpu::select_blas_kernels(), c.graphs ? "true" : "false", c.concurrent_backward ? "true" : "false",
               r.images_per_s,
-              r.mean_step_ms, r.median_step_ms, c.inference_batch, r.inference_images_per_s);
+              r.mean_step_ms, r.median_step_ms, c.inference_batch, r.inference_images_per_s,
+              static_cast<long long>(r.step_kernels), static_cast<long long>(r.inference_kernels));
   if (profile) {
     std::printf(", \"profile\": [");
     bool first = true;
@@ -320,8 +329,9 @@ int main(int argc, char** argv) {
   }
   if (!json) std::printf("OpenBLAS kernels: %s\n", cpu::select_blas_kernels());
 
-  if (!json) std::printf("%-10s %6s %6s %8s %10s %14s %16s %10s\n", "model", "batch", "steps", "threads",
-                         "images/s", "median step ms", "inference img/s", "conc. bwd");
+  if (!json)
+    std::printf("%-10s %6s %6s %8s %10s %14s %16s %10s %17s\n", "model", "batch", "steps", "threads",
+                "images/s", "median step ms", "inference img/s", "conc. bwd", "kernels step/inf");
   for (const std::string& n : names) {
     const bool big = n.starts_with("resnet50");
     Case c{n, batch > 0 ? batch : (big ? 32 : 128),
@@ -332,9 +342,13 @@ int main(int argc, char** argv) {
     if (json) {
       print_json(c, r, profile);
     } else {
-      std::printf("%-10s %6d %6d %8d %10.1f %14.2f %16.1f %10s\n", c.model.c_str(), c.batch, c.steps,
-                  omp_get_max_threads(), r.images_per_s, r.median_step_ms, r.inference_images_per_s,
-                  c.concurrent_backward ? "on" : "off");
+      // Kernel counts come from recorded graphs: a dash without them.
+      const std::string kernels = c.graphs ? std::to_string(r.step_kernels) + " / " +
+                                                 std::to_string(r.inference_kernels)
+                                           : "-";
+      std::printf("%-10s %6d %6d %8d %10.1f %14.2f %16.1f %10s %17s\n", c.model.c_str(), c.batch,
+                  c.steps, omp_get_max_threads(), r.images_per_s, r.median_step_ms,
+                  r.inference_images_per_s, c.concurrent_backward ? "on" : "off", kernels.c_str());
       if (profile) print_profile(c, r);
     }
     std::fflush(stdout);

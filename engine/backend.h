@@ -34,6 +34,9 @@ class StepGraph {
   // True once the backend moved a buffer the recorded work uses (a scratch buffer grew for a
   // larger op since): the work must be recorded again.
   virtual bool stale() const = 0;
+  // The kernels one launch runs: how finely the recorded work is cut (each costs a few
+  // microseconds however small), the count that fusing ops brings down.
+  virtual int64_t kernels() const = 0;
 };
 
 class Backend {

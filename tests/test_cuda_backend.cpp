@@ -794,3 +794,25 @@ TEST_CASE("cuda bf16 conv2d filter gradient accumulates from the side lane, eage
   }
   CHECK(!graph->stale());
 }
+
+// A recorded graph reports the kernels one launch runs (bench_train prints them): three
+// elementwise ops, on the main stream and with one of them on the side lane (its fork and join
+// are event nodes, not kernels).
+TEST_CASE("cuda recorded step graphs count their kernels") {
+  Backend& be = cuda_backend();
+  const int64_t n = 1000;
+  const Tensor a = Tensor::empty({n}, Device::CUDA), b = Tensor::empty({n}, Device::CUDA),
+               c = Tensor::empty({n}, Device::CUDA);
+  const auto three = [&] {
+    be.fill(n, 1.f, a.data());
+    be.run_concurrently([&be, n, b] { be.fill(n, 2.f, b.data()); });
+    be.join_concurrent();
+    be.add(n, a.data(), b.data(), c.data());
+  };
+  CHECK(be.record(three)->kernels() == 3);
+  const ConcurrencyOn on;
+  CHECK(be.record(three)->kernels() == 3);
+  const std::unique_ptr<StepGraph> graph = be.record(three);
+  graph->launch();
+  CHECK(c.to_host() == std::vector<float>(size_t(n), 3.f));
+}

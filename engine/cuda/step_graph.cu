@@ -1,6 +1,7 @@
 #include "engine/cuda/step_graph.h"
 
 #include <cstdint>
+#include <vector>
 
 #include "engine/check.h"
 #include "engine/cuda/device_scratch.h"
@@ -11,8 +12,8 @@ namespace {
 
 class CudaStepGraph final : public StepGraph {
  public:
-  CudaStepGraph(cudaGraphExec_t exec, cudaStream_t stream, uint64_t moves)
-      : exec_(exec), stream_(stream), moves_(moves) {}
+  CudaStepGraph(cudaGraphExec_t exec, cudaStream_t stream, uint64_t moves, int64_t kernels)
+      : exec_(exec), stream_(stream), moves_(moves), kernels_(kernels) {}
   // A launch may still be running (a stale graph is dropped right after its last replay).
   ~CudaStepGraph() override {
     cudaStreamSynchronize(stream_);  // errors at exit are moot
@@ -26,12 +27,29 @@ class CudaStepGraph final : public StepGraph {
     RF_CUDA_CHECK(cudaGraphLaunch(exec_, stream_));
   }
   bool stale() const override { return scratch_moves() != moves_; }
+  int64_t kernels() const override { return kernels_; }
 
  private:
   cudaGraphExec_t exec_;
   cudaStream_t stream_;
   uint64_t moves_;
+  int64_t kernels_;
 };
+
+// The kernel nodes of a captured graph (the others are copies, memsets, memory and event nodes).
+int64_t count_kernels(cudaGraph_t graph) {
+  size_t n = 0;
+  RF_CUDA_CHECK(cudaGraphGetNodes(graph, nullptr, &n));
+  std::vector<cudaGraphNode_t> nodes(n);
+  RF_CUDA_CHECK(cudaGraphGetNodes(graph, nodes.data(), &n));
+  int64_t kernels = 0;
+  for (cudaGraphNode_t node : nodes) {
+    cudaGraphNodeType type;
+    RF_CUDA_CHECK(cudaGraphNodeGetType(node, &type));
+    kernels += type == cudaGraphNodeTypeKernel;
+  }
+  return kernels;
+}
 
 }  // namespace
 
@@ -57,13 +75,20 @@ std::unique_ptr<StepGraph> record_cuda_graph(cudaStream_t stream, const std::fun
     RF_CHECK(false, "a scratch buffer grew while a step graph was recorded: run the step once "
                     "before recording it");
   }
+  int64_t kernels = 0;
+  try {
+    kernels = count_kernels(graph);
+  } catch (...) {
+    cudaGraphDestroy(graph);
+    throw;
+  }
   // Memory the graph allocates is freed by the graph itself (the work frees what it allocates);
   // auto-free only guards a relaunch should an allocation escape.
   cudaGraphExec_t exec = nullptr;
   const cudaError_t e = cudaGraphInstantiate(&exec, graph, cudaGraphInstantiateFlagAutoFreeOnLaunch);
   cudaGraphDestroy(graph);
   RF_CUDA_CHECK(e);
-  return std::make_unique<CudaStepGraph>(exec, stream, moves);
+  return std::make_unique<CudaStepGraph>(exec, stream, moves, kernels);
 }
 
 }  // namespace rf

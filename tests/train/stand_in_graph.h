@@ -18,6 +18,7 @@ struct StandInGraph final : StepGraph {
     work();
   }
   bool stale() const override { return *stale_flag; }
+  int64_t kernels() const override { return 0; }  // it records no device work
 };
 
 // Counts what a RecordedStep asked of it; stale() of its graphs follows `stale`.
