@@ -25,7 +25,8 @@
 #   bf16     issue 8: --precision bf16 against tf32: bench_train's ResNet50 (batch 250, CUDA
 #            graphs) training and inference images/s, each also with --concurrent-backward on
 #            (weight gradients on a second CUDA stream) beside it, inference also in batches of
-#            1,000 (--eval-batch-size); the r50 chain in bf16 and the r50 chain's first seed with
+#            1,000 (--eval-batch-size), each row with the kernels its recorded training step and
+#            inference pass run; the r50 chain in bf16 and the r50 chain's first seed with
 #            --concurrent-backward on (their accuracy next to r50's)                 (~3 min)
 # SMOKE="--device cpu --model resnet8 ..." appends flags to every run (a check of this script on
 # a machine without a GPU: later flags win). GPU-only flags are then left out of the runs
