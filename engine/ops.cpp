@@ -32,16 +32,17 @@ const T* data_or_null(const Variable& v) {
 
 // Where one backend call writes an op's parameter gradients (engine/backend.h, `accumulate`):
 // added straight into the parameters' bound gradient buffers when every gradient the call
-// writes has one and `in_place` (the call runs where add_grad would sum them:
-// Variable::grad_buffer), else into new tensors that hand_over() passes to add_grad. written[i]:
-// the call writes params[i]'s gradient even when nobody wants it.
+// writes is wanted and has one, and `in_place` (the call runs where add_grad would sum them:
+// Variable::grad_buffer); else into new tensors that hand_over() passes to add_grad. written[i]:
+// the call writes params[i]'s gradient even when nobody wants it (then never into its buffer).
 class ParamGrads {
  public:
   ParamGrads(std::vector<Variable> params, const std::vector<bool>& written, bool in_place)
       : params_(std::move(params)), out_(params_.size()) {
     accumulate_ = in_place;
     for (size_t i = 0; i < params_.size(); ++i)
-      if (writes(i, written)) accumulate_ = accumulate_ && params_[i].grad_buffer().defined();
+      if (writes(i, written))
+        accumulate_ = accumulate_ && params_[i].requires_grad() && params_[i].grad_buffer().defined();
     for (size_t i = 0; i < params_.size(); ++i)
       if (writes(i, written))
         out_[i] = accumulate_ ? params_[i].grad_buffer() : empty_like(params_[i].value());

@@ -133,3 +133,30 @@ TEST_CASE("gradients added into bound buffers equal those of unbound parameters,
       }
     }
 }
+
+// A parameter that wants no gradient keeps its bound buffer untouched, even where the backend
+// writes its gradient anyway (batch norm's dgamma); the others still get theirs.
+TEST_CASE("a bound buffer of a parameter that wants no gradient is not written") {
+  std::vector<float> xs(4 * 3);
+  for (size_t i = 0; i < xs.size(); ++i) xs[i] = std::sin(0.7f * float(i));
+  Variable x(Tensor::from_host(xs, {4, 3}), true);
+  Variable gamma(Tensor::from_host({1.f, 2.f, 3.f}, {3}), false);
+  Variable beta(Tensor::from_host({0.f, 0.f, 0.f}, {3}), true);
+  gamma.bind_grad_buffer(Tensor::from_host({7.f, 7.f, 7.f}, {3}));
+  beta.bind_grad_buffer(Tensor::from_host({1.f, 1.f, 1.f}, {3}));
+  Tensor rm = Tensor::zeros({3}), rv = Tensor::from_host({1.f, 1.f, 1.f}, {3});
+  // A seed that is not constant per channel, so that dgamma = sum(seed * xhat) is not zero.
+  std::vector<float> seed(xs.size());
+  for (size_t i = 0; i < seed.size(); ++i) seed[i] = std::cos(1.3f * float(i));
+  batchnorm(x, gamma, beta, rm, rv, true, 0.1f, 1e-5f).backward(Tensor::from_host(seed, {4, 3}));
+  CHECK(gamma.grad_buffer().to_host() == std::vector<float>{7.f, 7.f, 7.f});
+  // d/d beta = the seed's column sums, added to the 1 the buffer held.
+  std::vector<float> want(3);
+  for (size_t j = 0; j < 3; ++j) {
+    double column = 0;
+    for (size_t i = 0; i < 4; ++i) column += seed[i * 3 + j];
+    want[j] = 1.f + float(column);
+  }
+  CHECK(beta.grad().to_host() == want);
+  CHECK(x.has_grad());
+}
