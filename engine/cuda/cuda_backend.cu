@@ -24,6 +24,7 @@
 #include "engine/cuda/cuda_lane.h"
 #include "engine/cuda/device_scratch.h"
 #include "engine/cuda/step_graph.h"
+#include "engine/cuda/stream_temporary.h"
 #include "engine/cuda/upload_staging.h"
 #include "kernels/cuda/batchnorm_relu.cuh"
 #include "kernels/cuda/augment.cuh"
@@ -337,7 +338,7 @@ class CudaBackend final : public Backend {
   void conv2d_backward_filter(const ConvGeom& g, const BF16* x, const BF16* dy, float* dw,
                               float* dbias, bool accumulate) override {
     if (dw != nullptr) {
-      const Temporary rounded(*this, sizeof(BF16) * size_t(g.w_size()));
+      const StreamTemporary rounded(stream(), sizeof(BF16) * size_t(g.w_size()));
       BF16* t = static_cast<BF16*>(rounded.data());
       if (g.single_tap())
         single_tap_backward_filter(cublas(), g, x, dy, t);
@@ -534,27 +535,6 @@ class CudaBackend final : public Backend {
     void* partial = scratch().get(gpu::column_sums_scratch_bytes(rows, cols));
     gpu::column_sums(rows, cols, x, out, accumulate, partial, stream());
   }
-
-  // Device memory for the span of one op: allocated from the stream-ordered pool on the lane the
-  // op runs on and freed there behind the op's work, so it serves eagerly and on the side lane
-  // alike, and inside a step-graph recording it becomes an allocation and a free node of the
-  // graph (recorded work frees what it allocates, as Backend::record asks). Not a scratch buffer:
-  // one that grows moves, and a move makes recorded graphs stale.
-  class Temporary {
-   public:
-    Temporary(CudaBackend& be, size_t bytes) : stream_(be.stream()), data_(be.allocate(bytes)) {}
-    // A destructor must not throw: a failed free leaves CUDA's error pending for the next check.
-    ~Temporary() {
-      if (data_ != nullptr) cudaFreeAsync(data_, stream_);
-    }
-    Temporary(const Temporary&) = delete;
-    Temporary& operator=(const Temporary&) = delete;
-    void* data() const { return data_; }
-
-   private:
-    cudaStream_t stream_;  // allocate's: the lane current when the op began
-    void* data_;
-  };
 
   CudaLane main_{create_stream()};
   std::unique_ptr<CudaLane> side_;  // made when concurrency is first turned on

@@ -9,6 +9,7 @@
 #include "engine/check.h"
 #include "engine/cuda/cudnn_check.h"
 #include "engine/cuda/cudnn_descriptors.h"
+#include "engine/cuda/stream_temporary.h"
 #include "kernels/cuda/check.cuh"
 
 // Algorithm choice, once per (geometry, policy) and direction.
@@ -93,30 +94,6 @@ class FindWorkspace {
   cudaStream_t stream_;
   void* data_ = nullptr;
   size_t size_ = 0;
-};
-
-// Where Find writes its trial outputs when the caller's output holds values to keep: a
-// temporary of the output's size (it cannot shrink as the workspace does).
-class FindOutput {
- public:
-  FindOutput(cudaStream_t stream, size_t bytes) : stream_(stream) {
-    const cudaError_t e = cudaMallocAsync(&data_, bytes, stream_);
-    if (e != cudaSuccess) {
-      cudaGetLastError();  // reported here; keep it out of the next launch check
-      data_ = nullptr;
-      RF_CUDA_CHECK(e);
-    }
-  }
-  ~FindOutput() {
-    if (data_ != nullptr) cudaFreeAsync(data_, stream_);
-  }
-  FindOutput(const FindOutput&) = delete;
-  FindOutput& operator=(const FindOutput&) = delete;
-  void* data() const { return data_; }
-
- private:
-  cudaStream_t stream_;
-  void* data_ = nullptr;
 };
 
 // Find synchronizes to time its trials: refused while the stream is captured (see the top).
@@ -279,7 +256,8 @@ Choice<typename Ops::Algo> choose(cudnnHandle_t h, const Plan& p, const void* a,
     cudaStream_t stream = nullptr;
     RF_CUDNN_CHECK(cudnnGetStream(h, &stream));
     check_not_capturing(stream, Ops::kName);
-    std::optional<FindOutput> trial_out;
+    // Where Find writes its trials when the caller's output holds values to keep.
+    std::optional<StreamTemporary> trial_out;
     if (keep_out) trial_out.emplace(stream, size_t(Ops::out_elements(p.g)) * element_bytes(p));
     const FindWorkspace ws(stream, want);
     RF_CUDNN_CHECK(Ops::find(h, p, a, b, trial_out ? trial_out->data() : out, int(perf.size()),
