@@ -67,8 +67,7 @@ void augment_batch(const AugmentBatch& a, const std::uint8_t* images, const int6
   if (a.n < 0 || a.n > INT32_MAX)
     throw std::invalid_argument("augment_batch: " + std::to_string(a.n) + " samples");
   if (a.n == 0) return;
-  augment_kernel<<<unsigned(a.n), kThreads, 0, stream>>>(a, images, indices, out);
-  RF_CUDA_CHECK_LAUNCH();
+  launch(augment_kernel, unsigned(a.n), kThreads, stream)(a, images, indices, out);
 }
 
 }  // namespace rf::gpu

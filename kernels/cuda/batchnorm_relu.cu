@@ -473,9 +473,8 @@ void merge_if_many(Sums& s, int c, cudaStream_t stream) {
   if (s.parts <= kMaxFoldedParts) return;
   double* total_s = s.part_q + int64_t(c) * s.parts;
   double* total_q = total_s + c;
-  merge_kernel<<<unsigned(ceil_div(c, kWarps)), kThreads, 0, stream>>>(c, s.parts, s.part_s,
-                                                                      s.part_q, total_s, total_q);
-  RF_CUDA_CHECK_LAUNCH();
+  launch(merge_kernel, unsigned(ceil_div(c, kWarps)), kThreads, stream)(c, s.parts, s.part_s,
+                                                                        s.part_q, total_s, total_q);
   s = {s.part_s, s.part_q, total_s, total_q, 1};
 }
 
@@ -486,14 +485,12 @@ void forward_train(int64_t rows, int c, const T* x, const T* residual, const flo
                    cudaStream_t stream) {
   const Launch r = reduce_plan(rows, c, V);
   Sums s = sums_in(scratch, r);
-  forward_stats_kernel<T, V><<<r.grid, kThreads, 0, stream>>>(r.t, x, s.part_s, s.part_q);
-  RF_CUDA_CHECK_LAUNCH();
+  launch(forward_stats_kernel<T, V>, r.grid, kThreads, stream)(r.t, x, s.part_s, s.part_q);
   merge_if_many(s, c, stream);
   const Launch a = apply_plan(rows, c, V);
-  forward_train_apply_kernel<T, V, Relu><<<a.grid, kThreads, 0, stream>>>(
+  launch(forward_train_apply_kernel<T, V, Relu>, a.grid, kThreads, stream)(
       a.t, x, residual, gamma, beta, eps, momentum, s.s, s.q, s.parts, running_mean, running_var,
       save_mean, save_invstd, y);
-  RF_CUDA_CHECK_LAUNCH();
 }
 
 template <bool Relu, int V, class T>
@@ -501,9 +498,8 @@ void forward_eval(int64_t rows, int c, const T* x, const T* residual, const floa
                   const float* beta, const float* running_mean, const float* running_var, float eps,
                   T* y, cudaStream_t stream) {
   const Launch a = apply_plan(rows, c, V);
-  forward_eval_kernel<T, V, Relu><<<a.grid, kThreads, 0, stream>>>(
+  launch(forward_eval_kernel<T, V, Relu>, a.grid, kThreads, stream)(
       a.t, x, residual, gamma, beta, running_mean, running_var, eps, y);
-  RF_CUDA_CHECK_LAUNCH();
 }
 
 template <bool Relu, int V, class T>
@@ -512,15 +508,13 @@ void backward(int64_t rows, int c, const T* x, const T* y, const T* dy, const fl
               float* dbeta, bool accumulate, void* scratch, cudaStream_t stream) {
   const Launch r = reduce_plan(rows, c, V);
   Sums s = sums_in(scratch, r);
-  backward_stats_kernel<T, V, Relu>
-      <<<r.grid, kThreads, 0, stream>>>(r.t, x, y, dy, s.part_s, s.part_q);
-  RF_CUDA_CHECK_LAUNCH();
+  launch(backward_stats_kernel<T, V, Relu>, r.grid, kThreads, stream)(r.t, x, y, dy, s.part_s,
+                                                                      s.part_q);
   merge_if_many(s, c, stream);
   const Launch a = apply_plan(rows, c, V);
-  backward_apply_kernel<T, V, Relu>
-      <<<a.grid, kThreads, 0, stream>>>(a.t, x, y, dy, gamma, save_mean, save_invstd, s.s, s.q,
-                                        s.parts, dx, dresidual, dgamma, dbeta, accumulate);
-  RF_CUDA_CHECK_LAUNCH();
+  launch(backward_apply_kernel<T, V, Relu>, a.grid, kThreads, stream)(
+      a.t, x, y, dy, gamma, save_mean, save_invstd, s.s, s.q, s.parts, dx, dresidual, dgamma, dbeta,
+      accumulate);
 }
 
 // The entry points: check the shape, then run the widest access the shape and the activations'

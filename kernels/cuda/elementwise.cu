@@ -88,16 +88,14 @@ template <class In, class Out, class Op>
 void launch_unary(int64_t n, const In* x, Out* y, Op op, cudaStream_t stream) {
   if (n <= 0) return;
   const bool vec = aligned4(x) && aligned4(y);
-  unary_kernel<<<grid_for(vec ? n / 4 + 1 : n), kThreads, 0, stream>>>(n, x, y, op, vec);
-  RF_CUDA_CHECK_LAUNCH();
+  launch(unary_kernel<In, Out, Op>, grid_for(vec ? n / 4 + 1 : n), kThreads, stream)(n, x, y, op, vec);
 }
 
 template <class A, class B, class Out, class Op>
 void launch_binary(int64_t n, const A* a, const B* b, Out* y, Op op, cudaStream_t stream) {
   if (n <= 0) return;
   const bool vec = aligned4(a) && aligned4(b) && aligned4(y);
-  binary_kernel<<<grid_for(vec ? n / 4 + 1 : n), kThreads, 0, stream>>>(n, a, b, y, op, vec);
-  RF_CUDA_CHECK_LAUNCH();
+  launch(binary_kernel<A, B, Out, Op>, grid_for(vec ? n / 4 + 1 : n), kThreads, stream)(n, a, b, y, op, vec);
 }
 
 }  // namespace
@@ -105,8 +103,7 @@ void launch_binary(int64_t n, const A* a, const B* b, Out* y, Op op, cudaStream_
 void fill(int64_t n, float value, float* y, cudaStream_t stream) {
   if (n <= 0) return;
   const bool vec = aligned16(y);
-  fill_kernel<<<grid_for(vec ? n / 4 + 1 : n), kThreads, 0, stream>>>(n, value, y, vec);
-  RF_CUDA_CHECK_LAUNCH();
+  launch(fill_kernel, grid_for(vec ? n / 4 + 1 : n), kThreads, stream)(n, value, y, vec);
 }
 
 void add(int64_t n, const float* a, const float* b, float* y, cudaStream_t stream) {

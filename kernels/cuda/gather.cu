@@ -23,9 +23,8 @@ __global__ void gather_rows_kernel(int64_t n, int cols, const float* table, int6
 void gather_rows(int64_t n, int cols, const float* table, int64_t rows, const int64_t* indices,
                  float* out, cudaStream_t stream) {
   if (n <= 0 || cols <= 0) return;
-  gather_rows_kernel<<<grid_for(n * cols), kThreads, 0, stream>>>(n, cols, table, rows, indices,
-                                                                  out);
-  RF_CUDA_CHECK_LAUNCH();
+  launch(gather_rows_kernel, grid_for(n * cols), kThreads, stream)(n, cols, table, rows, indices,
+                                                                   out);
 }
 
 }  // namespace rf::gpu

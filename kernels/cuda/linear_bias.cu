@@ -66,8 +66,7 @@ __global__ void column_merge_kernel(int64_t chunks, int cols, const float* parti
 template <class T>
 void launch_bias_add(int64_t rows, int cols, const float* b, T* y, cudaStream_t stream) {
   if (rows <= 0 || cols <= 0) return;
-  bias_add_kernel<<<grid_for(rows * cols), kThreads, 0, stream>>>(rows, cols, b, y);
-  RF_CUDA_CHECK_LAUNCH();
+  launch(bias_add_kernel<T>, grid_for(rows * cols), kThreads, stream)(rows, cols, b, y);
 }
 
 template <class T>
@@ -83,13 +82,11 @@ void launch_column_sums(int64_t rows, int cols, const T* x, float* out, bool acc
   if (chunks > INT32_MAX || tiles > 65535)
     throw std::invalid_argument("column_sums: matrix too large");
   float* partial = chunks > 1 ? static_cast<float*>(scratch) : out;
-  column_chunk_sums_kernel<<<dim3(unsigned(chunks), unsigned(tiles)), dim3(kTileCols, kTileRows),
-                             0, stream>>>(rows, cols, x, partial, accumulate && chunks == 1);
-  RF_CUDA_CHECK_LAUNCH();
+  launch(column_chunk_sums_kernel<T>, dim3(unsigned(chunks), unsigned(tiles)),
+         dim3(kTileCols, kTileRows), stream)(rows, cols, x, partial, accumulate && chunks == 1);
   if (chunks > 1) {
-    column_merge_kernel<<<(cols + kThreads - 1) / kThreads, kThreads, 0, stream>>>(
+    launch(column_merge_kernel, (cols + kThreads - 1) / kThreads, kThreads, stream)(
         chunks, cols, partial, out, accumulate);
-    RF_CUDA_CHECK_LAUNCH();
   }
 }
 

@@ -48,10 +48,8 @@ void accumulate_metrics(int64_t rows, int cols, const float* logits, const int32
                         const float* loss, double* totals, int64_t* confusion,
                         cudaStream_t stream) {
   static_assert(sizeof(int64_t) == sizeof(unsigned long long), "confusion counts as 64-bit atomics");
-  accumulate_metrics_kernel<<<1, kThreads, 0, stream>>>(
-      rows, cols, logits, labels, loss, totals,
-      reinterpret_cast<unsigned long long*>(confusion));
-  RF_CUDA_CHECK_LAUNCH();
+  launch(accumulate_metrics_kernel, 1, kThreads, stream)(
+      rows, cols, logits, labels, loss, totals, reinterpret_cast<unsigned long long*>(confusion));
 }
 
 }  // namespace rf::gpu

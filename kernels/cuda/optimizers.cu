@@ -99,9 +99,8 @@ void sgd_update(int64_t n, const SgdStep& s, float* param, const float* grad, fl
   if (n <= 0) return;
   const bool vec = aligned16(param) && aligned16(grad) &&
                    (velocity == nullptr || aligned16(velocity));
-  sgd_kernel<<<grid_for(vec ? n / 4 + 1 : n), kThreads, 0, stream>>>(n, s, param, grad, velocity,
+  launch(sgd_kernel, grid_for(vec ? n / 4 + 1 : n), kThreads, stream)(n, s, param, grad, velocity,
                                                                       vec);
-  RF_CUDA_CHECK_LAUNCH();
 }
 
 AdamStep adam_step(float lr, float beta1, float beta2, float eps, float weight_decay,
@@ -124,9 +123,8 @@ void adam_update(int64_t n, const AdamStep& s, float* param, const float* grad, 
                  float* v, cudaStream_t stream) {
   if (n <= 0) return;
   const bool vec = aligned16(param) && aligned16(grad) && aligned16(m) && aligned16(v);
-  adam_kernel<<<grid_for(vec ? n / 4 + 1 : n), kThreads, 0, stream>>>(n, s, param, grad, m, v,
+  launch(adam_kernel, grid_for(vec ? n / 4 + 1 : n), kThreads, stream)(n, s, param, grad, m, v,
                                                                        vec);
-  RF_CUDA_CHECK_LAUNCH();
 }
 
 }  // namespace rf::gpu

@@ -89,7 +89,7 @@ __global__ void maxpool_backward_kernel(Pool g, const T* x, const T* dy, T* dx) 
     float sum = 0.f;
     for (int op = op0; op <= op1; ++op)
       for (int oq = oq0; oq <= oq1; ++oq) {
-        int bh, bw;
+        int bh = -1, bw = -1;
         float best;
         if (window_argmax(g, xn, op, oq, c, bh, bw, best) && bh == h && bw == w)
           sum += widen(dyn[(int64_t(op) * g.q + oq) * g.c + c]);
@@ -124,8 +124,7 @@ template <class T>
 void launch_maxpool_forward(const PoolGeom& geom, const T* x, T* y, cudaStream_t stream) {
   const Pool g = make_pool(geom);
   if (geom.y_size() == 0) return;
-  maxpool_forward_kernel<<<grid_for(geom.y_size()), kThreads, 0, stream>>>(g, x, y);
-  RF_CUDA_CHECK_LAUNCH();
+  launch(maxpool_forward_kernel<T>, grid_for(geom.y_size()), kThreads, stream)(g, x, y);
 }
 
 template <class T>
@@ -133,8 +132,7 @@ void launch_maxpool_backward(const PoolGeom& geom, const T* x, const T* dy, T* d
                              cudaStream_t stream) {
   const Pool g = make_pool(geom);
   if (geom.x_size() == 0) return;
-  maxpool_backward_kernel<<<grid_for(geom.x_size()), kThreads, 0, stream>>>(g, x, dy, dx);
-  RF_CUDA_CHECK_LAUNCH();
+  launch(maxpool_backward_kernel<T>, grid_for(geom.x_size()), kThreads, stream)(g, x, dy, dx);
 }
 
 template <class T>
@@ -142,18 +140,15 @@ void launch_global_avgpool_forward(int n, int hw, int c, const T* x, float* y,
                                    cudaStream_t stream) {
   if (int64_t(n) * c == 0) return;
   if (hw <= 0) throw std::invalid_argument("global_avgpool: hw must be positive");
-  global_avgpool_forward_kernel<<<grid_for(int64_t(n) * c), kThreads, 0, stream>>>(n, hw, c, x,
-                                                                                   y);
-  RF_CUDA_CHECK_LAUNCH();
+  launch(global_avgpool_forward_kernel<T>, grid_for(int64_t(n) * c), kThreads, stream)(n, hw, c, x, y);
 }
 
 template <class T>
 void launch_global_avgpool_backward(int n, int hw, int c, const float* dy, T* dx,
                                     cudaStream_t stream) {
   if (int64_t(n) * hw * c == 0) return;
-  global_avgpool_backward_kernel<<<grid_for(int64_t(n) * hw * c), kThreads, 0, stream>>>(
-      n, hw, c, dy, dx);
-  RF_CUDA_CHECK_LAUNCH();
+  launch(global_avgpool_backward_kernel<T>, grid_for(int64_t(n) * hw * c), kThreads, stream)(n, hw, c,
+                                                                                          dy, dx);
 }
 
 }  // namespace

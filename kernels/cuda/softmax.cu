@@ -42,15 +42,13 @@ __global__ void softmax_backward_kernel(int64_t rows, int cols, const float* y, 
 
 void softmax_forward(int64_t rows, int cols, const float* x, float* y, cudaStream_t stream) {
   if (rows <= 0 || cols <= 0) return;
-  softmax_forward_kernel<<<grid_for(rows * 32), kThreads, 0, stream>>>(rows, cols, x, y);
-  RF_CUDA_CHECK_LAUNCH();
+  launch(softmax_forward_kernel, grid_for(rows * 32), kThreads, stream)(rows, cols, x, y);
 }
 
 void softmax_backward(int64_t rows, int cols, const float* y, const float* dy, float* dx,
                       cudaStream_t stream) {
   if (rows <= 0 || cols <= 0) return;
-  softmax_backward_kernel<<<grid_for(rows * 32), kThreads, 0, stream>>>(rows, cols, y, dy, dx);
-  RF_CUDA_CHECK_LAUNCH();
+  launch(softmax_backward_kernel, grid_for(rows * 32), kThreads, stream)(rows, cols, y, dy, dx);
 }
 
 }  // namespace rf::gpu

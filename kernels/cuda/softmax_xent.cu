@@ -184,9 +184,8 @@ struct XentArgs {
 template <int G, int K, int V>
 int launch_register(const XentArgs& a) {
   const int64_t blocks = (a.rows + kThreads / G - 1) / (kThreads / G);
-  xent_register_kernel<G, K, V><<<unsigned(blocks), kThreads, 0, a.stream>>>(
+  launch(xent_register_kernel<G, K, V>, unsigned(blocks), kThreads, a.stream)(
       a.rows, a.cols, a.x, a.t, a.dx, a.inv_rows, a.partials);
-  RF_CUDA_CHECK_LAUNCH();
   return int(blocks);
 }
 
@@ -230,17 +229,15 @@ void softmax_xent(int64_t rows, int cols, const float* logits, const float* targ
   int blocks;
   if (cols > kMaxRegisterCols) {
     blocks = int((rows + kThreads / 32 - 1) / (kThreads / 32));
-    xent_long_row_kernel<<<unsigned(blocks), kThreads, 0, stream>>>(
-        a.rows, a.cols, a.x, a.t, a.dx, a.inv_rows, a.partials);
-    RF_CUDA_CHECK_LAUNCH();
+    launch(xent_long_row_kernel, unsigned(blocks), kThreads, stream)(a.rows, a.cols, a.x, a.t, a.dx,
+                                                                     a.inv_rows, a.partials);
   } else if (cols % 4 == 0 && aligned16(logits) && aligned16(targets) &&
              (dlogits == nullptr || aligned16(dlogits))) {
     blocks = dispatch_register<4>(a);
   } else {
     blocks = dispatch_register<1>(a);
   }
-  xent_finalize_kernel<<<1, kFinalThreads, 0, stream>>>(blocks, a.partials, double(rows), loss);
-  RF_CUDA_CHECK_LAUNCH();
+  launch(xent_finalize_kernel, 1, kFinalThreads, stream)(blocks, a.partials, double(rows), loss);
 }
 
 }  // namespace rf::gpu

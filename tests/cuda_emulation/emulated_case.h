@@ -1,0 +1,87 @@
+#pragma once
+// Helpers of the emulated kernel suites (test_cuda_kernels_emulated): host buffers that stand for
+// device memory, random contents, and errors against the double references of tests/reference.h.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <memory>
+#include <new>
+#include <random>
+#include <vector>
+
+#include "kernels/bfloat16.h"
+#include "reference.h"
+
+namespace rf::test {
+
+// n elements (zeroed) starting `misalign` elements past a 64-byte boundary, in an allocation that
+// ends where they end: a kernel that reads or writes past the end is reported by
+// AddressSanitizer, and misalign > 0 sends the kernels down their scalar (unaligned) paths.
+template <class T>
+class DeviceBuffer {
+ public:
+  explicit DeviceBuffer(size_t n, size_t misalign = 0)
+      : storage_(static_cast<T*>(::operator new(std::max<size_t>(1, misalign + n) * sizeof(T),
+                                                std::align_val_t{64}))),
+        data_(storage_.get() + misalign),
+        n_(n) {
+    std::fill(data_, data_ + n_, T{});
+  }
+  T* data() { return data_; }
+  const T* data() const { return data_; }
+  size_t size() const { return n_; }
+  T& operator[](size_t i) { return data_[i]; }
+  const T& operator[](size_t i) const { return data_[i]; }
+  std::vector<T> to_vector() const { return {data_, data_ + n_}; }
+  void assign(const std::vector<T>& v) {
+    REQUIRE(v.size() == n_);
+    std::copy(v.begin(), v.end(), data_);
+  }
+
+ private:
+  struct Free {
+    void operator()(T* p) const { ::operator delete(p, std::align_val_t{64}); }
+  };
+  std::unique_ptr<T, Free> storage_;
+  T* data_;
+  size_t n_;
+};
+
+inline std::vector<float> random_floats(size_t n, uint32_t seed, float lo = -1.f, float hi = 1.f) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> d(lo, hi);
+  std::vector<float> v(n);
+  for (float& x : v) x = d(rng);
+  return v;
+}
+
+inline ref::Vec to_double(const std::vector<float>& v) { return {v.begin(), v.end()}; }
+
+inline std::vector<BF16> to_bf16(const std::vector<float>& v) {
+  std::vector<BF16> out(v.size());
+  for (size_t i = 0; i < v.size(); ++i) out[i] = float_to_bf16(v[i]);
+  return out;
+}
+
+inline std::vector<float> widened(const std::vector<BF16>& v) {
+  std::vector<float> out(v.size());
+  for (size_t i = 0; i < v.size(); ++i) out[i] = bf16_to_float(v[i]);
+  return out;
+}
+
+// max |got - want| / max(1, max |want|): absolute for small values, relative for large ones.
+inline double normalized_error(const std::vector<float>& got, const ref::Vec& want) {
+  REQUIRE(got.size() == want.size());
+  double err = 0, scale = 1;
+  for (size_t i = 0; i < got.size(); ++i) {
+    if (std::isnan(want[i]) != std::isnan(double(got[i]))) return INFINITY;
+    if (std::isnan(want[i])) continue;
+    err = std::max(err, std::abs(double(got[i]) - want[i]));
+    scale = std::max(scale, std::abs(want[i]));
+  }
+  return err / scale;
+}
+
+}  // namespace rf::test

@@ -1,0 +1,316 @@
+// The host emulation of CUDA's execution model behind tests/cuda_emulation/include/cuda_runtime.h.
+//
+// Design. A block's threads are fibers (ucontext) on the calling host thread, resumed in
+// round-robin by a scheduler; a fiber gives the host thread back only at a barrier (__syncthreads,
+// a warp shuffle) or when it exits. So between barriers each thread runs alone, as if the others
+// had not started yet or had already finished: any kernel correct on the GPU is correct here, and
+// a kernel that relies on an order the GPU does not promise between barriers may fail either way.
+// A shuffle is one warp barrier: each lane deposits its value on arrival, the last arrival copies
+// the deposits, and every lane reads its source lane's value from that copy when it resumes.
+// Blocks run one after another (no kernel of ours waits on another block).
+#include <ucontext.h>
+
+#include <cstdio>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "cuda_runtime.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#include <sanitizer/common_interface_defs.h>
+#define RF_EMULATION_ASAN 1
+#endif
+
+thread_local uint3 threadIdx;
+thread_local uint3 blockIdx;
+thread_local dim3 blockDim;
+thread_local dim3 gridDim;
+
+namespace rf::cuda_emulation {
+namespace {
+
+// AddressSanitizer's frames are several times larger than plain ones.
+#ifdef RF_EMULATION_ASAN
+constexpr size_t kStackBytes = 512 * 1024;
+#else
+constexpr size_t kStackBytes = 128 * 1024;
+#endif
+
+struct Fiber {
+  ucontext_t context;
+  char* stack = nullptr;
+  uint3 thread{};
+  bool done = false;
+};
+
+struct Warp {
+  unsigned exists = 0;     // lanes the block has
+  unsigned exited = 0;     // lanes that returned
+  unsigned arrived = 0;    // lanes waiting in the current exchange
+  unsigned mask = 0;       // the mask they named
+  std::uint64_t generation = 0;
+  std::uint64_t deposit[32] = {};
+  std::uint64_t released[32] = {};
+};
+
+struct Block {
+  std::vector<Fiber> fibers;
+  std::vector<Warp> warps;
+  int live = 0;
+  int sync_arrived = 0;
+  std::uint64_t sync_generation = 0;
+  std::uint64_t progress = 0;  // barrier releases and exits: what a deadlock lacks
+  std::string error;
+  const std::function<void()>* thread = nullptr;
+  int current = -1;
+  ucontext_t scheduler;
+#ifdef RF_EMULATION_ASAN
+  const void* scheduler_stack = nullptr;
+  size_t scheduler_stack_bytes = 0;
+#endif
+};
+
+thread_local Block* g_block = nullptr;
+thread_local cudaError_t g_last_error = cudaSuccess;
+thread_local std::vector<std::unique_ptr<char[]>> g_stacks;  // reused from launch to launch
+
+char* stack_for(size_t i) {
+  while (g_stacks.size() <= i) g_stacks.push_back(std::make_unique<char[]>(kStackBytes));
+#ifdef RF_EMULATION_ASAN
+  // A fiber abandoned at an error leaves its frames poisoned.
+  ASAN_UNPOISON_MEMORY_REGION(g_stacks[i].get(), kStackBytes);
+#endif
+  return g_stacks[i].get();
+}
+
+std::string coordinates(const char* what, uint3 v) {
+  char text[80];
+  std::snprintf(text, sizeof text, "%s (%u,%u,%u)", what, v.x, v.y, v.z);
+  return text;
+}
+
+std::string where(const Block& b, int fiber) {
+  return coordinates("block", blockIdx) + " " +
+         coordinates("thread", b.fibers[size_t(fiber)].thread);
+}
+
+// Fiber side: hands the host thread back to the scheduler.
+void to_scheduler(Block& b, Fiber& f, bool final) {
+#ifdef RF_EMULATION_ASAN
+  void* fake_stack = nullptr;
+  __sanitizer_start_switch_fiber(final ? nullptr : &fake_stack, b.scheduler_stack,
+                                 b.scheduler_stack_bytes);
+  swapcontext(&f.context, &b.scheduler);
+  __sanitizer_finish_switch_fiber(fake_stack, &b.scheduler_stack, &b.scheduler_stack_bytes);
+#else
+  (void)final;
+  swapcontext(&f.context, &b.scheduler);
+#endif
+}
+
+Fiber& running(Block& b) { return b.fibers[size_t(b.current)]; }
+
+// An error found inside a kernel: recorded for the scheduler, and this fiber never runs again.
+[[noreturn]] void fail(Block& b, const std::string& what) {
+  b.error = where(b, b.current) + ": " + what;
+  to_scheduler(b, running(b), true);
+  std::abort();  // never resumed
+}
+
+void wait_for(Block& b, const std::uint64_t& generation, std::uint64_t seen) {
+  while (generation == seen) to_scheduler(b, running(b), false);
+}
+
+void thread_entry() {
+  Block& b = *g_block;
+#ifdef RF_EMULATION_ASAN
+  __sanitizer_finish_switch_fiber(nullptr, &b.scheduler_stack, &b.scheduler_stack_bytes);
+#endif
+  (*b.thread)();
+  Fiber& f = running(b);
+  f.done = true;
+  --b.live;
+  ++b.progress;
+  const uint3 t = f.thread;
+  const int linear = int(t.x + t.y * blockDim.x + t.z * blockDim.x * blockDim.y);
+  Warp& w = b.warps[size_t(linear / 32)];
+  const unsigned bit = 1u << (linear % 32);
+  w.exited |= bit;
+  if (w.arrived != 0 && (w.mask & bit) != 0)
+    fail(b, "exited while lanes of its warp wait in a shuffle whose mask names it");
+  // Exited threads no longer hold a __syncthreads back (as on Volta and later).
+  if (b.sync_arrived > 0 && b.sync_arrived == b.live) {
+    b.sync_arrived = 0;
+    ++b.sync_generation;
+  }
+  to_scheduler(b, f, true);
+}
+
+void resume(Block& b, int i) {
+  Fiber& f = b.fibers[size_t(i)];
+  b.current = i;
+  threadIdx = f.thread;
+#ifdef RF_EMULATION_ASAN
+  void* fake_stack = nullptr;
+  __sanitizer_start_switch_fiber(&fake_stack, f.stack, kStackBytes);
+  swapcontext(&b.scheduler, &f.context);
+  __sanitizer_finish_switch_fiber(fake_stack, nullptr, nullptr);
+#else
+  swapcontext(&b.scheduler, &f.context);
+#endif
+}
+
+// Separate from run_block: getcontext returns twice, as setjmp does.
+void prepare(Fiber& f) {
+  f.done = false;
+  if (getcontext(&f.context) != 0) throw std::runtime_error("cuda emulation: getcontext failed");
+  f.context.uc_stack.ss_sp = f.stack;
+  f.context.uc_stack.ss_size = kStackBytes;
+  f.context.uc_link = nullptr;
+  makecontext(&f.context, thread_entry, 0);
+}
+
+void run_block(Block& b) {
+  b.live = int(b.fibers.size());
+  b.sync_arrived = 0;
+  for (Warp& w : b.warps) w.exited = w.arrived = w.mask = 0;
+  for (Fiber& f : b.fibers) prepare(f);
+  while (b.live > 0) {
+    const std::uint64_t before = b.progress;
+    for (size_t i = 0; i < b.fibers.size(); ++i) {
+      if (b.fibers[i].done) continue;
+      resume(b, int(i));
+      if (!b.error.empty()) throw std::runtime_error("cuda emulation: " + b.error);
+    }
+    if (b.live > 0 && b.progress == before) {
+      std::string waiting;
+      for (const Fiber& f : b.fibers)
+        if (!f.done && waiting.size() < 300) waiting += " " + coordinates("thread", f.thread);
+      throw std::runtime_error("cuda emulation: deadlock in " + coordinates("block", blockIdx) +
+                               ": " + std::to_string(b.live) +
+                               " threads wait at barriers that cannot complete:" + waiting);
+    }
+  }
+}
+
+bool valid(dim3 grid, dim3 block) {
+  const std::uint64_t threads = std::uint64_t(block.x) * block.y * block.z;
+  return threads >= 1 && threads <= 1024 && block.x <= 1024 && block.y <= 1024 && block.z <= 64 &&
+         grid.x >= 1 && grid.x <= 0x7fffffffu && grid.y >= 1 && grid.y <= 65535 && grid.z >= 1 &&
+         grid.z <= 65535;
+}
+
+}  // namespace
+
+void run(dim3 grid, dim3 block, const std::function<void()>& thread) {
+  if (g_block != nullptr) throw std::logic_error("cuda emulation: a kernel launched another");
+  if (!valid(grid, block)) {
+    g_last_error = cudaErrorInvalidConfiguration;
+    return;
+  }
+  Block b;
+  b.thread = &thread;
+  const int threads = int(block.x * block.y * block.z);
+  b.fibers.resize(size_t(threads));
+  b.warps.resize(size_t((threads + 31) / 32));
+  for (int i = 0; i < threads; ++i) {
+    Fiber& f = b.fibers[size_t(i)];
+    f.stack = stack_for(size_t(i));
+    f.thread = {unsigned(i) % block.x, unsigned(i) / block.x % block.y,
+                unsigned(i) / (block.x * block.y)};
+    b.warps[size_t(i / 32)].exists |= 1u << (i % 32);
+  }
+  blockDim = block;
+  gridDim = grid;
+  g_block = &b;
+  struct Reset {
+    ~Reset() { g_block = nullptr; }
+  } reset;
+  for (unsigned z = 0; z < grid.z; ++z)
+    for (unsigned y = 0; y < grid.y; ++y)
+      for (unsigned x = 0; x < grid.x; ++x) {
+        blockIdx = {x, y, z};
+        run_block(b);
+      }
+}
+
+int lane_id() {
+  const uint3 t = threadIdx;
+  return int(t.x + t.y * blockDim.x + t.z * blockDim.x * blockDim.y) % 32;
+}
+
+std::uint64_t exchange(unsigned mask, std::uint64_t bits, int src_lane) {
+  Block& b = *g_block;
+  const uint3 t = threadIdx;
+  const int linear = int(t.x + t.y * blockDim.x + t.z * blockDim.x * blockDim.y);
+  const int lane = linear % 32;
+  Warp& w = b.warps[size_t(linear / 32)];
+  const unsigned bit = 1u << lane;
+  if ((mask & bit) == 0) fail(b, "a shuffle whose mask does not name the calling lane");
+  if ((mask & ~w.exists) != 0) fail(b, "a shuffle whose mask names lanes the block does not have");
+  if ((mask & w.exited) != 0) fail(b, "a shuffle whose mask names a lane that has exited");
+  if (w.arrived != 0 && w.mask != mask) fail(b, "shuffles with different masks at once in one warp");
+  if (((mask >> src_lane) & 1u) == 0) fail(b, "a shuffle reading a lane outside its mask");
+  w.mask = mask;
+  w.arrived |= bit;
+  w.deposit[lane] = bits;
+  const std::uint64_t seen = w.generation;
+  if ((w.arrived & mask) == mask) {
+    std::memcpy(w.released, w.deposit, sizeof w.released);
+    w.arrived = 0;
+    ++w.generation;
+    ++b.progress;
+  } else {
+    wait_for(b, w.generation, seen);
+  }
+  return w.released[src_lane];
+}
+
+}  // namespace rf::cuda_emulation
+
+using rf::cuda_emulation::g_block;
+
+void __syncthreads() {
+  rf::cuda_emulation::Block& b = *g_block;
+  const std::uint64_t seen = b.sync_generation;
+  if (++b.sync_arrived == b.live) {
+    b.sync_arrived = 0;
+    ++b.sync_generation;
+    ++b.progress;
+  } else {
+    rf::cuda_emulation::wait_for(b, b.sync_generation, seen);
+  }
+}
+
+const char* cudaGetErrorName(cudaError_t e) {
+  switch (e) {
+    case cudaSuccess: return "cudaSuccess";
+    case cudaErrorInvalidValue: return "cudaErrorInvalidValue";
+    case cudaErrorInvalidConfiguration: return "cudaErrorInvalidConfiguration";
+  }
+  return "cudaErrorUnknown";
+}
+
+const char* cudaGetErrorString(cudaError_t e) {
+  switch (e) {
+    case cudaSuccess: return "no error";
+    case cudaErrorInvalidValue: return "invalid argument";
+    case cudaErrorInvalidConfiguration: return "invalid configuration argument";
+  }
+  return "unknown error";
+}
+
+cudaError_t cudaGetLastError() {
+  const cudaError_t e = rf::cuda_emulation::g_last_error;
+  rf::cuda_emulation::g_last_error = cudaSuccess;
+  return e;
+}
+
+cudaError_t cudaMemsetAsync(void* p, int value, size_t bytes, cudaStream_t) {
+  if (p == nullptr && bytes > 0) return cudaErrorInvalidValue;
+  std::memset(p, value, bytes);
+  return cudaSuccess;
+}
