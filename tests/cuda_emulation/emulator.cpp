@@ -113,8 +113,9 @@ void to_scheduler(Block& b, Fiber& f, bool final) {
 
 Fiber& running(Block& b) { return b.fibers[size_t(b.current)]; }
 
-// An error found inside a kernel: recorded for the scheduler, and this fiber never runs again.
-[[noreturn]] void fail(Block& b, const std::string& what) {
+// An error found inside a kernel: recorded for the scheduler, and this fiber never runs again
+// (so nothing on its stack may own memory: `what` is a plain string).
+[[noreturn]] void fail(Block& b, const char* what) {
   b.error = where(b, b.current) + ": " + what;
   to_scheduler(b, running(b), true);
   std::abort();  // never resumed
