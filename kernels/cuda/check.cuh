@@ -22,6 +22,3 @@ namespace rf {
     if (rf_err_ != cudaSuccess)                                        \
       ::rf::throw_cuda_error(rf_err_, #call, __FILE__, __LINE__);      \
   } while (0)
-
-// After a kernel launch: catches bad launch configurations at the launch site.
-#define RF_CUDA_CHECK_LAUNCH() RF_CUDA_CHECK(cudaGetLastError())

@@ -189,7 +189,7 @@ void run_block(Block& b) {
     if (b.live > 0 && b.progress == before) {
       std::string waiting;
       for (const Fiber& f : b.fibers)
-        if (!f.done && waiting.size() < 300) waiting += " " + coordinates("thread", f.thread);
+        if (!f.done && waiting.size() < 300) (waiting += ' ') += coordinates("thread", f.thread);
       throw std::runtime_error("cuda emulation: deadlock in " + coordinates("block", blockIdx) +
                                ": " + std::to_string(b.live) +
                                " threads wait at barriers that cannot complete:" + waiting);
