@@ -1,6 +1,6 @@
 #pragma once
-// Every CUDA runtime call and kernel launch goes through RF_CUDA_CHECK: a failure throws with the
-// file:line of the call and CUDA's own error string.
+// Every CUDA runtime call goes through RF_CUDA_CHECK, and every kernel launch through launch()
+// (launch.cuh): a failure throws with the file:line of the call and CUDA's own error string.
 #include <cuda_runtime.h>
 
 #include <stdexcept>

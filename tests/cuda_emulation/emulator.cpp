@@ -8,10 +8,13 @@
 // A shuffle is one warp barrier: each lane deposits its value on arrival, the last arrival copies
 // the deposits, and every lane reads its source lane's value from that copy when it resumes.
 // Blocks run one after another (no kernel of ours waits on another block).
+#include <sys/mman.h>
 #include <ucontext.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -24,6 +27,12 @@
 #define RF_EMULATION_ASAN 1
 #endif
 
+// The bounds of the shared memory section (see __shared__ in cuda_runtime.h), from the linker.
+extern "C" {
+__attribute__((weak)) extern char __start_rf_emulated_shared[];
+__attribute__((weak)) extern char __stop_rf_emulated_shared[];
+}
+
 thread_local uint3 threadIdx;
 thread_local uint3 blockIdx;
 thread_local dim3 blockDim;
@@ -32,12 +41,26 @@ thread_local dim3 gridDim;
 namespace rf::cuda_emulation {
 namespace {
 
-// AddressSanitizer's frames are several times larger than plain ones.
-#ifdef RF_EMULATION_ASAN
-constexpr size_t kStackBytes = 512 * 1024;
-#else
-constexpr size_t kStackBytes = 128 * 1024;
-#endif
+// A kernel's frames are small. The stack stays small for AddressSanitizer's sake too: its
+// swapcontext clears the shadow of the whole target stack at every switch, and past 64 KiB of
+// shadow (a 512 KiB stack) it does so with system calls, 15x slower.
+constexpr size_t kStackBytes = 64 * 1024;
+constexpr size_t kGuardBytes = 4096;
+
+// RF_CUDA_EMULATION_ORDER=reverse runs blocks, and the threads of a block between barriers, last
+// to first. A kernel whose result depends on that order (a missing __syncthreads, a block reading
+// another block's output) then gives a different result than in the default order: CTest runs
+// the suite both ways.
+bool reversed() {
+  static const bool reverse = [] {
+    const char* order = std::getenv("RF_CUDA_EMULATION_ORDER");
+    if (order == nullptr || std::string(order) == "forward") return false;
+    if (std::string(order) == "reverse") return true;
+    std::fprintf(stderr, "RF_CUDA_EMULATION_ORDER must be forward or reverse, not '%s'\n", order);
+    std::exit(2);
+  }();
+  return reverse;
+}
 
 struct Fiber {
   ucontext_t context;
@@ -75,15 +98,36 @@ struct Block {
 
 thread_local Block* g_block = nullptr;
 thread_local cudaError_t g_last_error = cudaSuccess;
-thread_local std::vector<std::unique_ptr<char[]>> g_stacks;  // reused from launch to launch
+// A fiber's stack, with an inaccessible page below it: an overflow faults instead of writing
+// over whatever lies there.
+class Stack {
+ public:
+  Stack() {
+    void* p = mmap(nullptr, kGuardBytes + kStackBytes, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) throw std::runtime_error("cuda emulation: cannot map a thread's stack");
+    base_ = static_cast<char*>(p);
+    mprotect(base_, kGuardBytes, PROT_NONE);
+  }
+  Stack(const Stack&) = delete;
+  Stack& operator=(const Stack&) = delete;
+  ~Stack() { munmap(base_, kGuardBytes + kStackBytes); }
+  char* bottom() const { return base_ + kGuardBytes; }
+
+ private:
+  char* base_;
+};
+
+thread_local std::vector<std::unique_ptr<Stack>> g_stacks;  // reused from launch to launch
 
 char* stack_for(size_t i) {
-  while (g_stacks.size() <= i) g_stacks.push_back(std::make_unique<char[]>(kStackBytes));
+  while (g_stacks.size() <= i) g_stacks.push_back(std::make_unique<Stack>());
+  char* stack = g_stacks[i]->bottom();
 #ifdef RF_EMULATION_ASAN
   // A fiber abandoned at an error leaves its frames poisoned.
-  ASAN_UNPOISON_MEMORY_REGION(g_stacks[i].get(), kStackBytes);
+  ASAN_UNPOISON_MEMORY_REGION(stack, kStackBytes);
 #endif
-  return g_stacks[i].get();
+  return stack;
 }
 
 std::string coordinates(const char* what, uint3 v) {
@@ -175,15 +219,20 @@ void prepare(Fiber& f) {
 }
 
 void run_block(Block& b) {
+  if (__start_rf_emulated_shared != nullptr)
+    std::memset(__start_rf_emulated_shared, 0xff,
+                size_t(__stop_rf_emulated_shared - __start_rf_emulated_shared));
   b.live = int(b.fibers.size());
   b.sync_arrived = 0;
   for (Warp& w : b.warps) w.exited = w.arrived = w.mask = 0;
   for (Fiber& f : b.fibers) prepare(f);
   while (b.live > 0) {
     const std::uint64_t before = b.progress;
-    for (size_t i = 0; i < b.fibers.size(); ++i) {
-      if (b.fibers[i].done) continue;
-      resume(b, int(i));
+    const int n = int(b.fibers.size());
+    for (int k = 0; k < n; ++k) {
+      const int i = reversed() ? n - 1 - k : k;
+      if (b.fibers[size_t(i)].done) continue;
+      resume(b, i);
       if (!b.error.empty()) throw std::runtime_error("cuda emulation: " + b.error);
     }
     if (b.live > 0 && b.progress == before) {
@@ -208,6 +257,8 @@ bool valid(dim3 grid, dim3 block) {
 
 void run(dim3 grid, dim3 block, const std::function<void()>& thread) {
   if (g_block != nullptr) throw std::logic_error("cuda emulation: a kernel launched another");
+  static std::mutex one_block_at_a_time;  // the shared memory section is the process's
+  const std::lock_guard<std::mutex> lock(one_block_at_a_time);
   if (!valid(grid, block)) {
     g_last_error = cudaErrorInvalidConfiguration;
     return;
@@ -230,12 +281,13 @@ void run(dim3 grid, dim3 block, const std::function<void()>& thread) {
   struct Reset {
     ~Reset() { g_block = nullptr; }
   } reset;
-  for (unsigned z = 0; z < grid.z; ++z)
-    for (unsigned y = 0; y < grid.y; ++y)
-      for (unsigned x = 0; x < grid.x; ++x) {
-        blockIdx = {x, y, z};
-        run_block(b);
-      }
+  const std::uint64_t blocks = std::uint64_t(grid.x) * grid.y * grid.z;
+  for (std::uint64_t k = 0; k < blocks; ++k) {
+    const std::uint64_t i = reversed() ? blocks - 1 - k : k;
+    blockIdx = {unsigned(i % grid.x), unsigned(i / grid.x % grid.y),
+                unsigned(i / (std::uint64_t(grid.x) * grid.y))};
+    run_block(b);
+  }
 }
 
 int lane_id() {

@@ -24,8 +24,11 @@
 #define __host__
 #define __forceinline__ inline
 #define __launch_bounds__(...)
-// Static storage is one block's shared memory: blocks run one at a time on a host thread.
-#define __shared__ static thread_local
+// Shared memory is static storage in one section, which the emulator fills with 0xff bytes (a
+// NaN as float or double, -1 as an integer) before each block: a kernel that reads shared memory
+// it did not write gets garbage, as on the GPU, not what the previous block left there. One
+// block runs at a time in the whole process.
+#define __shared__ __attribute__((section("rf_emulated_shared"))) static
 
 struct dim3 {
   unsigned x, y, z;
