@@ -36,7 +36,7 @@ class KernelLaunch {
 
   void operator()(std::type_identity_t<Params>... args) const {
 #ifdef RF_CUDA_EMULATION
-    cuda_emulation::run(grid_, block_, [&] { kernel_(args...); });
+    cuda_emulation::launch(stream_, grid_, block_, [kernel = kernel_, args...] { kernel(args...); });
 #else
     kernel_<<<grid_, block_, 0, stream_>>>(args...);
 #endif

@@ -1,13 +1,13 @@
 #pragma once
 // Helpers of the emulated kernel suites (test_cuda_kernels_emulated): host buffers that stand for
 // device memory, random contents, and errors against the double references of tests/reference.h.
+#include <cuda_runtime.h>
 #include <doctest/doctest.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <memory>
-#include <new>
 #include <random>
 #include <vector>
 
@@ -16,17 +16,18 @@
 
 namespace rf::test {
 
-// n elements (zeroed) starting `misalign` elements past a 64-byte boundary, in an allocation that
-// ends where they end: a kernel that reads or writes past the end is reported by
-// AddressSanitizer, and misalign > 0 sends the kernels down their scalar (unaligned) paths.
+// n elements (zeroed) of the emulated device's memory, starting `misalign` elements past a
+// 256-byte boundary, in an allocation that ends where they end: a kernel that reads or writes
+// past the end is reported by AddressSanitizer, and misalign > 0 sends the kernels down their
+// scalar (unaligned) paths. The host reads and writes it directly, as only the emulation allows.
 template <class T>
 class DeviceBuffer {
  public:
-  explicit DeviceBuffer(size_t n, size_t misalign = 0)
-      : storage_(static_cast<T*>(::operator new(std::max<size_t>(1, misalign + n) * sizeof(T),
-                                                std::align_val_t{64}))),
-        data_(storage_.get() + misalign),
-        n_(n) {
+  explicit DeviceBuffer(size_t n, size_t misalign = 0) : n_(n) {
+    void* p = nullptr;
+    REQUIRE(cudaMalloc(&p, (misalign + n) * sizeof(T)) == cudaSuccess);
+    storage_.reset(static_cast<T*>(p));
+    data_ = storage_.get() + misalign;
     std::fill(data_, data_ + n_, T{});
   }
   T* data() { return data_; }
@@ -42,7 +43,7 @@ class DeviceBuffer {
 
  private:
   struct Free {
-    void operator()(T* p) const { ::operator delete(p, std::align_val_t{64}); }
+    void operator()(T* p) const { cudaFree(p); }
   };
   std::unique_ptr<T, Free> storage_;
   T* data_;

@@ -97,7 +97,6 @@ struct Block {
 };
 
 thread_local Block* g_block = nullptr;
-thread_local cudaError_t g_last_error = cudaSuccess;
 // A fiber's stack, with an inaccessible page below it: an overflow faults instead of writing
 // over whatever lies there.
 class Stack {
@@ -246,23 +245,21 @@ void run_block(Block& b) {
   }
 }
 
-bool valid(dim3 grid, dim3 block) {
+}  // namespace
+
+bool valid_configuration(dim3 grid, dim3 block) {
   const std::uint64_t threads = std::uint64_t(block.x) * block.y * block.z;
   return threads >= 1 && threads <= 1024 && block.x <= 1024 && block.y <= 1024 && block.z <= 64 &&
          grid.x >= 1 && grid.x <= 0x7fffffffu && grid.y >= 1 && grid.y <= 65535 && grid.z >= 1 &&
          grid.z <= 65535;
 }
 
-}  // namespace
-
 void run(dim3 grid, dim3 block, const std::function<void()>& thread) {
   if (g_block != nullptr) throw std::logic_error("cuda emulation: a kernel launched another");
   static std::mutex one_block_at_a_time;  // the shared memory section is the process's
   const std::lock_guard<std::mutex> lock(one_block_at_a_time);
-  if (!valid(grid, block)) {
-    g_last_error = cudaErrorInvalidConfiguration;
-    return;
-  }
+  if (!valid_configuration(grid, block))
+    throw std::logic_error("cuda emulation: run() with an invalid configuration");
   Block b;
   b.thread = &thread;
   const int threads = int(block.x * block.y * block.z);
@@ -336,34 +333,4 @@ void __syncthreads() {
   } else {
     rf::cuda_emulation::wait_for(b, b.sync_generation, seen);
   }
-}
-
-const char* cudaGetErrorName(cudaError_t e) {
-  switch (e) {
-    case cudaSuccess: return "cudaSuccess";
-    case cudaErrorInvalidValue: return "cudaErrorInvalidValue";
-    case cudaErrorInvalidConfiguration: return "cudaErrorInvalidConfiguration";
-  }
-  return "cudaErrorUnknown";
-}
-
-const char* cudaGetErrorString(cudaError_t e) {
-  switch (e) {
-    case cudaSuccess: return "no error";
-    case cudaErrorInvalidValue: return "invalid argument";
-    case cudaErrorInvalidConfiguration: return "invalid configuration argument";
-  }
-  return "unknown error";
-}
-
-cudaError_t cudaGetLastError() {
-  const cudaError_t e = rf::cuda_emulation::g_last_error;
-  rf::cuda_emulation::g_last_error = cudaSuccess;
-  return e;
-}
-
-cudaError_t cudaMemsetAsync(void* p, int value, size_t bytes, cudaStream_t) {
-  if (p == nullptr && bytes > 0) return cudaErrorInvalidValue;
-  std::memset(p, value, bytes);
-  return cudaSuccess;
 }
