@@ -438,17 +438,15 @@ cudaError_t cudaEventDestroy(cudaEvent_t event) {
 
 cudaError_t cudaEventRecord(cudaEvent_t event, cudaStream_t stream) {
   if (event == nullptr) return fail(cudaErrorInvalidResourceHandle);
-  {
-    const std::lock_guard<std::recursive_mutex> lock(g_mutex);
-    StreamState& s = state(stream);
-    event->capture = s.capture;
-    event->stream = stream;
-    event->after = s.enqueued;
-  }
   enqueue(stream, Node::kEventRecord, [event] {
     event->recorded = true;
     event->at = std::chrono::steady_clock::now();
   });
+  const std::lock_guard<std::recursive_mutex> lock(g_mutex);
+  StreamState& s = state(stream);
+  event->capture = s.capture;
+  event->stream = stream;
+  event->after = s.enqueued;  // the record included
   return cudaSuccess;
 }
 
