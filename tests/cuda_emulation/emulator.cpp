@@ -1,6 +1,7 @@
 // The host emulation of CUDA's execution model behind tests/cuda_emulation/include/cuda_runtime.h.
 //
-// Design. A block's threads are fibers (ucontext) on the calling host thread, resumed in
+// Design. A block's threads are fibers (own stacks, switch_context below) on the calling host
+// thread, resumed in
 // round-robin by a scheduler; a fiber gives the host thread back only at a barrier (__syncthreads,
 // a warp shuffle) or when it exits. So between barriers each thread runs alone, as if the others
 // had not started yet or had already finished: any kernel correct on the GPU is correct here, and
@@ -9,7 +10,6 @@
 // the deposits, and every lane reads its source lane's value from that copy when it resumes.
 // Blocks run one after another (no kernel of ours waits on another block).
 #include <sys/mman.h>
-#include <ucontext.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -33,6 +33,39 @@ __attribute__((weak)) extern char __start_rf_emulated_shared[];
 __attribute__((weak)) extern char __stop_rf_emulated_shared[];
 }
 
+// switch_context(&save, to): saves the caller's callee-saved registers on its stack and that
+// stack's pointer in *save, then resumes the context whose stack pointer is `to`. swapcontext
+// would also save and restore the signal mask, two system calls per switch, which made them most
+// of the emulation's time; kernels change neither the signal mask nor the floating-point control
+// registers, so the System V callee-saved registers are all there is to keep.
+#if !defined(__x86_64__)
+#error "the CUDA emulation's context switch is written for x86-64"
+#endif
+extern "C" void rf_emulation_switch_context(void** save, void* to);
+asm(R"(
+  .text
+  .globl rf_emulation_switch_context
+  .type rf_emulation_switch_context, @function
+rf_emulation_switch_context:
+  pushq %rbp
+  pushq %rbx
+  pushq %r12
+  pushq %r13
+  pushq %r14
+  pushq %r15
+  movq %rsp, (%rdi)
+  movq %rsi, %rsp
+  popq %r15
+  popq %r14
+  popq %r13
+  popq %r12
+  popq %rbx
+  popq %rbp
+  ret
+  .size rf_emulation_switch_context, .-rf_emulation_switch_context
+)");
+static void switch_context(void** save, void* to) { rf_emulation_switch_context(save, to); }
+
 thread_local uint3 threadIdx;
 thread_local uint3 blockIdx;
 thread_local dim3 blockDim;
@@ -41,9 +74,7 @@ thread_local dim3 gridDim;
 namespace rf::cuda_emulation {
 namespace {
 
-// A kernel's frames are small. The stack stays small for AddressSanitizer's sake too: its
-// swapcontext clears the shadow of the whole target stack at every switch, and past 64 KiB of
-// shadow (a 512 KiB stack) it does so with system calls, 15x slower.
+// A kernel's frames are small (AddressSanitizer's several times larger, still far below this).
 constexpr size_t kStackBytes = 64 * 1024;
 constexpr size_t kGuardBytes = 4096;
 
@@ -63,7 +94,7 @@ bool reversed() {
 }
 
 struct Fiber {
-  ucontext_t context;
+  void* sp = nullptr;  // saved stack pointer while the fiber is not running
   char* stack = nullptr;
   uint3 thread{};
   bool done = false;
@@ -89,7 +120,7 @@ struct Block {
   std::string error;
   const std::function<void()>* thread = nullptr;
   int current = -1;
-  ucontext_t scheduler;
+  void* scheduler_sp = nullptr;
 #ifdef RF_EMULATION_ASAN
   const void* scheduler_stack = nullptr;
   size_t scheduler_stack_bytes = 0;
@@ -121,12 +152,7 @@ thread_local std::vector<std::unique_ptr<Stack>> g_stacks;  // reused from launc
 
 char* stack_for(size_t i) {
   while (g_stacks.size() <= i) g_stacks.push_back(std::make_unique<Stack>());
-  char* stack = g_stacks[i]->bottom();
-#ifdef RF_EMULATION_ASAN
-  // A fiber abandoned at an error leaves its frames poisoned.
-  ASAN_UNPOISON_MEMORY_REGION(stack, kStackBytes);
-#endif
-  return stack;
+  return g_stacks[i]->bottom();
 }
 
 std::string coordinates(const char* what, uint3 v) {
@@ -146,11 +172,11 @@ void to_scheduler(Block& b, Fiber& f, bool final) {
   void* fake_stack = nullptr;
   __sanitizer_start_switch_fiber(final ? nullptr : &fake_stack, b.scheduler_stack,
                                  b.scheduler_stack_bytes);
-  swapcontext(&f.context, &b.scheduler);
+  switch_context(&f.sp, b.scheduler_sp);
   __sanitizer_finish_switch_fiber(fake_stack, &b.scheduler_stack, &b.scheduler_stack_bytes);
 #else
   (void)final;
-  swapcontext(&f.context, &b.scheduler);
+  switch_context(&f.sp, b.scheduler_sp);
 #endif
 }
 
@@ -200,21 +226,28 @@ void resume(Block& b, int i) {
 #ifdef RF_EMULATION_ASAN
   void* fake_stack = nullptr;
   __sanitizer_start_switch_fiber(&fake_stack, f.stack, kStackBytes);
-  swapcontext(&b.scheduler, &f.context);
+  switch_context(&b.scheduler_sp, f.sp);
   __sanitizer_finish_switch_fiber(fake_stack, nullptr, nullptr);
 #else
-  swapcontext(&b.scheduler, &f.context);
+  switch_context(&b.scheduler_sp, f.sp);
 #endif
 }
 
-// Separate from run_block: getcontext returns twice, as setjmp does.
+// A fresh fiber's stack holds what switch_context pops: six zeroed registers, then thread_entry
+// as the return address, placed so that thread_entry starts with the stack alignment of a call.
 void prepare(Fiber& f) {
   f.done = false;
-  if (getcontext(&f.context) != 0) throw std::runtime_error("cuda emulation: getcontext failed");
-  f.context.uc_stack.ss_sp = f.stack;
-  f.context.uc_stack.ss_size = kStackBytes;
-  f.context.uc_link = nullptr;
-  makecontext(&f.context, thread_entry, 0);
+#ifdef RF_EMULATION_ASAN
+  // The frames a fiber left when it last switched away for good stay poisoned: clear them, or
+  // the next thread's frames there would be reported.
+  ASAN_UNPOISON_MEMORY_REGION(f.stack, kStackBytes);
+#endif
+  auto* top = reinterpret_cast<void**>(f.stack + kStackBytes);  // 16-byte aligned
+  void** sp = top - 8;
+  for (int i = 0; i < 6; ++i) sp[i] = nullptr;
+  sp[6] = reinterpret_cast<void*>(&thread_entry);
+  sp[7] = nullptr;  // thread_entry's return address: it never returns
+  f.sp = sp;
 }
 
 void run_block(Block& b) {
