@@ -84,6 +84,8 @@ TEST_CASE("cuda device timer: per-op device time of ResNet-20 training steps") {
                       device(totals, Op::conv2d_backward_data) +
                       device(totals, Op::conv2d_backward_filter);
   const double bn = device(totals, Op::batchnorm_forward) + device(totals, Op::batchnorm_backward);
+  // How the time divides among ops is the GPU's: the host emulation's shares say nothing of it.
+#ifndef RF_CUDA_EMULATION
   CHECK(conv > bn);
   for (Op other : {Op::batchnorm_forward, Op::batchnorm_backward, Op::pool_forward,
                    Op::pool_backward, Op::linear_forward, Op::linear_backward, Op::softmax_xent,
@@ -91,4 +93,8 @@ TEST_CASE("cuda device timer: per-op device time of ResNet-20 training steps") {
     CAPTURE(profiler::op_name(other));
     CHECK(conv > device(totals, other));
   }
+#else
+  CHECK(conv > 0);
+  CHECK(bn > 0);
+#endif
 }
