@@ -1,14 +1,15 @@
 #pragma once
-// A stand-in for CUDA's runtime header that lets the kernels of kernels/cuda compile as plain C++
-// and run on the host (tests/cuda_emulation/emulator.cpp): every CUDA thread of a block is a
+// A stand-in for CUDA's runtime header that lets the kernels of kernels/cuda and the CUDA backend
+// of engine/cuda compile as plain C++ and run on the host: every CUDA thread of a block is a
 // fiber, __syncthreads and the warp shuffles are barriers between them, blocks run one after
-// another. Found before the real header only by the emulated build of the kernels
-// (rf_kernels_cuda_emulated); nothing else sees it. It covers what kernels/cuda uses, no more.
+// another (emulator.cpp); memory, streams, events, capture and graphs are runtime.cpp's. Found
+// before the real header only by the emulated builds (rf_kernels_cuda_emulated and what links
+// it); nothing else sees it. It covers what the project uses, no more.
 //
 // What it checks: indexing (under AddressSanitizer every out-of-bounds access of a kernel is
 // reported), reductions, block and warp synchronization (a deadlock, or a full-mask shuffle after
-// a lane has exited, is an error), launch configurations. What it cannot: timing, memory
-// coherence between blocks, anything of cuDNN, cuBLAS, streams or graphs, and the GPU's own
+// a lane has exited, is an error), launch configurations, stream capture, memory use. What it
+// cannot: timing, races between streams or blocks (all run in one order), and the GPU's own
 // arithmetic (no fused multiply-adds here; expf and friends are the host's).
 #include <math.h>
 
