@@ -14,6 +14,10 @@ int main(int argc, char** argv) {
     std::printf("SKIPPED: GPU suite not run: no usable CUDA device in this process\n");
     return kSkipped;
   }
+#ifdef RF_CUDA_EMULATION
+  std::printf("NOTE: this GPU suite runs on the host emulation of a CUDA device "
+              "(tests/cuda_emulation): it checks the CUDA code's logic, not a GPU\n");
+#endif
   doctest::Context context(argc, argv);
   return context.run();
 }
