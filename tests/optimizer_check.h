@@ -4,20 +4,11 @@
 // gradients. Shared by the CPU and the CUDA suites.
 #include <doctest/doctest.h>
 
-#include <random>
-
 #include "engine/optimizer.h"
+#include "random_values.h"
 #include "reference.h"
 
 namespace rf::test {
-
-inline std::vector<float> random_floats(size_t n, unsigned seed) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> u(-1.f, 1.f);
-  std::vector<float> v(n);
-  for (float& x : v) x = u(rng);
-  return v;
-}
 
 // make(ParameterSet&) -> an Optimizer; ref_step(step, param, grad, state1, state2).
 template <class Make, class RefStep>

@@ -8,10 +8,10 @@
 #include <cmath>
 #include <cstdint>
 #include <memory>
-#include <random>
 #include <vector>
 
 #include "kernels/bfloat16.h"
+#include "random_values.h"
 #include "reference.h"
 
 namespace rf::test {
@@ -50,14 +50,6 @@ class DeviceBuffer {
   size_t n_;
 };
 
-inline std::vector<float> random_floats(size_t n, uint32_t seed, float lo = -1.f, float hi = 1.f) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> d(lo, hi);
-  std::vector<float> v(n);
-  for (float& x : v) x = d(rng);
-  return v;
-}
-
 inline ref::Vec to_double(const std::vector<float>& v) { return {v.begin(), v.end()}; }
 
 inline std::vector<BF16> to_bf16(const std::vector<float>& v) {
@@ -72,8 +64,9 @@ inline std::vector<float> widened(const std::vector<BF16>& v) {
   return out;
 }
 
-// max |got - want| / max(1, max |want|): absolute for small values, relative for large ones.
-inline double normalized_error(const std::vector<float>& got, const ref::Vec& want) {
+// max |got - want| / max(1, max |want|): absolute for small values, relative for large ones (the
+// op table's normalized_error divides by max |want| alone), and NaN only where NaN is wanted.
+inline double error_scaled_to_max_or_one(const std::vector<float>& got, const ref::Vec& want) {
   REQUIRE(got.size() == want.size());
   double err = 0, scale = 1;
   for (size_t i = 0; i < got.size(); ++i) {

@@ -335,7 +335,8 @@ std::uint64_t exchange(unsigned mask, std::uint64_t bits, int src_lane) {
   if ((mask & bit) == 0) fail(b, "a shuffle whose mask does not name the calling lane");
   if ((mask & ~w.exists) != 0) fail(b, "a shuffle whose mask names lanes the block does not have");
   if ((mask & w.exited) != 0) fail(b, "a shuffle whose mask names a lane that has exited");
-  if (w.arrived != 0 && w.mask != mask) fail(b, "shuffles with different masks at once in one warp");
+  if (w.arrived != 0 && w.mask != mask)
+    fail(b, "shuffles with different masks at once in one warp");
   if (((mask >> src_lane) & 1u) == 0) fail(b, "a shuffle reading a lane outside its mask");
   w.mask = mask;
   w.arrived |= bit;

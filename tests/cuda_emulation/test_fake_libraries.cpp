@@ -150,15 +150,15 @@ void check_float_convolution(cudnnHandle_t h, const ConvGeom& g, int d, float al
   REQUIRE(cudnnConvolutionBackwardFilter(h, &alpha, desc.x, dx_.data(), desc.y, ddy.data(),
                                          desc.conv, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_0, nullptr,
                                          0, &beta, desc.w, ddw.data()) == CUDNN_STATUS_SUCCESS);
-  CHECK(normalized_error(dy_out.to_vector(), blended(want.y, alpha, beta, y0)) < 1e-5);
-  CHECK(normalized_error(ddx.to_vector(), blended(want.dx, alpha, beta, dx0)) < 1e-5);
-  CHECK(normalized_error(ddw.to_vector(), blended(want.dw, alpha, beta, dw0)) < 1e-5);
+  CHECK(error_scaled_to_max_or_one(dy_out.to_vector(), blended(want.y, alpha, beta, y0)) < 1e-5);
+  CHECK(error_scaled_to_max_or_one(ddx.to_vector(), blended(want.dx, alpha, beta, dx0)) < 1e-5);
+  CHECK(error_scaled_to_max_or_one(ddw.to_vector(), blended(want.dw, alpha, beta, dw0)) < 1e-5);
 }
 
 // A bfloat16 output against the reference: computed in float and rounded once, so within half a
 // bfloat16 step of the exact value (at most 2^-8 of it), plus float's rounding.
 void check_bf16(const DeviceBuffer<BF16>& got, const ref::Vec& want) {
-  CHECK(normalized_error(widened(got.to_vector()), want) < 1.0 / 250);
+  CHECK(error_scaled_to_max_or_one(widened(got.to_vector()), want) < 1.0 / 250);
 }
 
 // Column-major op(M)(i, j) of a matrix with leading dimension ld.
@@ -331,9 +331,9 @@ TEST_CASE("fake cuDNN: batch norm training, inference and backward match the ref
               dnn.h, CUDNN_BATCHNORM_SPATIAL, &half, &two, xd, dx_.data(), xd, dy_out.data(), pd,
               dgamma.data(), dbeta.data(), momentum, dmean.data(), dvar.data(), eps,
               dsave_mean.data(), dsave_invstd.data()) == CUDNN_STATUS_SUCCESS);
-  CHECK(normalized_error(dy_out.to_vector(), blended(want.y, 0.5, 2, y0)) < 1e-5);
-  CHECK(normalized_error(dmean.to_vector(), want.running_mean) < 1e-6);
-  CHECK(normalized_error(dvar.to_vector(), want.running_var) < 1e-6);
+  CHECK(error_scaled_to_max_or_one(dy_out.to_vector(), blended(want.y, 0.5, 2, y0)) < 1e-5);
+  CHECK(error_scaled_to_max_or_one(dmean.to_vector(), want.running_mean) < 1e-6);
+  CHECK(error_scaled_to_max_or_one(dvar.to_vector(), want.running_var) < 1e-6);
   ref::Vec mean(c), invstd(c);  // what the forward saves: the batch's, biased
   for (size_t j = 0; j < c; ++j) {
     double s = 0, ss = 0;
@@ -342,8 +342,8 @@ TEST_CASE("fake cuDNN: batch norm training, inference and backward match the ref
     for (int64_t i = 0; i < rows; ++i) ss += std::pow(x[size_t(i) * c + j] - mean[j], 2);
     invstd[j] = 1 / std::sqrt(ss / double(rows) + eps);
   }
-  CHECK(normalized_error(dsave_mean.to_vector(), mean) < 1e-6);
-  CHECK(normalized_error(dsave_invstd.to_vector(), invstd) < 1e-6);
+  CHECK(error_scaled_to_max_or_one(dsave_mean.to_vector(), mean) < 1e-6);
+  CHECK(error_scaled_to_max_or_one(dsave_invstd.to_vector(), invstd) < 1e-6);
 
   // Inference from the running statistics, onto NaN.
   dy_out.assign(std::vector<float>(n, kNaN));
@@ -351,7 +351,7 @@ TEST_CASE("fake cuDNN: batch norm training, inference and backward match the ref
               dnn.h, CUDNN_BATCHNORM_SPATIAL, &one, &zero, xd, dx_.data(), xd, dy_out.data(), pd,
               dgamma.data(), dbeta.data(), dmean.data(), dvar.data(), eps) ==
           CUDNN_STATUS_SUCCESS);
-  CHECK(normalized_error(dy_out.to_vector(),
+  CHECK(error_scaled_to_max_or_one(dy_out.to_vector(),
                          ref::batchnorm_eval(rows, g.c, to_double(x), to_double(gamma),
                                              to_double(beta), to_double(dmean.to_vector()),
                                              to_double(dvar.to_vector()), eps)) < 1e-5);
@@ -371,20 +371,22 @@ TEST_CASE("fake cuDNN: batch norm training, inference and backward match the ref
       ddbeta.assign(db0);
       REQUIRE(cudnnBatchNormalizationBackward(
                   dnn.h, CUDNN_BATCHNORM_SPATIAL, &alpha, &beta_data, &one, &one, xd, dx_.data(),
-                  xd, ddy.data(), xd, ddx.data(), pd, dgamma.data(), ddgamma.data(),
-                  ddbeta.data(), eps, saved ? dsave_mean.data() : nullptr,
+                  xd, ddy.data(), xd, ddx.data(), pd, dgamma.data(), ddgamma.data(), ddbeta.data(),
+                  eps, saved ? dsave_mean.data() : nullptr,
                   saved ? dsave_invstd.data() : nullptr) == CUDNN_STATUS_SUCCESS);
-      CHECK(normalized_error(ddx.to_vector(), blended(grads.dx, alpha, beta_data, dx0)) < 1e-5);
-      CHECK(normalized_error(ddgamma.to_vector(), blended(grads.dgamma, 1, 1, dg0)) < 1e-5);
-      CHECK(normalized_error(ddbeta.to_vector(), blended(grads.dbeta, 1, 1, db0)) < 1e-5);
+      CHECK(error_scaled_to_max_or_one(ddx.to_vector(), blended(grads.dx, alpha, beta_data, dx0)) <
+            1e-5);
+      CHECK(error_scaled_to_max_or_one(ddgamma.to_vector(), blended(grads.dgamma, 1, 1, dg0)) <
+            1e-5);
+      CHECK(error_scaled_to_max_or_one(ddbeta.to_vector(), blended(grads.dbeta, 1, 1, db0)) < 1e-5);
     }
   CHECK(cudnnBatchNormalizationForwardTraining(
             dnn.h, CUDNN_BATCHNORM_SPATIAL, &one, &zero, xd, dx_.data(), xd, dy_out.data(), pd,
             dgamma.data(), dbeta.data(), momentum, dmean.data(), nullptr, eps, nullptr,
             nullptr) == CUDNN_STATUS_BAD_PARAM);  // half of the running pair
-  CHECK(cudnnBatchNormalizationForwardInference(
-            dnn.h, CUDNN_BATCHNORM_SPATIAL, &one, &zero, xd, dx_.data(), xd, dy_out.data(), pd,
-            dgamma.data(), dbeta.data(), dmean.data(), dvar.data(), -1.0) ==
+  CHECK(cudnnBatchNormalizationForwardInference(dnn.h, CUDNN_BATCHNORM_SPATIAL, &one, &zero, xd,
+                                                dx_.data(), xd, dy_out.data(), pd, dgamma.data(),
+                                                dbeta.data(), dmean.data(), dvar.data(), -1.0) ==
         CUDNN_STATUS_BAD_PARAM);  // epsilon below CUDNN_BN_MIN_EPSILON
 }
 
@@ -415,7 +417,7 @@ TEST_CASE("fake cuBLAS: GEMMs with transposes, leading dimensions, alpha and bet
         dc.assign(c);
         REQUIRE(cublasSgemm(blas.h, ta, tb, m, n, k, &alpha, da.data(), lda, db.data(), ldb,
                             &beta, dc.data(), ldc) == CUBLAS_STATUS_SUCCESS);
-        CHECK(normalized_error(dc.to_vector(), want) < 1e-6);
+        CHECK(error_scaled_to_max_or_one(dc.to_vector(), want) < 1e-6);
 
         // bfloat16 operands into a bfloat16 C: the same on the rounded values, rounded once.
         const std::vector<float> ar = widened(to_bf16(a)), br = widened(to_bf16(b));
@@ -514,7 +516,7 @@ TEST_CASE("fake cuDNN and cuBLAS calls made while a stream is captured run at gr
   cudaGraphExec_t exec = nullptr;
   REQUIRE(cudaGraphInstantiate(&exec, graph, 0) == cudaSuccess);
   REQUIRE(cudaGraphLaunch(exec, stream) == cudaSuccess);
-  CHECK(normalized_error(y.to_vector(),
+  CHECK(error_scaled_to_max_or_one(y.to_vector(),
                          ref::conv2d_forward(g, to_double(xv), to_double(w.to_vector()),
                                              nullptr)) < 1e-5);
   CHECK(c.to_vector() == std::vector<float>{35, 44, 44, 56});
@@ -552,9 +554,9 @@ TEST_CASE("the engine's CudnnConv finds an algorithm on the fake under every pol
         conv.backward_data(dnn.h, workspace, g, policy, fdy.data(), fw.data(), fdx.data());
         conv.backward_filter(dnn.h, workspace, g, policy, fx.data(), fdy.data(), fdw.data(),
                              true);  // accumulating: Find must not spoil dw
-        CHECK(normalized_error(fy.to_vector(), want.y) < 1e-5);
-        CHECK(normalized_error(fdx.to_vector(), want.dx) < 1e-5);
-        CHECK(normalized_error(fdw.to_vector(), blended(want.dw, 1, 1, dw0)) < 1e-5);
+        CHECK(error_scaled_to_max_or_one(fy.to_vector(), want.y) < 1e-5);
+        CHECK(error_scaled_to_max_or_one(fdx.to_vector(), want.dx) < 1e-5);
+        CHECK(error_scaled_to_max_or_one(fdw.to_vector(), blended(want.dw, 1, 1, dw0)) < 1e-5);
 
         DeviceBuffer<BF16> bx(xn), bw(wn), bdy(yn), by(yn), bdx(xn), bdw(wn);
         bx.assign(to_bf16(x));
