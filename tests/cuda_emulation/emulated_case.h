@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdint>
 #include <memory>
+#include <stdexcept>
 #include <vector>
 
 #include "kernels/bfloat16.h"
@@ -19,7 +20,8 @@ namespace rf::test {
 // n elements (zeroed) of the emulated device's memory, starting `misalign` elements past a
 // 256-byte boundary, in an allocation that ends where they end: a kernel that reads or writes
 // past the end is reported by AddressSanitizer, and misalign > 0 sends the kernels down their
-// scalar (unaligned) paths. The host reads and writes it directly, as only the emulation allows.
+// scalar (unaligned) paths. The host reads and writes it directly, as only the emulation allows,
+// after the device has run everything queued.
 template <class T>
 class DeviceBuffer {
  public:
@@ -30,18 +32,23 @@ class DeviceBuffer {
     data_ = storage_.get() + misalign;
     std::fill(data_, data_ + n_, T{});
   }
-  T* data() { return data_; }
-  const T* data() const { return data_; }
+  T* data() { return synchronized(); }
+  const T* data() const { return synchronized(); }
   size_t size() const { return n_; }
-  T& operator[](size_t i) { return data_[i]; }
-  const T& operator[](size_t i) const { return data_[i]; }
-  std::vector<T> to_vector() const { return {data_, data_ + n_}; }
+  T& operator[](size_t i) { return synchronized()[i]; }
+  const T& operator[](size_t i) const { return synchronized()[i]; }
+  std::vector<T> to_vector() const { return {synchronized(), data_ + n_}; }
   void assign(const std::vector<T>& v) {
     REQUIRE(v.size() == n_);
-    std::copy(v.begin(), v.end(), data_);
+    std::copy(v.begin(), v.end(), synchronized());
   }
 
  private:
+  // Queued work runs only when the host waits for it (runtime.cpp): every host access waits.
+  T* synchronized() const {
+    if (cudaDeviceSynchronize() != cudaSuccess) throw std::runtime_error("cudaDeviceSynchronize");
+    return data_;
+  }
   struct Free {
     void operator()(T* p) const { cudaFree(p); }
   };

@@ -78,21 +78,6 @@ namespace {
 constexpr size_t kStackBytes = 64 * 1024;
 constexpr size_t kGuardBytes = 4096;
 
-// RF_CUDA_EMULATION_ORDER=reverse runs blocks, and the threads of a block between barriers, last
-// to first. A kernel whose result depends on that order (a missing __syncthreads, a block reading
-// another block's output) then gives a different result than in the default order: CTest runs
-// the suite both ways.
-bool reversed() {
-  static const bool reverse = [] {
-    const char* order = std::getenv("RF_CUDA_EMULATION_ORDER");
-    if (order == nullptr || std::string(order) == "forward") return false;
-    if (std::string(order) == "reverse") return true;
-    std::fprintf(stderr, "RF_CUDA_EMULATION_ORDER must be forward or reverse, not '%s'\n", order);
-    std::exit(2);
-  }();
-  return reverse;
-}
-
 struct Fiber {
   void* sp = nullptr;  // saved stack pointer while the fiber is not running
   char* stack = nullptr;
@@ -262,7 +247,7 @@ void run_block(Block& b) {
     const std::uint64_t before = b.progress;
     const int n = int(b.fibers.size());
     for (int k = 0; k < n; ++k) {
-      const int i = reversed() ? n - 1 - k : k;
+      const int i = reverse_order() ? n - 1 - k : k;
       if (b.fibers[size_t(i)].done) continue;
       resume(b, i);
       if (!b.error.empty()) throw std::runtime_error("cuda emulation: " + b.error);
@@ -279,6 +264,22 @@ void run_block(Block& b) {
 }
 
 }  // namespace
+
+// RF_CUDA_EMULATION_ORDER=reverse runs blocks, and the threads of a block between barriers, last
+// to first, and prefers the streams created last where several have work ready (runtime.cpp). A
+// kernel whose result depends on the order of its threads or blocks (a missing __syncthreads, a
+// block reading another block's output), or work whose result depends on which of two unordered
+// streams runs first, then gives a different result than in the default order.
+bool reverse_order() {
+  static const bool reverse = [] {
+    const char* order = std::getenv("RF_CUDA_EMULATION_ORDER");
+    if (order == nullptr || std::string(order) == "forward") return false;
+    if (std::string(order) == "reverse") return true;
+    std::fprintf(stderr, "RF_CUDA_EMULATION_ORDER must be forward or reverse, not '%s'\n", order);
+    std::exit(2);
+  }();
+  return reverse;
+}
 
 bool valid_configuration(dim3 grid, dim3 block) {
   const std::uint64_t threads = std::uint64_t(block.x) * block.y * block.z;
@@ -313,7 +314,7 @@ void run(dim3 grid, dim3 block, const std::function<void()>& thread) {
   } reset;
   const std::uint64_t blocks = std::uint64_t(grid.x) * grid.y * grid.z;
   for (std::uint64_t k = 0; k < blocks; ++k) {
-    const std::uint64_t i = reversed() ? blocks - 1 - k : k;
+    const std::uint64_t i = reverse_order() ? blocks - 1 - k : k;
     blockIdx = {unsigned(i % grid.x), unsigned(i / grid.x % grid.y),
                 unsigned(i / (std::uint64_t(grid.x) * grid.y))};
     run_block(b);

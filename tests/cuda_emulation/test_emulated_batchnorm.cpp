@@ -488,7 +488,10 @@ BnCall<T> onto_residual_and_x(BnCall<T> c, BnBuffers<T>& b) {
 template <class T>
 void check_aliasing(const BnShape& s, Bn mode) {
   const BnInputs<T> in = bn_inputs<T>(s);
-  const auto read = [&](const T* p) { return values(std::vector<T>(p, p + in.x.size())); };
+  const auto read = [&](const T* p) {
+    REQUIRE(cudaDeviceSynchronize() == cudaSuccess);
+    return values(std::vector<T>(p, p + in.x.size()));
+  };
   const auto agree = [&](const auto& call, std::initializer_list<BnOutput<T>> outputs) {
     BnBuffers<T> sep(s, in);
     save_batch_stats(s, in, sep);

@@ -108,6 +108,7 @@ void check_binary(const char* what,
         if constexpr (std::is_same_v<A, Out>)
           if (in_place) out = a.data();
         kernel(n, a.data(), b.data(), out);
+        REQUIRE(cudaDeviceSynchronize() == cudaSuccess);  // `out` is read directly
         int wrong = 0;
         for (size_t i = 0; i < size_t(n); ++i) wrong += loaded(out[i]) != w[i];
         CHECK(wrong == 0);

@@ -83,6 +83,13 @@ __global__ void stale_shared_kernel(int* out) {
 
 __global__ void noop_kernel() {}
 
+// Launches and waits: the emulator's errors come from the wait, as a GPU's would.
+template <class... Params, class... Args>
+void run_now(void (*kernel)(Params...), dim3 grid, dim3 block, Args... args) {
+  launch(kernel, grid, block, nullptr)(args...);
+  cudaDeviceSynchronize();
+}
+
 }  // namespace
 
 TEST_CASE("cuda emulation: __syncthreads orders shared memory within each block") {
@@ -90,6 +97,7 @@ TEST_CASE("cuda emulation: __syncthreads orders shared memory within each block"
   std::vector<int> in(blocks * threads), out(blocks, -1);
   for (size_t i = 0; i < in.size(); ++i) in[i] = int(i % 97);
   launch(block_sum_kernel, blocks, threads, nullptr)(in.data(), out.data());
+  cudaDeviceSynchronize();  // queued work runs when the host waits
   for (int b = 0; b < blocks; ++b) {
     int want = 0;
     for (int t = 0; t < threads; ++t) want += in[size_t(b * threads + t)];
@@ -101,6 +109,7 @@ TEST_CASE("cuda emulation: warp shuffles exchange values between the lanes of ea
   const int n = 64;  // two warps of a 16 x 4 block
   std::vector<int> butterfly(n), down(n), half_xor(n);
   launch(shuffle_kernel, 1, dim3(16, 4), nullptr)(butterfly.data(), down.data(), half_xor.data());
+  cudaDeviceSynchronize();
   for (int t = 0; t < n; ++t) {
     const int lane = t % 32;
     CAPTURE(t);
@@ -114,18 +123,21 @@ TEST_CASE("cuda emulation: every thread of a 3-D grid of 3-D blocks runs once") 
   const dim3 grid(3, 2, 2), block(4, 8, 2);
   std::vector<int> seen(size_t(12 * 16 * 4), 0);
   launch(coordinates_kernel, grid, block, nullptr)(seen.data());
+  cudaDeviceSynchronize();
   for (int v : seen) REQUIRE(v == 1);
 }
 
 TEST_CASE("cuda emulation: threads that have exited do not hold back __syncthreads") {
   int out = -1;
   launch(early_exit_kernel, 1, 256, nullptr)(&out);
+  cudaDeviceSynchronize();
   CHECK(out == 127 * 128 / 2);
 }
 
 TEST_CASE("cuda emulation: shared memory a block did not write holds garbage, not another's data") {
   std::vector<int> out(2);
   launch(stale_shared_kernel, 2, 32, nullptr)(out.data());
+  cudaDeviceSynchronize();
   CHECK(out[0] == 42);
   CHECK(out[1] == -1);  // 0xff bytes
 }
@@ -133,18 +145,18 @@ TEST_CASE("cuda emulation: shared memory a block did not write holds garbage, no
 TEST_CASE("cuda emulation: misuse that is undefined on a GPU is an error naming the thread") {
   std::vector<int> out(64);
   const std::string deadlock =
-      error_of([&] { launch(deadlock_kernel, 2, 64, nullptr)(out.data()); });
+      error_of([&] { run_now(deadlock_kernel, 2, 64, out.data()); });
   CHECK(deadlock.find("deadlock in block (") != std::string::npos);
   CHECK(deadlock.find("thread (16,0,0)") != std::string::npos);
 
   const std::string exited =
-      error_of([&] { launch(exited_lane_kernel, 1, 32, nullptr)(out.data()); });
+      error_of([&] { run_now(exited_lane_kernel, 1, 32, out.data()); });
   CHECK(exited.find("exited") != std::string::npos);
   CHECK(exited.find("block (0,0,0) thread (") != std::string::npos);
 
   // A shuffle over a warp the block has only part of.
-  const std::string partial = error_of([&] { launch(shuffle_kernel, 1, 20, nullptr)(
-                                                 out.data(), out.data(), out.data()); });
+  const std::string partial =
+      error_of([&] { run_now(shuffle_kernel, 1, 20, out.data(), out.data(), out.data()); });
   CHECK(partial.find("lanes the block does not have") != std::string::npos);
 }
 

@@ -8,9 +8,12 @@
 //
 // What it checks: indexing (under AddressSanitizer every out-of-bounds access of a kernel is
 // reported), reductions, block and warp synchronization (a deadlock, or a full-mask shuffle after
-// a lane has exited, is an error), launch configurations, stream capture, memory use. What it
-// cannot: timing, races between streams or blocks (all run in one order), and the GPU's own
-// arithmetic (no fused multiply-adds here; expf and friends are the host's).
+// a lane has exited, is an error), launch configurations, stream capture, memory use, and the
+// ordering between streams and the host: queued work runs only when the host waits for it, in an
+// order of the streams that favours one end (RF_CUDA_EMULATION_ORDER), so a missing event or
+// synchronization gives wrong results or a use of freed memory. What it cannot: timing, races
+// between blocks or between streams' work at the same moment (one thing runs at a time), and the
+// GPU's own arithmetic (no fused multiply-adds here; expf and friends are the host's).
 #include <math.h>
 
 #include <cstddef>
@@ -85,6 +88,7 @@ enum cudaError_t {
   cudaErrorStreamCaptureUnsupported = 900,
   cudaErrorStreamCaptureInvalidated = 901,
   cudaErrorStreamCaptureUnjoined = 904,
+  cudaErrorStreamCaptureIsolation = 905,
   cudaErrorStreamCaptureWrongThread = 908,
   cudaErrorNoKernelImageForDevice = 209,
   cudaErrorUnknown = 999
@@ -168,6 +172,7 @@ cudaError_t cudaMemsetAsync(void* p, int value, size_t bytes, cudaStream_t strea
 cudaError_t cudaStreamCreateWithFlags(cudaStream_t* stream, unsigned flags);
 cudaError_t cudaStreamDestroy(cudaStream_t stream);
 cudaError_t cudaStreamSynchronize(cudaStream_t stream);
+cudaError_t cudaDeviceSynchronize();
 cudaError_t cudaStreamWaitEvent(cudaStream_t stream, cudaEvent_t event, unsigned flags);
 cudaError_t cudaStreamBeginCapture(cudaStream_t stream, cudaStreamCaptureMode mode);
 cudaError_t cudaStreamEndCapture(cudaStream_t stream, cudaGraph_t* graph);
@@ -203,12 +208,17 @@ bool valid_configuration(dim3 grid, dim3 block);
 // std::runtime_error on a deadlock or a shuffle that names an exited lane.
 void run(dim3 grid, dim3 block, const std::function<void()>& thread);
 
-// Stream order (runtime.cpp): work is done at once, in the calling thread, unless the stream is
-// being captured, in which case it becomes a node of the graph, run at each of its launches.
-// Everything the emulated device does goes through here: kernels, copies, and the fake cuDNN and
-// cuBLAS calls (each one kernel node).
+// Stream order (runtime.cpp). Work is queued per stream and runs when the host waits for it (a
+// synchronization, a copy to pageable memory, a free) or when a stream's queue is full, as
+// CUDA's launch queue would make the host wait; while a stream is captured its work becomes a node
+// of the graph instead, run at each of the graph's launches. Of the work whose stream order and
+// events allow it to run, the oldest stream's goes first (the newest's with
+// RF_CUDA_EMULATION_ORDER=reverse), in graphs too. Everything the emulated device does goes
+// through here: kernels, copies, and the fake cuDNN and cuBLAS calls (each one kernel node).
 enum class Node { kKernel, kMemcpy, kMemset, kEventRecord };
 void enqueue(cudaStream_t stream, Node kind, std::function<void()> work);
+// Whether RF_CUDA_EMULATION_ORDER=reverse: blocks, threads and streams are taken last to first.
+bool reverse_order();
 // A kernel launch: the configuration is checked at once (cudaGetLastError reports a bad one),
 // the grid runs in stream order.
 void launch(cudaStream_t stream, dim3 grid, dim3 block, std::function<void()> thread);
