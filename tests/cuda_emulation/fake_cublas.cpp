@@ -3,10 +3,12 @@
 //
 // Design. A GEMM checks its arguments as cuBLAS does, reads alpha and beta on the host at once
 // (the host pointer mode), and queues one kernel (rf::cuda_emulation::enqueue) that owns copies of
-// every scalar and pointer, so a captured graph replays it. The kernel hands the column-major
-// problem to OpenBLAS's sgemm in float32; bfloat16 operands are widened first, and a bfloat16
-// output is computed into a float matrix and rounded once. BLAS shares cuBLAS's rule that C is not
-// read when beta == 0 (the tests hold NaN there).
+// every scalar and pointer, so a captured graph replays it; the handle's math mode is read then
+// too, as cuBLAS picks its kernel when the call is made. The kernel hands the column-major problem
+// to OpenBLAS's sgemm in float32; bfloat16 operands are widened first, float32 ones rounded to
+// TF32 (tf32.h) into copies under CUBLAS_TF32_TENSOR_OP_MATH, and a bfloat16 output is computed
+// into a float matrix and rounded once. BLAS shares cuBLAS's rule that C is not read when
+// beta == 0 (the tests hold NaN there).
 #include "cublas_v2.h"
 
 #include <cblas.h>
@@ -16,9 +18,11 @@
 #include <vector>
 
 #include "kernels/bfloat16.h"
+#include "tf32.h"
 
 struct cublasContext {
   cudaStream_t stream = nullptr;
+  cublasMath_t math = CUBLAS_DEFAULT_MATH;
 };
 
 namespace {
@@ -27,6 +31,7 @@ using rf::BF16;
 using rf::cuda_emulation::enqueue;
 using rf::cuda_emulation::is_device_pointer;
 using rf::cuda_emulation::Node;
+using rf::cuda_emulation::round_to_tf32;
 
 // "13.99.99": the emulated runtime's major version, with a minor and patch no cuBLAS has.
 constexpr int kFakeVersion[] = {13, 99, 99};
@@ -38,12 +43,20 @@ int64_t extent(int rows, int cols, int ld) {
   return rows == 0 || cols == 0 ? 0 : int64_t(cols - 1) * ld + rows;
 }
 
-// The values of a matrix's span as float: bfloat16 widened into `copy`, float32 in place.
-const float* as_float(cudaDataType_t t, const void* p, int64_t count, std::vector<float>& copy) {
-  if (t == CUDA_R_32F) return static_cast<const float*>(p);
-  const BF16* v = static_cast<const BF16*>(p);
+// The values of a matrix's span as the products see them: bfloat16 widened into `copy` (exact in
+// TF32), float32 rounded to TF32 into `copy` when `tf32` (the caller's memory is never written),
+// or read in place.
+const float* as_float(cudaDataType_t t, const void* p, int64_t count, bool tf32,
+                      std::vector<float>& copy) {
+  if (t == CUDA_R_32F && !tf32) return static_cast<const float*>(p);
   copy.resize(size_t(count));
-  for (int64_t i = 0; i < count; ++i) copy[size_t(i)] = rf::bf16_to_float(v[i]);
+  if (t == CUDA_R_32F) {
+    const float* v = static_cast<const float*>(p);
+    std::transform(v, v + count, copy.begin(), round_to_tf32);
+  } else {
+    const BF16* v = static_cast<const BF16*>(p);
+    for (int64_t i = 0; i < count; ++i) copy[size_t(i)] = rf::bf16_to_float(v[i]);
+  }
   return copy.data();
 }
 
@@ -64,6 +77,7 @@ struct Gemm {
   void* c;
   cudaDataType_t c_type;
   int ldc;
+  bool tf32 = false;  // TF32 operands: the handle's math mode when the call was made
 
   int a_rows() const { return ta == CUBLAS_OP_N ? m : k; }
   int a_cols() const { return ta == CUBLAS_OP_N ? k : m; }
@@ -73,8 +87,8 @@ struct Gemm {
   // C = alpha op(A) op(B) + beta C, C read only when beta != 0.
   void run() const {
     std::vector<float> a_copy, b_copy;
-    const float* af = as_float(a_type, a, extent(a_rows(), a_cols(), lda), a_copy);
-    const float* bf = as_float(b_type, b, extent(b_rows(), b_cols(), ldb), b_copy);
+    const float* af = as_float(a_type, a, extent(a_rows(), a_cols(), lda), tf32, a_copy);
+    const float* bf = as_float(b_type, b, extent(b_rows(), b_cols(), ldb), tf32, b_copy);
     if (c_type == CUDA_R_32F) {
       cblas_sgemm(CblasColMajor, cblas_op(ta), cblas_op(tb), m, n, k, alpha, af, lda, bf, ldb,
                   beta, static_cast<float*>(c), ldc);
@@ -112,6 +126,7 @@ cublasStatus_t gemm(cublasHandle_t handle, Gemm g, const float* alpha, const flo
     return CUBLAS_STATUS_INVALID_VALUE;
   g.alpha = *alpha;
   g.beta = *beta;
+  g.tf32 = handle->math == CUBLAS_TF32_TENSOR_OP_MATH;
   enqueue(handle->stream, Node::kKernel, [g] { g.run(); });
   return CUBLAS_STATUS_SUCCESS;
 }
@@ -148,12 +163,17 @@ cublasStatus_t cublasGetStream(cublasHandle_t handle, cudaStream_t* streamId) {
   return CUBLAS_STATUS_SUCCESS;
 }
 
-// Either mode computes in full float32 here: accepted, nothing to record.
+// cuBLAS 12's cublasMath_t (docs.nvidia.com/cuda/cublas, "cublasMath_t"; its values as in
+// docs.nvidia.com/cuda/nvmath-python's cublas.Math): CUBLAS_DEFAULT_MATH computes with at least
+// the precision requested, so full float32 under CUBLAS_COMPUTE_32F (the engine's only compute
+// type; it never asks for CUBLAS_COMPUTE_32F_FAST_TF32 or CUBLAS_PEDANTIC_MATH, which the fake
+// refuses), and CUBLAS_TF32_TENSOR_OP_MATH lets single-precision routines use TF32 tensor cores.
 cublasStatus_t cublasSetMathMode(cublasHandle_t handle, cublasMath_t mode) {
   if (handle == nullptr) return CUBLAS_STATUS_NOT_INITIALIZED;
-  return mode == CUBLAS_DEFAULT_MATH || mode == CUBLAS_TF32_TENSOR_OP_MATH
-             ? CUBLAS_STATUS_SUCCESS
-             : CUBLAS_STATUS_NOT_SUPPORTED;
+  if (mode != CUBLAS_DEFAULT_MATH && mode != CUBLAS_TF32_TENSOR_OP_MATH)
+    return CUBLAS_STATUS_NOT_SUPPORTED;
+  handle->math = mode;
+  return CUBLAS_STATUS_SUCCESS;
 }
 
 // Only the modes the fake implements (host scalars; no atomics anyway) are accepted.

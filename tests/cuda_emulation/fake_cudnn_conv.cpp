@@ -1,8 +1,10 @@
 // The fake cuDNN's convolutions (see fake_cudnn.cpp). They are lowered to OpenBLAS's sgemm in
 // float32: im2col in chunks of the output positions (bounded memory at any batch), the col
 // matrix's columns in the filter's own (r, s, c) order so that a filter row is a GEMM operand as
-// it lies. The pure result lands in a float buffer and is then blended into the output with alpha
-// and beta, so an output is read only when beta != 0 and a bfloat16 output is rounded once.
+// it lies. Where the descriptor's math type lets cuDNN use TF32 tensor cores, float32 operands
+// are first rounded to TF32 (tf32.h) into copies. The pure result lands in a float buffer and is
+// then blended into the output with alpha and beta, so an output is read only when beta != 0 and
+// a bfloat16 output is rounded once.
 #include <cblas.h>
 
 #include <algorithm>
@@ -13,6 +15,7 @@
 
 #include "fake_cudnn_internal.h"
 #include "kernels/bfloat16.h"
+#include "tf32.h"
 
 namespace {
 
@@ -20,6 +23,7 @@ using rf::BF16;
 using rf::cuda_emulation::enqueue;
 using rf::cuda_emulation::is_device_pointer;
 using rf::cuda_emulation::Node;
+using rf::cuda_emulation::round_to_tf32;
 using rf::fake_cudnn::element_bytes;
 using rf::fake_cudnn::fail;
 
@@ -105,13 +109,32 @@ cudnnStatus_t check_memory(Direction d, const ConvShape& g, const void* a, const
   return CUDNN_STATUS_SUCCESS;
 }
 
-// A tensor's values as float: bfloat16 widened into `copy`, float32 read in place.
-const float* as_float(cudnnDataType_t type, const void* p, int64_t count,
+// Whether cuDNN may run float32 data on TF32 tensor cores under `math`, on the emulated device
+// (compute capability 9.0). In cuDNN 9's documentation, the legacy API guide's "Convolution
+// Functions" (docs.nvidia.com/deeplearning/cudnn/latest/developer/legacy-api.html) has the three
+// convolution functions use tensor cores under CUDNN_TENSOR_OP_MATH, and cudnnMathType_t
+// (.../latest/api/cudnn-graph-library.html) permits TF32 tensor core operations under
+// CUDNN_DEFAULT_MATH too from the A100 on, while CUDNN_FMA_MATH restricts cuDNN to FMA kernels.
+// CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION, which lets cuDNN convert float32 data down to fp16,
+// computes in full float32: that conversion is not emulated.
+bool tf32_math(cudnnMathType_t math) {
+  return math == CUDNN_DEFAULT_MATH || math == CUDNN_TENSOR_OP_MATH;
+}
+
+// A tensor's values as the products see them: bfloat16 widened into `copy` (exact in TF32),
+// float32 rounded to TF32 into `copy` when `tf32` (the caller's memory is never written), or read
+// in place.
+const float* as_float(cudnnDataType_t type, const void* p, int64_t count, bool tf32,
                       std::vector<float>& copy) {
-  if (type == CUDNN_DATA_FLOAT) return static_cast<const float*>(p);
-  const BF16* v = static_cast<const BF16*>(p);
+  if (type == CUDNN_DATA_FLOAT && !tf32) return static_cast<const float*>(p);
   copy.resize(size_t(count));
-  for (int64_t i = 0; i < count; ++i) copy[size_t(i)] = rf::bf16_to_float(v[i]);
+  if (type == CUDNN_DATA_FLOAT) {
+    const float* v = static_cast<const float*>(p);
+    std::transform(v, v + count, copy.begin(), round_to_tf32);
+  } else {
+    const BF16* v = static_cast<const BF16*>(p);
+    for (int64_t i = 0; i < count; ++i) copy[size_t(i)] = rf::bf16_to_float(v[i]);
+  }
   return copy.data();
 }
 
@@ -237,13 +260,15 @@ cudnnStatus_t convolve(Direction d, cudnnHandle_t handle, const void* alpha_p, c
   if (const cudnnStatus_t s = check_memory(d, g, a, b, out, workspace, workspace_bytes);
       s != CUDNN_STATUS_SUCCESS)
     return s;
-  // Scaling factors are float for float and bfloat16 data, read now, as cuDNN reads them.
+  // Scaling factors are float for float and bfloat16 data, read now, as cuDNN reads them; so is
+  // the math type, which the descriptor may change before the queued work runs.
   const float alpha = *static_cast<const float*>(alpha_p);
   const float beta = *static_cast<const float*>(beta_p);
-  enqueue(handle->stream, Node::kKernel, [d, g, a, b, alpha, beta, out] {
+  const bool tf32 = tf32_math(conv->math);
+  enqueue(handle->stream, Node::kKernel, [d, g, a, b, alpha, beta, tf32, out] {
     std::vector<float> a_copy, b_copy;
-    const float* af = as_float(g.type, a, a_size(d, g), a_copy);
-    const float* bf = as_float(g.type, b, b_size(d, g), b_copy);
+    const float* af = as_float(g.type, a, a_size(d, g), tf32, a_copy);
+    const float* bf = as_float(g.type, b, b_size(d, g), tf32, b_copy);
     const std::vector<float> result = d == Direction::kForward        ? forward(g, af, bf)
                                       : d == Direction::kBackwardData ? backward_data(g, af, bf)
                                                                       : backward_filter(g, af, bf);

@@ -2,13 +2,16 @@
 // tests/reference.h and plain loops: every convolution direction with strides, padding and
 // dilation, float32 and bfloat16, alpha and beta (beta = 0 onto NaN garbage, which must not
 // leak in; beta != 0 onto prior values); batch norm's three calls; GEMMs with transposes and
-// padded leading dimensions; the refusal of host memory; capture into a graph; and the engine's
-// own CudnnConv (engine/cuda/cudnn_conv.cu, compiled in unchanged) choosing its algorithms on the
-// fake under every policy.
+// padded leading dimensions; TF32 operands exactly where the math type allows them, and the
+// rounding itself; the refusal of host memory; capture into a graph; and the engine's own
+// CudnnConv (engine/cuda/cudnn_conv.cu, compiled in unchanged) choosing its algorithms on the fake
+// under every policy.
 #include <cublas_v2.h>
 #include <cudnn.h>
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -18,13 +21,24 @@
 #include "emulated_case.h"
 #include "engine/cuda/cudnn_conv.h"
 #include "engine/cuda/cudnn_descriptors.h"
+#include "tf32.h"
 
 using namespace rf;
 using namespace rf::test;
+using rf::cuda_emulation::round_to_tf32;
 
 namespace {
 
 constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
+// How far apart (error_scaled_to_max_or_one), at least, a result on TF32 operands lies from the
+// float32 one in these tests: three times the float32 tolerance (1e-5). Rounding an operand moves
+// it by up to 2^-11 of itself; on these random values that moves the results by 1e-4 to 4e-4.
+constexpr double kTf32Apart = 3e-5;
+
+std::vector<float> tf32_rounded(std::vector<float> v) {
+  std::transform(v.begin(), v.end(), v.begin(), round_to_tf32);
+  return v;
+}
 
 struct Cudnn {
   cudnnHandle_t h = nullptr;
@@ -123,24 +137,33 @@ const ConvGeom kGeoms[] = {
     {3, 1, 1, 8, 5, 3, 3, 1, 1},  // 1x1 image under a 3x3 filter (the single-tap shape)
 };
 
-// All three directions of the float32 convolution g dilated by d, blended with alpha and beta.
-void check_float_convolution(cudnnHandle_t h, const ConvGeom& g, int d, float alpha, float beta) {
-  CAPTURE(describe(g, d, alpha, beta));
+// A float32 convolution's three outputs: y (forward), dx (backward data), dw (backward filter).
+struct ConvOutputs {
+  std::vector<float> y, dx, dw;
+};
+
+// What the three outputs of g dilated by d hold before the calls (see prior).
+ConvOutputs priors(const ConvGeom& g, int d, float beta) {
   const ConvGeom e = dilated(g, d);
-  const size_t xn = size_t(g.x_size()), wn = size_t(g.w_size()), yn = size_t(e.y_size());
-  const std::vector<float> x = random_floats(xn, 1), w = random_floats(wn, 2),
-                           dy = random_floats(yn, 3);
-  const ConvReference want(g, d, x, w, dy);
-  const ConvDescriptors desc(g, d, CUDNN_DATA_FLOAT);
-  DeviceBuffer<float> dx_(xn), dw_(wn), ddy(yn), dy_out(yn), ddx(xn), ddw(wn);
+  return {prior(size_t(e.y_size()), beta, 4), prior(size_t(g.x_size()), beta, 5),
+          prior(size_t(g.w_size()), beta, 6)};
+}
+
+// All three directions of the float32 convolution g dilated by d under `math`, blended with alpha
+// and beta onto `before`. The inputs must come out as they went in (TF32 rounds copies).
+ConvOutputs convolve_float(cudnnHandle_t h, const ConvGeom& g, int d, cudnnMathType_t math,
+                           const std::vector<float>& x, const std::vector<float>& w,
+                           const std::vector<float>& dy, float alpha, float beta,
+                           const ConvOutputs& before) {
+  const ConvDescriptors desc(g, d, CUDNN_DATA_FLOAT, math);
+  DeviceBuffer<float> dx_(x.size()), dw_(w.size()), ddy(dy.size()), dy_out(dy.size()),
+      ddx(x.size()), ddw(w.size());
   dx_.assign(x);
   dw_.assign(w);
   ddy.assign(dy);
-  const std::vector<float> y0 = prior(yn, beta, 4), dx0 = prior(xn, beta, 5),
-                           dw0 = prior(wn, beta, 6);
-  dy_out.assign(y0);
-  ddx.assign(dx0);
-  ddw.assign(dw0);
+  dy_out.assign(before.y);
+  ddx.assign(before.dx);
+  ddw.assign(before.dw);
   REQUIRE(cudnnConvolutionForward(h, &alpha, desc.x, dx_.data(), desc.w, dw_.data(), desc.conv,
                                   CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM, nullptr, 0, &beta,
                                   desc.y, dy_out.data()) == CUDNN_STATUS_SUCCESS);
@@ -150,9 +173,27 @@ void check_float_convolution(cudnnHandle_t h, const ConvGeom& g, int d, float al
   REQUIRE(cudnnConvolutionBackwardFilter(h, &alpha, desc.x, dx_.data(), desc.y, ddy.data(),
                                          desc.conv, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_0, nullptr,
                                          0, &beta, desc.w, ddw.data()) == CUDNN_STATUS_SUCCESS);
-  CHECK(error_scaled_to_max_or_one(dy_out.to_vector(), blended(want.y, alpha, beta, y0)) < 1e-5);
-  CHECK(error_scaled_to_max_or_one(ddx.to_vector(), blended(want.dx, alpha, beta, dx0)) < 1e-5);
-  CHECK(error_scaled_to_max_or_one(ddw.to_vector(), blended(want.dw, alpha, beta, dw0)) < 1e-5);
+  CHECK((dx_.to_vector() == x && dw_.to_vector() == w && ddy.to_vector() == dy));
+  return {dy_out.to_vector(), ddx.to_vector(), ddw.to_vector()};
+}
+
+// Each direction's output within the float32 tolerance of the reference, blended.
+void check_outputs(const ConvOutputs& got, const ConvReference& want, float alpha, float beta,
+                   const ConvOutputs& before) {
+  CHECK(error_scaled_to_max_or_one(got.y, blended(want.y, alpha, beta, before.y)) < 1e-5);
+  CHECK(error_scaled_to_max_or_one(got.dx, blended(want.dx, alpha, beta, before.dx)) < 1e-5);
+  CHECK(error_scaled_to_max_or_one(got.dw, blended(want.dw, alpha, beta, before.dw)) < 1e-5);
+}
+
+// All three directions of the float32 convolution g dilated by d, blended with alpha and beta.
+void check_float_convolution(cudnnHandle_t h, const ConvGeom& g, int d, float alpha, float beta) {
+  CAPTURE(describe(g, d, alpha, beta));
+  const std::vector<float> x = random_floats(size_t(g.x_size()), 1),
+                           w = random_floats(size_t(g.w_size()), 2),
+                           dy = random_floats(size_t(dilated(g, d).y_size()), 3);
+  const ConvOutputs before = priors(g, d, beta);
+  check_outputs(convolve_float(h, g, d, CUDNN_FMA_MATH, x, w, dy, alpha, beta, before),
+                ConvReference(g, d, x, w, dy), alpha, beta, before);
 }
 
 // A bfloat16 output against the reference: computed in float and rounded once, so within half a
@@ -193,6 +234,32 @@ TEST_CASE("fake cuDNN: convolutions in float32 match the reference in every dire
   // Dilation, with and without stride and padding.
   check_float_convolution(dnn.h, {2, 9, 8, 3, 4, 3, 3, 1, 2}, 2, 1.f, 0.f);
   check_float_convolution(dnn.h, {2, 11, 10, 2, 3, 3, 2, 2, 1}, 3, 0.5f, 1.f);
+}
+
+TEST_CASE("fake cuDNN: float32 convolutions take TF32 operands where the math type allows them") {
+  const Cudnn dnn;
+  // Through im2col, and pointwise (where the col matrix is x itself).
+  for (const ConvGeom& g : {kGeoms[1], kGeoms[2]})
+    for (auto [alpha, beta] : {std::pair{1.f, 0.f}, std::pair{0.5f, 1.f}}) {
+      CAPTURE(describe(g, 1, alpha, beta));
+      const std::vector<float> x = random_floats(size_t(g.x_size()), 61),
+                               w = random_floats(size_t(g.w_size()), 62),
+                               dy = random_floats(size_t(g.y_size()), 63);
+      const ConvOutputs before = priors(g, 1, beta);
+      const ConvOutputs fp32 =
+          convolve_float(dnn.h, g, 1, CUDNN_FMA_MATH, x, w, dy, alpha, beta, before);
+      check_outputs(fp32, ConvReference(g, 1, x, w, dy), alpha, beta, before);
+      // The products of TF32 operands, summed in float32; the prior values blended unrounded.
+      const ConvReference rounded(g, 1, tf32_rounded(x), tf32_rounded(w), tf32_rounded(dy));
+      for (cudnnMathType_t math : {CUDNN_DEFAULT_MATH, CUDNN_TENSOR_OP_MATH}) {
+        CAPTURE(int(math));
+        const ConvOutputs tf32 = convolve_float(dnn.h, g, 1, math, x, w, dy, alpha, beta, before);
+        check_outputs(tf32, rounded, alpha, beta, before);
+        CHECK(error_scaled_to_max_or_one(tf32.y, to_double(fp32.y)) > kTf32Apart);
+        CHECK(error_scaled_to_max_or_one(tf32.dx, to_double(fp32.dx)) > kTf32Apart);
+        CHECK(error_scaled_to_max_or_one(tf32.dw, to_double(fp32.dw)) > kTf32Apart);
+      }
+    }
 }
 
 TEST_CASE("fake cuDNN: convolutions on bfloat16 compute in float and round once") {
@@ -440,6 +507,71 @@ TEST_CASE("fake cuBLAS: GEMMs with transposes, leading dimensions, alpha and bet
                      CUBLAS_GEMM_DEFAULT) == CUBLAS_STATUS_NOT_SUPPORTED);  // mixed inputs
 }
 
+TEST_CASE("fake cuBLAS: float32 GEMMs take TF32 operands under CUBLAS_TF32_TENSOR_OP_MATH") {
+  const Cublas blas;
+  const int m = 6, n = 5, k = 40, lda = k + 2, ldb = k, ldc = m + 1;  // C = 1.5 A^T B + 0.5 C
+  const float alpha = 1.5f, beta = 0.5f;
+  const std::vector<float> a = random_floats(size_t(lda) * size_t(m), 71);
+  const std::vector<float> b = random_floats(size_t(ldb) * size_t(n), 72);
+  const std::vector<float> c = random_floats(size_t(ldc) * size_t(n), 73);
+  const ref::Vec exact =
+      gemm_reference(CUBLAS_OP_T, CUBLAS_OP_N, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  // C's prior values are blended unrounded, as the tensor cores' float32 accumulator holds them.
+  const ref::Vec rounded = gemm_reference(CUBLAS_OP_T, CUBLAS_OP_N, m, n, k, alpha, tf32_rounded(a),
+                                          lda, tf32_rounded(b), ldb, beta, c, ldc);
+  for (bool ex : {false, true}) {
+    CAPTURE(ex);
+    const auto run = [&](cublasMath_t mode) {
+      REQUIRE(cublasSetMathMode(blas.h, mode) == CUBLAS_STATUS_SUCCESS);
+      DeviceBuffer<float> da(a.size()), db(b.size()), dc(c.size());
+      da.assign(a);
+      db.assign(b);
+      dc.assign(c);
+      REQUIRE((ex ? cublasGemmEx(blas.h, CUBLAS_OP_T, CUBLAS_OP_N, m, n, k, &alpha, da.data(),
+                                 CUDA_R_32F, lda, db.data(), CUDA_R_32F, ldb, &beta, dc.data(),
+                                 CUDA_R_32F, ldc, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT)
+                  : cublasSgemm(blas.h, CUBLAS_OP_T, CUBLAS_OP_N, m, n, k, &alpha, da.data(), lda,
+                                db.data(), ldb, &beta, dc.data(), ldc)) == CUBLAS_STATUS_SUCCESS);
+      CHECK((da.to_vector() == a && db.to_vector() == b));  // TF32 rounds copies
+      return dc.to_vector();
+    };
+    const std::vector<float> fp32 = run(CUBLAS_DEFAULT_MATH);
+    CHECK(error_scaled_to_max_or_one(fp32, exact) < 1e-6);
+    const std::vector<float> tf32 = run(CUBLAS_TF32_TENSOR_OP_MATH);
+    CHECK(error_scaled_to_max_or_one(tf32, rounded) < 1e-6);
+    CHECK(error_scaled_to_max_or_one(tf32, to_double(fp32)) > kTf32Apart);
+  }
+}
+
+TEST_CASE("TF32 rounding: to nearest, ties away from zero, on the bit pattern") {
+  const auto rounded = [](uint32_t bits) {
+    return std::bit_cast<uint32_t>(round_to_tf32(std::bit_cast<float>(bits)));
+  };
+  CHECK(rounded(0x3f800000) == 0x3f800000);  // 1: already TF32
+  CHECK(rounded(0x3f806000) == 0x3f806000);  // an odd last TF32 bit stays
+  CHECK(rounded(0x3f800fff) == 0x3f800000);  // below half a TF32 ulp: down
+  CHECK(rounded(0x3f801001) == 0x3f802000);  // above: up
+  // Ties away from zero, from an even last bit too (to nearest even would keep 1 and -1).
+  CHECK(rounded(0x3f801000) == 0x3f802000);
+  CHECK(rounded(0xbf801000) == 0xbf802000);
+  CHECK(rounded(0x3f803000) == 0x3f804000);
+  CHECK(rounded(0xbf800fff) == 0xbf800000);  // negative, below the tie: toward zero
+  // The mantissa overflows into the exponent: 2 - 2^-23 rounds to 2, the tie -4 + 2^-10 to -4.
+  CHECK(rounded(0x3fffffff) == 0x40000000);
+  CHECK(rounded(0xc07ff000) == 0xc0800000);
+  CHECK(rounded(0x7f7fffff) == 0x7f800000);  // the largest float: to infinity
+  CHECK(rounded(0x00001000) == 0x00002000);  // subnormals round the same way
+  CHECK(rounded(0x80000fff) == 0x80000000);  // to -0, sign kept
+  // Infinities and NaNs are kept, payload and sign included (the addition would carry a payload
+  // into the sign, or clear a low one to infinity).
+  CHECK(rounded(0x7f800000) == 0x7f800000);
+  CHECK(rounded(0xff800000) == 0xff800000);
+  CHECK(rounded(0x7fc00000) == 0x7fc00000);
+  CHECK(rounded(0x7f800001) == 0x7f800001);
+  CHECK(rounded(0x7fffffff) == 0x7fffffff);
+  CHECK(rounded(0xffc01234) == 0xffc01234);
+}
+
 TEST_CASE("fake cuDNN and cuBLAS refuse host memory where the device's is needed") {
   const Cudnn dnn;
   const Cublas blas;
@@ -525,6 +657,75 @@ TEST_CASE("fake cuDNN and cuBLAS calls made while a stream is captured run at gr
   cudaStreamDestroy(stream);
 }
 
+TEST_CASE("fake cuDNN and cuBLAS take the math type when the call is made, not when it runs") {
+  cudaStream_t stream = nullptr;
+  REQUIRE(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking) == cudaSuccess);
+  const ConvGeom g = kGeoms[0];
+  const std::vector<float> xv = random_floats(size_t(g.x_size()), 81),
+                           wv = random_floats(size_t(g.w_size()), 82),
+                           av = random_floats(size_t(8 * 30), 83);
+  DeviceBuffer<float> x(xv.size()), w(wv.size()), y_tf32(size_t(g.y_size())),
+      y_fp32(size_t(g.y_size())), a(av.size()), c_tf32(64), c_fp32(64);
+  x.assign(xv);
+  w.assign(wv);
+  a.assign(av);
+  cudaGraph_t graph = nullptr;
+  cudaGraphExec_t exec = nullptr;
+  {
+    const Cudnn dnn;
+    const Cublas blas;
+    REQUIRE(cudnnSetStream(dnn.h, stream) == CUDNN_STATUS_SUCCESS);
+    REQUIRE(cublasSetStream(blas.h, stream) == CUBLAS_STATUS_SUCCESS);
+    const ConvDescriptors desc(g, 1, CUDNN_DATA_FLOAT, CUDNN_DEFAULT_MATH);
+    const float one = 1.f, zero = 0.f;
+    const auto forward = [&](float* y) {
+      REQUIRE(cudnnConvolutionForward(dnn.h, &one, desc.x, x.data(), desc.w, w.data(), desc.conv,
+                                      CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM, nullptr, 0, &zero,
+                                      desc.y, y) == CUDNN_STATUS_SUCCESS);
+    };
+    // C = A^T A, A 30 x 8 column-major.
+    const auto gram = [&](float* c) {
+      REQUIRE(cublasSgemm(blas.h, CUBLAS_OP_T, CUBLAS_OP_N, 8, 8, 30, &one, a.data(), 30, a.data(),
+                          30, &zero, c, 8) == CUBLAS_STATUS_SUCCESS);
+    };
+    REQUIRE(cudaStreamBeginCapture(stream, cudaStreamCaptureModeGlobal) == cudaSuccess);
+    forward(y_tf32.data());
+    REQUIRE(cudnnSetConvolutionMathType(desc.conv, CUDNN_FMA_MATH) == CUDNN_STATUS_SUCCESS);
+    forward(y_fp32.data());
+    REQUIRE(cudnnSetConvolutionMathType(desc.conv, CUDNN_TENSOR_OP_MATH) == CUDNN_STATUS_SUCCESS);
+    REQUIRE(cublasSetMathMode(blas.h, CUBLAS_TF32_TENSOR_OP_MATH) == CUBLAS_STATUS_SUCCESS);
+    gram(c_tf32.data());
+    REQUIRE(cublasSetMathMode(blas.h, CUBLAS_DEFAULT_MATH) == CUBLAS_STATUS_SUCCESS);
+    gram(c_fp32.data());
+    REQUIRE(cublasSetMathMode(blas.h, CUBLAS_TF32_TENSOR_OP_MATH) == CUBLAS_STATUS_SUCCESS);
+    REQUIRE(cudaStreamEndCapture(stream, &graph) == cudaSuccess);
+    // Launched while the descriptor and the handle hold TF32 modes: each call still runs under
+    // the mode it was made with.
+    REQUIRE(cudaGraphInstantiate(&exec, graph, 0) == cudaSuccess);
+    REQUIRE(cudaGraphLaunch(exec, stream) == cudaSuccess);
+  }
+  const ref::Vec y_exact = ref::conv2d_forward(g, to_double(xv), to_double(wv), nullptr);
+  const ref::Vec y_rounded =
+      ref::conv2d_forward(g, to_double(tf32_rounded(xv)), to_double(tf32_rounded(wv)), nullptr);
+  CHECK(error_scaled_to_max_or_one(y_fp32.to_vector(), y_exact) < 1e-5);
+  CHECK(error_scaled_to_max_or_one(y_tf32.to_vector(), y_rounded) < 1e-5);
+  CHECK(error_scaled_to_max_or_one(y_tf32.to_vector(), to_double(y_fp32.to_vector())) > kTf32Apart);
+  const std::vector<float> ar = tf32_rounded(av), unread(64, kNaN);
+  const ref::Vec c_exact =
+      gemm_reference(CUBLAS_OP_T, CUBLAS_OP_N, 8, 8, 30, 1, av, 30, av, 30, 0, unread, 8);
+  const ref::Vec c_rounded =
+      gemm_reference(CUBLAS_OP_T, CUBLAS_OP_N, 8, 8, 30, 1, ar, 30, ar, 30, 0, unread, 8);
+  CHECK(error_scaled_to_max_or_one(c_fp32.to_vector(), c_exact) < 1e-6);
+  CHECK(error_scaled_to_max_or_one(c_tf32.to_vector(), c_rounded) < 1e-6);
+  CHECK(error_scaled_to_max_or_one(c_tf32.to_vector(), to_double(c_fp32.to_vector())) > kTf32Apart);
+  cudaGraphExecDestroy(exec);
+  cudaGraphDestroy(graph);
+  cudaStreamDestroy(stream);
+}
+
+// The fake computes on TF32 operands exactly where cuDNN may, so the float32 results also show
+// that the engine asks for FP32 math when TF32 is off, and that with it on, it leaves cuDNN free to
+// use TF32.
 TEST_CASE("the engine's CudnnConv finds an algorithm on the fake under every policy") {
   cudaStream_t stream = nullptr;
   REQUIRE(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking) == cudaSuccess);
@@ -539,24 +740,30 @@ TEST_CASE("the engine's CudnnConv finds an algorithm on the fake under every pol
     const std::vector<float> w = widened(to_bf16(random_floats(wn, 52)));
     const std::vector<float> dy = widened(to_bf16(random_floats(yn, 53)));
     const ConvReference want(g, 1, x, w, dy);
+    // Float32 values that TF32 does not hold.
+    const std::vector<float> xf = random_floats(xn, 55), wf = random_floats(wn, 56),
+                             dyf = random_floats(yn, 57);
+    const ConvReference want_fp32(g, 1, xf, wf, dyf);
+    const ConvReference want_tf32(g, 1, tf32_rounded(xf), tf32_rounded(wf), tf32_rounded(dyf));
     for (bool tf32 : {false, true})
       for (bool deterministic : {false, true}) {
         CAPTURE(tf32);
         CAPTURE(deterministic);
         const ConvPolicy policy{tf32, deterministic};
         DeviceBuffer<float> fx(xn), fw(wn), fdy(yn), fy(yn), fdx(xn), fdw(wn);
-        fx.assign(x);
-        fw.assign(w);
-        fdy.assign(dy);
+        fx.assign(xf);
+        fw.assign(wf);
+        fdy.assign(dyf);
         const std::vector<float> dw0 = random_floats(wn, 54);
         fdw.assign(dw0);
         conv.forward(dnn.h, workspace, g, policy, fx.data(), fw.data(), fy.data());
         conv.backward_data(dnn.h, workspace, g, policy, fdy.data(), fw.data(), fdx.data());
         conv.backward_filter(dnn.h, workspace, g, policy, fx.data(), fdy.data(), fdw.data(),
                              true);  // accumulating: Find must not spoil dw
-        CHECK(error_scaled_to_max_or_one(fy.to_vector(), want.y) < 1e-5);
-        CHECK(error_scaled_to_max_or_one(fdx.to_vector(), want.dx) < 1e-5);
-        CHECK(error_scaled_to_max_or_one(fdw.to_vector(), blended(want.dw, 1, 1, dw0)) < 1e-5);
+        const ConvReference& wantf = tf32 ? want_tf32 : want_fp32;
+        CHECK(error_scaled_to_max_or_one(fy.to_vector(), wantf.y) < 1e-5);
+        CHECK(error_scaled_to_max_or_one(fdx.to_vector(), wantf.dx) < 1e-5);
+        CHECK(error_scaled_to_max_or_one(fdw.to_vector(), blended(wantf.dw, 1, 1, dw0)) < 1e-5);
 
         DeviceBuffer<BF16> bx(xn), bw(wn), bdy(yn), by(yn), bdx(xn), bdw(wn);
         bx.assign(to_bf16(x));

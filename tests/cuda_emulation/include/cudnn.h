@@ -7,15 +7,18 @@
 // NHWC (memory order k, r, s, c), 2-d cross-correlations with any padding, stride and dilation;
 // convolution forward, backward data and backward filter on float32 or bfloat16 data with float32
 // compute, computed on the host (im2col and OpenBLAS's sgemm) with cuDNN's alpha/beta blending;
-// the algorithm queries (two deterministic algorithms per direction that need no workspace,
-// reported under the descriptor's math type); spatial batch norm on NHWC float32 (training,
-// inference, backward) with cuDNN's documented semantics. Each computing call checks that its
-// data lies in emulated device memory (else CUDNN_STATUS_BAD_PARAM) and runs in stream order as
-// one kernel, so it is recorded into a graph while its stream is captured.
+// TF32 where cuDNN may use it: float32 operands rounded to TF32 (tf32.h) under the descriptor's
+// CUDNN_DEFAULT_MATH or CUDNN_TENSOR_OP_MATH when the call is made, full float32 under
+// CUDNN_FMA_MATH; the algorithm queries (two deterministic algorithms per direction that need no
+// workspace, reported under the descriptor's math type); spatial batch norm on NHWC float32
+// (training, inference, backward) with cuDNN's documented semantics. Each computing call checks
+// that its data lies in emulated device memory (else CUDNN_STATUS_BAD_PARAM) and runs in stream
+// order as one kernel, so it is recorded into a graph while its stream is captured.
 // What is not: every other format, data type, mode and function (an argument this fake does not
 // know is refused with CUDNN_STATUS_NOT_SUPPORTED, never computed differently); timing (Find
-// reports made-up times); reduced precision (TF32 and tensor-core math compute in full float32);
-// the real library's summation order.
+// reports made-up times); CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION's fp16 down-conversion (computed
+// in full float32); a choice between TF32 and float32 kernels where TF32 is allowed (the fake
+// always takes TF32); the real library's summation order.
 #include <cuda_runtime.h>
 
 #include <cstddef>
