@@ -126,7 +126,7 @@ cublasStatus_t gemm(cublasHandle_t handle, Gemm g, const float* alpha, const flo
     return CUBLAS_STATUS_INVALID_VALUE;
   g.alpha = *alpha;
   g.beta = *beta;
-  g.tf32 = handle->math == CUBLAS_TF32_TENSOR_OP_MATH;
+  g.tf32 = handle->math == CUBLAS_TF32_TENSOR_OP_MATH && !rf::cuda_emulation::tf32_overridden_off();
   enqueue(handle->stream, Node::kKernel, [g] { g.run(); });
   return CUBLAS_STATUS_SUCCESS;
 }

@@ -118,7 +118,8 @@ cudnnStatus_t check_memory(Direction d, const ConvShape& g, const void* a, const
 // CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION, which lets cuDNN convert float32 data down to fp16,
 // computes in full float32: that conversion is not emulated.
 bool tf32_math(cudnnMathType_t math) {
-  return math == CUDNN_DEFAULT_MATH || math == CUDNN_TENSOR_OP_MATH;
+  return (math == CUDNN_DEFAULT_MATH || math == CUDNN_TENSOR_OP_MATH) &&
+         !rf::cuda_emulation::tf32_overridden_off();
 }
 
 // A tensor's values as the products see them: bfloat16 widened into `copy` (exact in TF32),

@@ -14,6 +14,7 @@
 #include <bit>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <limits>
 #include <string>
 #include <vector>
@@ -34,6 +35,13 @@ constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
 // float32 one in these tests: three times the float32 tolerance (1e-5). Rounding an operand moves
 // it by up to 2^-11 of itself; on these random values that moves the results by 1e-4 to 4e-4.
 constexpr double kTf32Apart = 3e-5;
+
+// An environment variable set for one scope.
+struct ScopedEnv {
+  const char* name;
+  ScopedEnv(const char* n, const char* value) : name(n) { REQUIRE(setenv(n, value, 1) == 0); }
+  ~ScopedEnv() { unsetenv(name); }
+};
 
 std::vector<float> tf32_rounded(std::vector<float> v) {
   std::transform(v.begin(), v.end(), v.begin(), round_to_tf32);
@@ -258,6 +266,10 @@ TEST_CASE("fake cuDNN: float32 convolutions take TF32 operands where the math ty
         CHECK(error_scaled_to_max_or_one(tf32.y, to_double(fp32.y)) > kTf32Apart);
         CHECK(error_scaled_to_max_or_one(tf32.dx, to_double(fp32.dx)) > kTf32Apart);
         CHECK(error_scaled_to_max_or_one(tf32.dw, to_double(fp32.dw)) > kTf32Apart);
+        const ScopedEnv off("NVIDIA_TF32_OVERRIDE", "0");  // TF32 off whatever the math type
+        const ConvOutputs overridden =
+            convolve_float(dnn.h, g, 1, math, x, w, dy, alpha, beta, before);
+        CHECK((overridden.y == fp32.y && overridden.dx == fp32.dx && overridden.dw == fp32.dw));
       }
     }
 }
@@ -540,6 +552,8 @@ TEST_CASE("fake cuBLAS: float32 GEMMs take TF32 operands under CUBLAS_TF32_TENSO
     const std::vector<float> tf32 = run(CUBLAS_TF32_TENSOR_OP_MATH);
     CHECK(error_scaled_to_max_or_one(tf32, rounded) < 1e-6);
     CHECK(error_scaled_to_max_or_one(tf32, to_double(fp32)) > kTf32Apart);
+    const ScopedEnv off("NVIDIA_TF32_OVERRIDE", "0");
+    CHECK(run(CUBLAS_TF32_TENSOR_OP_MATH) == fp32);
   }
 }
 

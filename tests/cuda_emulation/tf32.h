@@ -6,6 +6,8 @@
 // values summed in float32 is what the fakes compute; the summation order stays OpenBLAS's.
 #include <bit>
 #include <cstdint>
+#include <cstdlib>
+#include <cstring>
 
 namespace rf::cuda_emulation {
 
@@ -21,6 +23,14 @@ inline float round_to_tf32(float x) {
   const uint32_t bits = std::bit_cast<uint32_t>(x);
   if ((bits & 0x7f800000u) == 0x7f800000u) return x;
   return std::bit_cast<float>((bits + 0x1000u) & ~uint32_t{0x1fff});
+}
+
+// NVIDIA_TF32_OVERRIDE=0 turns TF32 off in cuDNN and cuBLAS whatever the math mode (NVIDIA's
+// documented switch, which tools/gpu_acceptance.sh uses to compare a run with and without TF32).
+// Read at each call, as the libraries' own reading at initialization would need a new process.
+inline bool tf32_overridden_off() {
+  const char* v = std::getenv("NVIDIA_TF32_OVERRIDE");
+  return v != nullptr && std::strcmp(v, "0") == 0;
 }
 
 }  // namespace rf::cuda_emulation

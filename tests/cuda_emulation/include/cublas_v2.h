@@ -4,14 +4,14 @@
 // engine/cuda uses, with cuBLAS 12's signatures and enumerator values.
 //
 // What is faked: handles bound to an emulated stream, their math, pointer and atomics modes;
-// column-major GEMM with transposes and leading dimensions, cublasSgemm and cublasGemmEx on
-// float32 or bfloat16 matrices with float32 compute (bfloat16 outputs rounded once, to nearest
-// even), computed on the host by OpenBLAS's sgemm with BLAS's alpha/beta semantics (beta == 0:
-// C is not read); float32 operands rounded to TF32 (tf32.h) when the handle's math mode is
-// CUBLAS_TF32_TENSOR_OP_MATH as the call is made, full float32 under CUBLAS_DEFAULT_MATH. Each
-// GEMM checks that its matrices lie in emulated device memory (else CUBLAS_STATUS_INVALID_VALUE)
-// and runs in stream order as one kernel, so it is recorded into a graph while its stream is
-// captured.
+// column-major GEMM with transposes and leading dimensions, cublasSgemm and cublasGemmEx on float32
+// or bfloat16 matrices with float32 compute (bfloat16 outputs rounded once, to nearest even),
+// computed on the host by OpenBLAS's sgemm with BLAS's alpha/beta semantics (beta == 0: C is not
+// read); float32 operands rounded to TF32 (tf32.h) when the handle's math mode is
+// CUBLAS_TF32_TENSOR_OP_MATH as the call is made, full float32 under CUBLAS_DEFAULT_MATH or with
+// NVIDIA_TF32_OVERRIDE=0. Each GEMM checks that its matrices lie in emulated device memory (else
+// CUBLAS_STATUS_INVALID_VALUE) and runs in stream order as one kernel, so it is recorded into a
+// graph while its stream is captured.
 // What is not: the device pointer mode (alpha and beta are read on the host, when the call is
 // made, as CUBLAS_POINTER_MODE_HOST does), any other math mode, data or compute type, GEMM
 // algorithm or function (refused with CUBLAS_STATUS_NOT_SUPPORTED); a choice between TF32 and

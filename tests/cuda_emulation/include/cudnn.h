@@ -9,11 +9,12 @@
 // compute, computed on the host (im2col and OpenBLAS's sgemm) with cuDNN's alpha/beta blending;
 // TF32 where cuDNN may use it: float32 operands rounded to TF32 (tf32.h) under the descriptor's
 // CUDNN_DEFAULT_MATH or CUDNN_TENSOR_OP_MATH when the call is made, full float32 under
-// CUDNN_FMA_MATH; the algorithm queries (two deterministic algorithms per direction that need no
-// workspace, reported under the descriptor's math type); spatial batch norm on NHWC float32
-// (training, inference, backward) with cuDNN's documented semantics. Each computing call checks
-// that its data lies in emulated device memory (else CUDNN_STATUS_BAD_PARAM) and runs in stream
-// order as one kernel, so it is recorded into a graph while its stream is captured.
+// CUDNN_FMA_MATH or with NVIDIA_TF32_OVERRIDE=0; the algorithm queries (two deterministic
+// algorithms per direction that need no workspace, reported under the descriptor's math type);
+// spatial batch norm on NHWC float32 (training, inference, backward) with cuDNN's documented
+// semantics. Each computing call checks that its data lies in emulated device memory (else
+// CUDNN_STATUS_BAD_PARAM) and runs in stream order as one kernel, so it is recorded into a graph
+// while its stream is captured.
 // What is not: every other format, data type, mode and function (an argument this fake does not
 // know is refused with CUDNN_STATUS_NOT_SUPPORTED, never computed differently); timing (Find
 // reports made-up times); CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION's fp16 down-conversion (computed
