@@ -31,7 +31,7 @@ using rf::BF16;
 using rf::cuda_emulation::enqueue;
 using rf::cuda_emulation::is_device_pointer;
 using rf::cuda_emulation::Node;
-using rf::cuda_emulation::round_to_tf32;
+using rf::cuda_emulation::operand_as_float;
 
 // "13.99.99": the emulated runtime's major version, with a minor and patch no cuBLAS has.
 constexpr int kFakeVersion[] = {13, 99, 99};
@@ -41,23 +41,6 @@ size_t element_bytes(cudaDataType_t t) { return t == CUDA_R_16BF ? 2 : 4; }
 // Elements spanned by a column-major rows x cols matrix with leading dimension ld.
 int64_t extent(int rows, int cols, int ld) {
   return rows == 0 || cols == 0 ? 0 : int64_t(cols - 1) * ld + rows;
-}
-
-// The values of a matrix's span as the products see them: bfloat16 widened into `copy` (exact in
-// TF32), float32 rounded to TF32 into `copy` when `tf32` (the caller's memory is never written),
-// or read in place.
-const float* as_float(cudaDataType_t t, const void* p, int64_t count, bool tf32,
-                      std::vector<float>& copy) {
-  if (t == CUDA_R_32F && !tf32) return static_cast<const float*>(p);
-  copy.resize(size_t(count));
-  if (t == CUDA_R_32F) {
-    const float* v = static_cast<const float*>(p);
-    std::transform(v, v + count, copy.begin(), round_to_tf32);
-  } else {
-    const BF16* v = static_cast<const BF16*>(p);
-    for (int64_t i = 0; i < count; ++i) copy[size_t(i)] = rf::bf16_to_float(v[i]);
-  }
-  return copy.data();
 }
 
 CBLAS_TRANSPOSE cblas_op(cublasOperation_t op) {
@@ -87,8 +70,10 @@ struct Gemm {
   // C = alpha op(A) op(B) + beta C, C read only when beta != 0.
   void run() const {
     std::vector<float> a_copy, b_copy;
-    const float* af = as_float(a_type, a, extent(a_rows(), a_cols(), lda), tf32, a_copy);
-    const float* bf = as_float(b_type, b, extent(b_rows(), b_cols(), ldb), tf32, b_copy);
+    const float* af =
+        operand_as_float(a_type != CUDA_R_32F, a, extent(a_rows(), a_cols(), lda), tf32, a_copy);
+    const float* bf =
+        operand_as_float(b_type != CUDA_R_32F, b, extent(b_rows(), b_cols(), ldb), tf32, b_copy);
     if (c_type == CUDA_R_32F) {
       cblas_sgemm(CblasColMajor, cblas_op(ta), cblas_op(tb), m, n, k, alpha, af, lda, bf, ldb,
                   beta, static_cast<float*>(c), ldc);

@@ -23,7 +23,7 @@ using rf::BF16;
 using rf::cuda_emulation::enqueue;
 using rf::cuda_emulation::is_device_pointer;
 using rf::cuda_emulation::Node;
-using rf::cuda_emulation::round_to_tf32;
+using rf::cuda_emulation::operand_as_float;
 using rf::fake_cudnn::element_bytes;
 using rf::fake_cudnn::fail;
 
@@ -120,23 +120,6 @@ cudnnStatus_t check_memory(Direction d, const ConvShape& g, const void* a, const
 bool tf32_math(cudnnMathType_t math) {
   return (math == CUDNN_DEFAULT_MATH || math == CUDNN_TENSOR_OP_MATH) &&
          !rf::cuda_emulation::tf32_overridden_off();
-}
-
-// A tensor's values as the products see them: bfloat16 widened into `copy` (exact in TF32),
-// float32 rounded to TF32 into `copy` when `tf32` (the caller's memory is never written), or read
-// in place.
-const float* as_float(cudnnDataType_t type, const void* p, int64_t count, bool tf32,
-                      std::vector<float>& copy) {
-  if (type == CUDNN_DATA_FLOAT && !tf32) return static_cast<const float*>(p);
-  copy.resize(size_t(count));
-  if (type == CUDNN_DATA_FLOAT) {
-    const float* v = static_cast<const float*>(p);
-    std::transform(v, v + count, copy.begin(), round_to_tf32);
-  } else {
-    const BF16* v = static_cast<const BF16*>(p);
-    for (int64_t i = 0; i < count; ++i) copy[size_t(i)] = rf::bf16_to_float(v[i]);
-  }
-  return copy.data();
 }
 
 // out = alpha * result + beta * out, the output read only when beta != 0 (cuDNN's scaling rule);
@@ -268,8 +251,9 @@ cudnnStatus_t convolve(Direction d, cudnnHandle_t handle, const void* alpha_p, c
   const bool tf32 = tf32_math(conv->math);
   enqueue(handle->stream, Node::kKernel, [d, g, a, b, alpha, beta, tf32, out] {
     std::vector<float> a_copy, b_copy;
-    const float* af = as_float(g.type, a, a_size(d, g), tf32, a_copy);
-    const float* bf = as_float(g.type, b, b_size(d, g), tf32, b_copy);
+    const bool bf16 = g.type != CUDNN_DATA_FLOAT;
+    const float* af = operand_as_float(bf16, a, a_size(d, g), tf32, a_copy);
+    const float* bf = operand_as_float(bf16, b, b_size(d, g), tf32, b_copy);
     const std::vector<float> result = d == Direction::kForward        ? forward(g, af, bf)
                                       : d == Direction::kBackwardData ? backward_data(g, af, bf)
                                                                       : backward_filter(g, af, bf);

@@ -4,10 +4,14 @@
 // emulated device (compute capability 9.0). A tensor core reads only 10 of a float32 operand's 23
 // explicit mantissa bits, multiplies exactly and accumulates in float32, so a product of TF32
 // values summed in float32 is what the fakes compute; the summation order stays OpenBLAS's.
+#include <algorithm>
 #include <bit>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <vector>
+
+#include "kernels/bfloat16.h"
 
 namespace rf::cuda_emulation {
 
@@ -31,6 +35,23 @@ inline float round_to_tf32(float x) {
 inline bool tf32_overridden_off() {
   const char* v = std::getenv("NVIDIA_TF32_OVERRIDE");
   return v != nullptr && std::strcmp(v, "0") == 0;
+}
+
+// A product operand of `count` elements as the fakes' products see it: bfloat16 widened into
+// `copy` (exact in TF32), float32 rounded to TF32 into `copy` when `tf32` (the caller's memory is
+// never written), or float32 read in place.
+inline const float* operand_as_float(bool bf16, const void* p, int64_t count, bool tf32,
+                                     std::vector<float>& copy) {
+  if (!bf16 && !tf32) return static_cast<const float*>(p);
+  copy.resize(size_t(count));
+  if (bf16) {
+    const BF16* v = static_cast<const BF16*>(p);
+    for (int64_t i = 0; i < count; ++i) copy[size_t(i)] = bf16_to_float(v[i]);
+  } else {
+    const float* v = static_cast<const float*>(p);
+    std::transform(v, v + count, copy.begin(), round_to_tf32);
+  }
+  return copy.data();
 }
 
 }  // namespace rf::cuda_emulation
