@@ -21,7 +21,7 @@ seconds=${2:-30}
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cxx=${CXX_FUZZ:-clang++-14}
 sanitize="-fsanitize=address,undefined -fno-sanitize-recover=undefined"
-flags=(-std=c++20 -O1 -g -fno-omit-frame-pointer -I"$root")
+flags=(-std=c++20 -O1 -g1 -fno-omit-frame-pointer -I"$root")
 jobs=${FUZZ_JOBS:-$(nproc)}
 
 # in_parallel FUNCTION ARG...: FUNCTION ARG for every ARG, `jobs` at a time; fails when any did.
