@@ -6,13 +6,14 @@
 #include <numeric>
 #include <optional>
 
-#include "apps/file_io.h"
 #include "apps/experiment_data.h"
+#include "apps/file_io.h"
 #include "apps/label_stats.h"
 #include "apps/run_dir.h"
 #include "apps/train_settings.h"
 #include "data/bytes.h"
 #include "data/loader.h"
+#include "engine/atomic_file.h"
 #include "engine/backend.h"
 #include "engine/check.h"
 #include "engine/ops.h"
@@ -22,8 +23,8 @@
 #include "train/batchnorm_statistics.h"
 #include "train/calibration.h"
 #include "train/device_dataset.h"
-#include "train/host_allocator.h"
 #include "train/evaluate.h"
+#include "train/host_allocator.h"
 #include "train/model_data.h"
 #include "train/trainer.h"
 

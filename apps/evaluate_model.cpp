@@ -2,9 +2,9 @@
 #include <cstdio>
 
 #include "apps/confusion_report.h"
-#include "apps/file_io.h"
 #include "apps/model_commands.h"
 #include "data/loader.h"
+#include "engine/atomic_file.h"
 #include "engine/safetensors.h"
 #include "models/model_file.h"
 #include "train/evaluate.h"

@@ -1,14 +1,10 @@
 #pragma once
-// Whole files in and out. Writes cannot be torn by a crash: a temporary file in the same
-// directory, fsync, rename over the target, fsync of the directory; readers see the old file or
-// the new one.
+// Whole text files in (out: engine/atomic_file.h).
 #include <filesystem>
 #include <string>
-#include <string_view>
 
 namespace rf::app {
 
-void write_file_atomic(const std::filesystem::path& file, std::string_view contents);
 std::string read_text_file(const std::filesystem::path& file);
 
 }  // namespace rf::app

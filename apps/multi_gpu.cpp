@@ -20,6 +20,7 @@
 #include "apps/grid.h"
 #include "apps/merge.h"
 #include "apps/teacher.h"
+#include "engine/atomic_file.h"
 #include "engine/check.h"
 
 extern char** environ;

@@ -4,11 +4,11 @@
 #include <numeric>
 #include <sstream>
 
-#include "apps/file_io.h"
 #include "apps/model_commands.h"
 #include "data/bytes.h"
 #include "data/image_folder.h"
 #include "data/loader.h"
+#include "engine/atomic_file.h"
 #include "models/model_file.h"
 #include "train/evaluate.h"
 #include "train/host_allocator.h"

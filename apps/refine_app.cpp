@@ -19,13 +19,14 @@
 #include "apps/file_io.h"
 #include "apps/grid.h"
 #include "apps/merge.h"
-#include "apps/multi_gpu.h"
 #include "apps/model_command_line.h"
 #include "apps/model_commands.h"
+#include "apps/multi_gpu.h"
 #include "apps/report.h"
 #include "apps/run_dir.h"
 #include "apps/table1.h"
 #include "apps/teacher.h"
+#include "engine/atomic_file.h"
 #include "engine/backend.h"
 
 namespace fs = std::filesystem;

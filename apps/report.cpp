@@ -10,6 +10,7 @@
 #include "apps/label_stats.h"
 #include "apps/run_dir.h"
 #include "apps/svg_plot.h"
+#include "engine/atomic_file.h"
 #include "train/progress.h"
 
 namespace rf::app {

@@ -5,10 +5,10 @@
 #include <optional>
 
 #include "apps/control_report.h"
-#include "apps/file_io.h"
 #include "apps/grid.h"
 #include "apps/report.h"
 #include "apps/run_dir.h"
+#include "engine/atomic_file.h"
 
 namespace rf::app {
 

@@ -1,9 +1,9 @@
 #include "apps/teacher.h"
 
-#include "apps/file_io.h"
-#include "apps/md5.h"
 #include "apps/cli.h"
+#include "apps/md5.h"
 #include "data/bytes.h"
+#include "engine/atomic_file.h"
 #include "engine/check.h"
 #include "models/model_file.h"
 

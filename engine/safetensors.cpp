@@ -1,14 +1,12 @@
 #include "engine/safetensors.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
-#include <algorithm>
 #include <bit>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <string_view>
 
+#include "engine/atomic_file.h"
 #include "engine/check.h"
 #include "engine/json.h"
 #include "engine/safetensors_header.h"
@@ -23,33 +21,14 @@ namespace {
 // Headers beyond this are not checkpoints of ours or anyone's (safetensors caps them at 100 MB).
 constexpr uint64_t kMaxHeaderBytes = 100u << 20;
 
-void write_all(int fd, const void* data, size_t bytes, const std::filesystem::path& file) {
-  const char* p = static_cast<const char*>(data);
-  while (bytes) {
-    const ssize_t n = ::write(fd, p, bytes);
-    if (n < 0 && errno == EINTR) continue;
-    RF_CHECK(n > 0, file.string() << ": write failed: " << std::strerror(errno));
-    p += n;
-    bytes -= size_t(n);
-  }
-}
-
-void fsync_directory(const std::filesystem::path& dir) {
-  const int fd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY);
-  RF_CHECK(fd >= 0, dir.string() << ": cannot open directory to sync: " << std::strerror(errno));
-  const int rc = ::fsync(fd);
-  const int err = errno;
-  ::close(fd);
-  RF_CHECK(rc == 0, dir.string() << ": fsync failed: " << std::strerror(err));
-}
-
 }  // namespace
 
-void write_safetensors(const std::filesystem::path& file,
-                       const std::vector<std::pair<std::string, Tensor>>& tensors,
-                       const TensorMetadata& metadata) {
+SafetensorsContents safetensors_contents(const std::filesystem::path& file,
+                                         const std::vector<std::pair<std::string, Tensor>>& tensors,
+                                         const TensorMetadata& metadata) {
   Json header = Json::object();
   if (!metadata.empty()) header["__metadata__"] = metadata;
+  SafetensorsContents c;
   uint64_t offset = 0;
   for (const auto& [name, t] : tensors) {
     RF_CHECK(name != "__metadata__" && !name.empty(),
@@ -58,43 +37,25 @@ void write_safetensors(const std::filesystem::path& file,
     const uint64_t bytes = uint64_t(t.numel()) * sizeof(float);
     header[name] = {{"dtype", "F32"}, {"shape", t.shape()}, {"data_offsets", {offset, offset + bytes}}};
     offset += bytes;
+    c.values.push_back(t.to_host());
   }
-  std::string text = header.dump();
-  text.append((8 - text.size() % 8) % 8, ' ');  // keeps the tensor data 8-byte aligned
+  c.header = header.dump();
+  c.header.append((8 - c.header.size() % 8) % 8, ' ');  // keeps the tensor data 8-byte aligned
+  return c;
+}
 
-  const std::filesystem::path dir = file.parent_path();
-  // Hidden, in the same directory (rename is atomic only within one filesystem).
-  std::string tmp_name = file.filename().string();
-  tmp_name.insert(tmp_name.begin(), '.');
-  tmp_name += ".tmp.XXXXXX";
-  std::string tmp_template = (dir / tmp_name).string();
-  const int fd = ::mkstemp(tmp_template.data());
-  RF_CHECK(fd >= 0, file.string() << ": cannot create a temporary file in '"
-                                  << (dir.empty() ? "." : dir.string())
-                                  << "': " << std::strerror(errno));
-  const std::filesystem::path tmp = tmp_template;
-  try {
-    const uint64_t n = text.size();
-    write_all(fd, &n, sizeof n, tmp);
-    write_all(fd, text.data(), text.size(), tmp);
-    for (const auto& [name, t] : tensors) {
-      const std::vector<float> values = t.to_host();
-      write_all(fd, values.data(), values.size() * sizeof(float), tmp);
-    }
-    RF_CHECK(::fsync(fd) == 0, tmp.string() << ": fsync failed: " << std::strerror(errno));
-    RF_CHECK(::close(fd) == 0, tmp.string() << ": close failed: " << std::strerror(errno));
-  } catch (...) {
-    ::close(fd);
-    std::filesystem::remove(tmp);
-    throw;
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, file, ec);
-  if (ec) {
-    std::filesystem::remove(tmp);
-    RF_CHECK(false, file.string() << ": cannot rename the temporary file into place: " << ec.message());
-  }
-  fsync_directory(dir);
+void write_safetensors(const std::filesystem::path& file, const SafetensorsContents& contents) {
+  const uint64_t n = contents.header.size();
+  std::vector<std::string_view> parts{{reinterpret_cast<const char*>(&n), sizeof n}, contents.header};
+  for (const std::vector<float>& v : contents.values)
+    parts.emplace_back(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(float));
+  write_file_atomic(file, parts);
+}
+
+void write_safetensors(const std::filesystem::path& file,
+                       const std::vector<std::pair<std::string, Tensor>>& tensors,
+                       const TensorMetadata& metadata) {
+  write_safetensors(file, safetensors_contents(file, tensors, metadata));
 }
 
 SafetensorsFile SafetensorsFile::read(const std::filesystem::path& file) {

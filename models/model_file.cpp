@@ -17,13 +17,19 @@ TensorMetadata model_metadata(const Model& model) {
   return meta;
 }
 
-void save_model(const Model& model, const std::filesystem::path& file,
-                const TensorMetadata& extra_metadata, const NamedTensors& extra_tensors) {
+SafetensorsContents model_file_contents(const Model& model, const std::filesystem::path& file,
+                                        const TensorMetadata& extra_metadata,
+                                        const NamedTensors& extra_tensors) {
   TensorMetadata meta = model_metadata(model);
   for (const auto& [k, v] : extra_metadata) meta[k] = v;
   NamedTensors tensors = model.state();
   tensors.insert(tensors.end(), extra_tensors.begin(), extra_tensors.end());
-  write_safetensors(file, tensors, meta);
+  return safetensors_contents(file, tensors, meta);
+}
+
+void save_model(const Model& model, const std::filesystem::path& file,
+                const TensorMetadata& extra_metadata, const NamedTensors& extra_tensors) {
+  write_safetensors(file, model_file_contents(model, file, extra_metadata, extra_tensors));
 }
 
 void load_model_state(Model& model, const SafetensorsFile& f) {

@@ -21,6 +21,12 @@ inline constexpr const char* kCheckpointFileFormat = "rf-training-checkpoint";
 // description when it has one).
 TensorMetadata model_metadata(const Model& model);
 
+// The contents of the file `file` holding model.state() plus `extra` tensors and metadata, in
+// host memory (write it with write_safetensors, on any thread).
+SafetensorsContents model_file_contents(const Model& model, const std::filesystem::path& file,
+                                        const TensorMetadata& extra_metadata = {},
+                                        const NamedTensors& extra_tensors = {});
+
 // Atomic write of model.state() plus `extra` tensors and metadata.
 void save_model(const Model& model, const std::filesystem::path& file,
                 const TensorMetadata& extra_metadata = {}, const NamedTensors& extra_tensors = {});

@@ -19,7 +19,7 @@ std::string best_tensor_name(const std::string& name) { return "train.best." + n
 
 }  // namespace
 
-void Trainer::save_checkpoint(const std::filesystem::path& file) const {
+SafetensorsContents Trainer::checkpoint_contents(const std::filesystem::path& file) const {
   models::NamedTensors extra;
   const std::vector<Tensor> opt = optimizer_->state();
   for (size_t i = 0; i < opt.size(); ++i) extra.emplace_back(optimizer_tensor_name(i), opt[i]);
@@ -36,7 +36,11 @@ void Trainer::save_checkpoint(const std::filesystem::path& file) const {
       {"early_stopping_state", early_stopping_ ? early_stopping_->state().dump() : "null"},
       {"stopped_early", stopped_early_ ? "true" : "false"},
       {"history", history.dump()}};
-  models::save_model(model_, file, meta, extra);
+  return models::model_file_contents(model_, file, meta, extra);
+}
+
+void Trainer::save_checkpoint(const std::filesystem::path& file) const {
+  write_safetensors(file, checkpoint_contents(file));
 }
 
 void Trainer::resume(const std::filesystem::path& file) {

@@ -172,6 +172,11 @@ FitResult Trainer::fit(data::Loader& train, data::Loader* val) try {
   RF_CHECK(val || (config_.schedule.kind != ScheduleConfig::Kind::Plateau && !early_stopping_),
            "the plateau schedule and early stopping watch validation metrics: give a validation loader");
   FitResult result;
+  // However fit() ends, the checkpoint being written is on disk (or its error printed) first.
+  struct FinishWrite {
+    BackgroundWriter& w;
+    ~FinishWrite() { w.finish(); }
+  } finish_write{checkpoint_writer_};
   for (int epoch = next_epoch(); epoch < config_.epochs && !stopped_early_; ++epoch) {
     const auto t0 = std::chrono::steady_clock::now();
     const EpochTotals t = train_epoch(train, epoch);
@@ -205,7 +210,11 @@ FitResult Trainer::fit(data::Loader& train, data::Loader* val) try {
     s.elapsed_seconds = (history_.empty() ? 0 : history_.back().elapsed_seconds) + s.epoch_seconds;
     s.eta_seconds = stopped_early_ ? 0 : s.epoch_seconds * double(config_.epochs - epoch - 1);
     history_.push_back(s);
-    if (!config_.checkpoint_file.empty()) save_checkpoint(config_.checkpoint_file);
+    if (!config_.checkpoint_file.empty())
+      checkpoint_writer_.start([file = config_.checkpoint_file,
+                                contents = checkpoint_contents(config_.checkpoint_file)] {
+        write_safetensors(file, contents);
+      });
     append_log(s);
     if (printer_) printer_->epoch(s);
     if (on_epoch_) on_epoch_(s);
@@ -218,6 +227,7 @@ FitResult Trainer::fit(data::Loader& train, data::Loader* val) try {
   if (!result.interrupted && !val && config_.precise_bn_batches > 0)
     recompute_batchnorm_statistics(model_, *config_.statistics_loader, config_.precise_bn_batches,
                                    recorder_);
+  checkpoint_writer_.wait();
   result.history = history_;
   result.stopped_early = stopped_early_;
   result.best_epoch = early_stopping_ ? early_stopping_->best_epoch() : -1;

@@ -2,7 +2,8 @@
 // Trains a Model over rf::data loaders: soft-target cross-entropy, a fused optimizer step per
 // batch, a learning-rate schedule, optional early stopping, per-epoch validation, progress on
 // the console, a JSON-lines log and a checkpoint after every epoch from which resume() continues
-// exactly (bitwise on the CPU backend).
+// exactly (bitwise on the CPU backend). The checkpoint is copied to host memory at the epoch's
+// end and written while the next epoch trains; fit() returns (or throws) once it is on disk.
 #include <atomic>
 #include <filesystem>
 #include <functional>
@@ -12,6 +13,8 @@
 #include <vector>
 
 #include "data/loader.h"
+#include "engine/safetensors.h"
+#include "train/background_writer.h"
 #include "train/device_dataset.h"
 #include "train/early_stopping.h"
 #include "engine/optimizer.h"
@@ -90,6 +93,7 @@ class Trainer {
   // checkpoint written by a trainer of the same configuration (checked), and rewrites the log
   // file from the restored history.
   void resume(const std::filesystem::path& checkpoint);
+  // Writes the state fit() checkpoints after an epoch, now.
   void save_checkpoint(const std::filesystem::path& file) const;
 
   int next_epoch() const { return int(history_.size()); }
@@ -109,6 +113,7 @@ class Trainer {
   void forward_backward(const Tensor& images, const Tensor& batch_targets);
   RunningMetrics::Totals read_totals(int epoch) const;
   Json config_json() const;
+  SafetensorsContents checkpoint_contents(const std::filesystem::path& file) const;
   void append_log(const EpochStats& s) const;
 
   models::Model& model_;
@@ -128,6 +133,7 @@ class Trainer {
   std::function<void(const BatchProgress&)> on_batch_;
   std::function<void(const EpochStats&)> on_epoch_;
   std::unique_ptr<ConsolePrinter> printer_;
+  BackgroundWriter checkpoint_writer_;
 };
 
 }  // namespace rf::train

@@ -17,6 +17,7 @@
 #include "apps/results.h"
 #include "apps/run_dir.h"
 #include "apps/svg_plot.h"
+#include "engine/atomic_file.h"
 
 namespace fs = std::filesystem;
 using namespace rf::app;
@@ -338,8 +339,8 @@ TEST_CASE("run directories are never reused; files are replaced whole") {
   const fs::path b = create_run_dir(out, "../shared/data/cifar10", "static");
   CHECK(a != b);
   CHECK(a.filename().string().find("-cifar10-static") != std::string::npos);
-  write_file_atomic(a / "x.json", "{\"a\":1}");
-  write_file_atomic(a / "x.json", "{\"a\":2}");
+  rf::write_file_atomic(a / "x.json", "{\"a\":1}");
+  rf::write_file_atomic(a / "x.json", "{\"a\":2}");
   CHECK(read_text_file(a / "x.json") == "{\"a\":2}");
   int files = 0;
   for ([[maybe_unused]] const auto& e : fs::directory_iterator(a)) ++files;

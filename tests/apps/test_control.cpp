@@ -17,6 +17,7 @@
 #include "apps/teacher.h"
 #include "data/bytes.h"
 #include "data/soft_labels.h"
+#include "engine/atomic_file.h"
 #include "engine/check.h"
 #include "models/factory.h"
 #include "models/model_file.h"

@@ -15,6 +15,7 @@
 #include "apps/image_grid.h"
 #include "data/bytes.h"
 #include "data/rng.h"
+#include "engine/atomic_file.h"
 #include "engine/json.h"
 #include "tests/apps/refine_app_process.h"
 
@@ -53,7 +54,7 @@ void write_dataset(const fs::path& root, int train_per_class, int test_per_class
         for (size_t p = 0; p < d.images.size(); ++p)
           d.images[p] = std::uint8_t(rng.below(120) + (int(p % 3) == c ? 120 : 0));
         const auto png = rf::app::png_of_image(d, 0, 1);
-        rf::app::write_file_atomic(dir / (std::to_string(i) + ".png"),
+        rf::write_file_atomic(dir / (std::to_string(i) + ".png"),
                                    std::string_view(reinterpret_cast<const char*>(png.data()), png.size()));
       }
     }
@@ -168,7 +169,7 @@ TEST_CASE("a Table-1 grid as 2 shards, merged, equals the grid run in one proces
   fs::copy(b, other, fs::copy_options::recursive);
   rf::Json changed = rf::parse_json(read_text_file(other / "config.json"), "config.json");
   changed["chain"]["epochs"] = 2;
-  rf::app::write_file_atomic(other / "config.json", changed.dump());
+  rf::write_file_atomic(other / "config.json", changed.dump());
   CHECK(merge({a.string(), other.string(), "--out", (s.root / "m3").string()}, log, output) == 1);
   CHECK(output.find("are not shards of one grid: their configurations differ in chain.epochs 2 vs 1") != std::string::npos);
   CHECK(merge({w.string(), "--out", (s.root / "m4").string()}, log, output) == 1);
@@ -203,7 +204,7 @@ TEST_CASE("--gpus 0,1 --device cpu: a child process per GPU, merged, equals one 
   CHECK(read_text_file(g / "shard-1-of-2" / "output.log").find("CUDA_VISIBLE_DEVICES=1") != std::string::npos);
 
   // A failing child: the parent names it, its exit code and its log, and does not report.
-  rf::app::write_file_atomic(g / "shard-1-of-2" / "config.json", "{ not json");
+  rf::write_file_atomic(g / "shard-1-of-2" / "config.json", "{ not json");
   CHECK(wait_for(spawn({"--resume", g.string(), "--cache-dir", s.cache.string()}, log)) == 1);
   const std::string failed = read_text_file(log);
   INFO(failed);
@@ -220,7 +221,7 @@ TEST_CASE("tools/slurm_grid.sh: an array task per shard, a merge after them, a r
   // sbatch stood in for: each job runs at once, array tasks one after another.
   const fs::path bin = s.root / "bin";
   fs::create_directories(bin);
-  rf::app::write_file_atomic(bin / "sbatch", R"(#!/usr/bin/env bash
+  rf::write_file_atomic(bin / "sbatch", R"(#!/usr/bin/env bash
 set -euo pipefail
 array= output=/dev/stdout
 while [[ $1 == --* ]]; do

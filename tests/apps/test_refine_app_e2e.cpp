@@ -17,6 +17,7 @@
 #include "apps/file_io.h"
 #include "data/bytes.h"
 #include "data/soft_labels.h"
+#include "engine/atomic_file.h"
 #include "engine/json.h"
 #include "engine/safetensors.h"
 #include "tests/apps/refine_app_process.h"
@@ -140,7 +141,7 @@ void check_model_commands(const fs::path& run_dir, const fs::path& scratch) {
       }
     }
   const fs::path broken = scratch / "broken.jpg";
-  rf::app::write_file_atomic(broken, "not a JPEG");
+  rf::write_file_atomic(broken, "not a JPEG");
   const fs::path log = scratch / "model_commands.txt";
   CHECK(run({"predict", model.string(), (tree / "test" / "cat").string(), broken.string(), "--threads", "1"}, log) == 1);
   const std::string predicted = rf::app::read_text_file(log);

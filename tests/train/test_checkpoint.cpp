@@ -1,13 +1,19 @@
-// Checkpoint files: the strict JSON parser, safetensors layout, a model round trip giving
-// identical outputs, and clear errors (never garbage weights) for truncated or corrupt files.
+// Checkpoint files: atomic writes, the strict JSON parser, safetensors layout, a model round trip
+// giving identical outputs, and clear errors (never garbage weights) for truncated or corrupt
+// files.
 #include <doctest/doctest.h>
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <string_view>
+#include <thread>
+#include <vector>
 
+#include "engine/atomic_file.h"
 #include "engine/check.h"
 #include "engine/json.h"
 #include "engine/ops.h"
@@ -72,6 +78,39 @@ TEST_CASE("JSON: errors name the file and what is wrong") {
   CHECK_THROWS_WITH_AS(json_integer(j.at("epochs")), doctest::Contains("expected an integer"), Error);
   CHECK(json_integer<int>(parse_json("-3", "t")) == -3);
   CHECK_THROWS_AS(json_integer<int>(parse_json("4294967296", "t")), Error);
+}
+
+TEST_CASE("atomic files: replaced whole, parts in order, the umask's permissions, no temporary left") {
+  const auto dir = temp_file("atomic");
+  std::filesystem::create_directories(dir);
+  const auto file = dir / "f.bin";
+  write_file_atomic(file, "old contents");
+  const std::vector<std::string_view> parts{"ab", "", "cde"};
+  write_file_atomic(file, parts);
+  CHECK(read_bytes(file) == "abcde");
+  int files = 0;
+  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator(dir)) ++files;
+  CHECK(files == 1);
+
+  const mode_t old_mask = ::umask(022);
+  write_file_atomic(file, "x");
+  ::umask(old_mask);
+  struct stat st {};
+  REQUIRE(::stat(file.c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0644);  // as any new file: readable by others (mkstemp gave 0600)
+
+  // Writers on several threads at once each write a whole file; the last rename wins.
+  std::vector<std::thread> writers;
+  for (char c : std::string("pqrs"))
+    writers.emplace_back([&file, c] { write_file_atomic(file, std::string(100000, c)); });
+  for (std::thread& t : writers) t.join();
+  const std::string last = read_bytes(file);
+  CHECK(last.size() == 100000);
+  CHECK(last == std::string(100000, last[0]));
+
+  CHECK_THROWS_WITH_AS(write_file_atomic(dir / "missing" / "f.bin", "x"),
+                       doctest::Contains("missing/f.bin: cannot create a temporary file"), Error);
+  std::filesystem::remove_all(dir);
 }
 
 TEST_CASE("safetensors: 8-byte length, JSON header padded to 8, F32 data in order") {

@@ -1,17 +1,27 @@
 // The trainer: learning happens, a fixed seed reproduces weights bitwise, a run resumed from a
-// checkpoint ends bitwise where an uninterrupted run ends, targets can come from a provider,
-// a non-finite loss stops training with a clear error.
+// checkpoint ends bitwise where an uninterrupted run ends, checkpoints written in the background
+// hold their epoch and their errors stop the run, targets can come from a provider, a
+// non-finite loss stops training with a clear error.
 #include <doctest/doctest.h>
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <future>
+#include <memory>
+#include <mutex>
+#include <thread>
 
 #include "engine/check.h"
+#include "engine/safetensors.h"
 #include "models/factory.h"
 #include "synthetic.h"
+#include "train/background_writer.h"
 #include "train/trainer.h"
 
 using namespace rf;
@@ -138,6 +148,107 @@ TEST_CASE("resume after 2 of 4 epochs equals the uninterrupted run, bitwise") {
   auto m = models::make_model("resnet8", {.classes = 3});
   Trainer d(*m, other, steps);
   CHECK_THROWS_WITH_AS(d.resume(cb.checkpoint_file), doctest::Contains("different training configuration"), Error);
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("background writes run one at a time, off the caller's thread; an error reaches the next call") {
+  using namespace std::chrono_literals;
+  BackgroundWriter w;
+
+  // start() returns while its write still waits for the caller.
+  std::promise<void> release;
+  std::future<std::future_status> waited;
+  {
+    std::shared_future<void> go = release.get_future().share();
+    std::promise<std::future_status> result;
+    waited = result.get_future();
+    w.start([go, result = std::make_shared<std::promise<std::future_status>>(std::move(result))] {
+      result->set_value(go.wait_for(10s));
+    });
+  }
+  release.set_value();
+  w.wait();
+  CHECK(waited.get() == std::future_status::ready);
+
+  // A write starts only when the one before it has finished.
+  std::mutex m;
+  std::vector<int> order;
+  int running = 0, most = 0;
+  for (int i = 0; i < 3; ++i)
+    w.start([&, i] {
+      {
+        std::lock_guard<std::mutex> lock(m);
+        most = std::max(most, ++running);
+      }
+      std::this_thread::sleep_for(20ms);
+      std::lock_guard<std::mutex> lock(m);
+      order.push_back(i);
+      --running;
+    });
+  w.wait();
+  CHECK(most == 1);
+  CHECK(order == std::vector<int>{0, 1, 2});
+
+  // A failed write's error is thrown by the next start(), which then starts nothing, or by wait();
+  // finish() prints it instead.
+  w.start([] { throw Error("ckpt.safetensors: write failed: No space left on device"); });
+  CHECK_THROWS_WITH_AS(w.start([&] { order.push_back(3); }), doctest::Contains("No space left"), Error);
+  w.wait();
+  CHECK(order.size() == 3);
+  w.start([] { throw Error("ckpt.safetensors: fsync failed"); });
+  CHECK_THROWS_WITH_AS(w.wait(), doctest::Contains("fsync failed"), Error);
+  w.wait();
+  w.start([] { throw Error("ckpt.safetensors: fsync failed (printed by finish(), as expected)"); });
+  w.finish();
+  CHECK_NOTHROW(w.wait());
+}
+
+TEST_CASE("an epoch's checkpoint holds that epoch while the next trains; fit() ends when it is written") {
+  const auto dir = temp_dir("background");
+  Fixture f;
+  const int64_t steps = int64_t(f.train.batches_per_epoch());
+  REQUIRE(steps == 3);
+  TrainConfig c;
+  c.epochs = 3;
+  c.optimizer.kind = OptimizerConfig::Kind::Adam;
+  c.schedule.lr = 3e-3;
+  c.print_progress = false;
+  c.checkpoint_file = dir / "ckpt.safetensors";
+  c.progress_seconds = 0;  // on_batch after every batch
+  std::atomic<bool> stop{false};
+  c.stop = &stop;
+  auto model = models::make_model("resnet8", {.classes = 3, .seed = 4});
+  Trainer t(*model, c, steps);
+  std::vector<std::vector<float>> after_first;
+  t.on_epoch([&](const EpochStats& s) {
+    if (s.epoch == 0) after_first = weights(*model);
+  });
+  // Interrupted after two steps of the second epoch, which trained while epoch 1's file was
+  // written.
+  t.on_batch([&](const BatchProgress& p) { stop = p.epoch == 1 && p.batch == 2; });
+  const FitResult r = t.fit(f.train, &f.val);
+  REQUIRE(r.interrupted);
+  REQUIRE(!after_first.empty());
+  CHECK(weights(*model) != after_first);
+  const SafetensorsFile ckpt = SafetensorsFile::read(c.checkpoint_file);
+  CHECK(ckpt.meta("epochs_done") == "1");
+  const models::NamedTensors state = model->state();
+  for (size_t i = 0; i < state.size(); ++i) {
+    CAPTURE(state[i].first);
+    CHECK(ckpt.tensor(state[i].first).to_host() == after_first[i]);
+  }
+  // No temporary file is left behind.
+  int files = 0;
+  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator(dir)) ++files;
+  CHECK(files == 1);
+
+  // A checkpoint that cannot be written stops the run with an error naming it.
+  TrainConfig bad = c;
+  bad.stop = nullptr;
+  bad.checkpoint_file = dir / "no-such-dir" / "ckpt.safetensors";
+  auto m = models::make_model("resnet8", {.classes = 3, .seed = 4});
+  Trainer u(*m, bad, steps);
+  CHECK_THROWS_WITH_AS(u.fit(f.train, &f.val), doctest::Contains("no-such-dir"), Error);
   std::filesystem::remove_all(dir);
 }
 
