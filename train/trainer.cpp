@@ -210,11 +210,13 @@ FitResult Trainer::fit(data::Loader& train, data::Loader* val) try {
     s.elapsed_seconds = (history_.empty() ? 0 : history_.back().elapsed_seconds) + s.epoch_seconds;
     s.eta_seconds = stopped_early_ ? 0 : s.epoch_seconds * double(config_.epochs - epoch - 1);
     history_.push_back(s);
-    if (!config_.checkpoint_file.empty())
+    if (!config_.checkpoint_file.empty()) {
+      checkpoint_writer_.wait();  // the last epoch's first: one copy of the state in host memory
       checkpoint_writer_.start([file = config_.checkpoint_file,
                                 contents = checkpoint_contents(config_.checkpoint_file)] {
         write_safetensors(file, contents);
       });
+    }
     append_log(s);
     if (printer_) printer_->epoch(s);
     if (on_epoch_) on_epoch_(s);
