@@ -160,6 +160,9 @@ GenerationResult run_generation(const ChainConfig& c, const ChainData& d, std::u
                                 const RunContext& ctx, data::SoftLabels& labels_out,
                                 std::unique_ptr<models::Model>& model_out) {
   fs::create_directories(paths.dir);
+  // A run killed while writing left temporaries here (a checkpoint's is as large as it); this
+  // process is the directory's only writer.
+  remove_stale_temporaries(paths.dir);
   models::ModelOptions mo;
   mo.classes = d.train.num_classes();
   mo.in_channels = d.train.channels;

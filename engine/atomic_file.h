@@ -10,6 +10,10 @@
 
 namespace rf {
 
+// Removes the temporaries that writers killed mid-write left in `dir` (a checkpoint's is as large
+// as the checkpoint): call it only where no other writer is at work in `dir`. Returns how many.
+int remove_stale_temporaries(const std::filesystem::path& dir);
+
 // Writes `parts`, one after another, as `file`.
 void write_file_atomic(const std::filesystem::path& file, std::span<const std::string_view> parts);
 inline void write_file_atomic(const std::filesystem::path& file, std::string_view contents) {

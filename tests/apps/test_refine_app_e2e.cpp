@@ -10,6 +10,7 @@
 #include <cmath>
 #include <csignal>
 #include <filesystem>
+#include <fstream>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -180,7 +181,13 @@ TEST_CASE("refine_app: static and dynamic chains, interrupted and resumed, on CI
   interrupt_after(b, out_killed, "seed0/gen2/metrics.jsonl", 1, SIGKILL);
   CHECK(wait_for(b) == 1000 + SIGKILL);
   const fs::path run_killed = run_dir_in(out_killed);
+  // A kill during a write leaves its temporary (planted: the kill's moment cannot be chosen);
+  // the resume removes it.
+  const fs::path stale = run_killed / "seed0" / "gen2" / ".checkpoint.safetensors.tmp.99999.0";
+  std::ofstream(stale) << "half a checkpoint";
+  REQUIRE(fs::exists(stale));
   REQUIRE(run(resume_args(run_killed), log) == 0);
+  CHECK(!fs::exists(stale));
   check_run_directory(run_killed);
 
   const fs::path out_whole = scratch.root / "whole";

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <string>
 #include <string_view>
 #include <thread>
 #include <vector>
@@ -110,6 +111,21 @@ TEST_CASE("atomic files: replaced whole, parts in order, the umask's permissions
 
   CHECK_THROWS_WITH_AS(write_file_atomic(dir / "missing" / "f.bin", "x"),
                        doctest::Contains("missing/f.bin: cannot create a temporary file"), Error);
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("atomic files: the temporaries of killed writers are removed, nothing else") {
+  const auto dir = temp_file("stale");
+  std::filesystem::create_directories(dir);
+  const std::vector<std::string> stale{".checkpoint.safetensors.tmp.4242.0", ".x.tmp.1.17"};
+  const std::vector<std::string> kept{"checkpoint.safetensors", ".hidden", "a.tmp.1.2",
+                                      ".b.tmp.12x.3", ".c.tmp.1.", ".tmp.1.2", ".d.tmp.5"};
+  for (const auto& names : {stale, kept})
+    for (const std::string& n : names) write_bytes(dir / n, "x");
+  CHECK(remove_stale_temporaries(dir) == 2);
+  for (const std::string& n : stale) CHECK_MESSAGE(!std::filesystem::exists(dir / n), n);
+  for (const std::string& n : kept) CHECK_MESSAGE(std::filesystem::exists(dir / n), n);
+  CHECK(remove_stale_temporaries(dir / "none") == 0);
   std::filesystem::remove_all(dir);
 }
 
