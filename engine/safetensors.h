@@ -19,8 +19,8 @@ namespace rf {
 // A file's contents in host memory: the tensors are copied off their devices when it is made,
 // so the file can be written later, from another thread, while the tensors change.
 struct SafetensorsContents {
-  std::string header;                       // the JSON, padded; its length is written before it
-  std::vector<std::vector<float>> values;   // each tensor's, in the header's order
+  std::string header;                      // the JSON, padded; its length is written before it
+  std::vector<std::vector<float>> values;  // each tensor's, in the header's order
 };
 
 // The contents of a file holding `tensors` (on any device) and `metadata`; errors (an invalid or
@@ -29,9 +29,8 @@ SafetensorsContents safetensors_contents(const std::filesystem::path& file,
                                          const std::vector<std::pair<std::string, Tensor>>& tensors,
                                          const TensorMetadata& metadata = {});
 
-// Writes atomically: a temporary file in the same directory, fsync, rename over `file`, fsync of
-// the directory. A crash leaves either the old file or the new one, never a torn one. Touches
-// no tensor: safe on any thread.
+// Writes `contents` as `file`, atomically (engine/atomic_file.h: a crash leaves the old file or
+// the new one, never a torn one). Touches no tensor: safe on any thread.
 void write_safetensors(const std::filesystem::path& file, const SafetensorsContents& contents);
 
 // Both of the above at once.

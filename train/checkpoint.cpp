@@ -39,10 +39,6 @@ SafetensorsContents Trainer::checkpoint_contents(const std::filesystem::path& fi
   return models::model_file_contents(model_, file, meta, extra);
 }
 
-void Trainer::save_checkpoint(const std::filesystem::path& file) const {
-  write_safetensors(file, checkpoint_contents(file));
-}
-
 void Trainer::resume(const std::filesystem::path& file) {
   const SafetensorsFile f = SafetensorsFile::read(file);
   const std::string where = file.string();

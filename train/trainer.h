@@ -93,8 +93,6 @@ class Trainer {
   // checkpoint written by a trainer of the same configuration (checked), and rewrites the log
   // file from the restored history.
   void resume(const std::filesystem::path& checkpoint);
-  // Writes the state fit() checkpoints after an epoch, now.
-  void save_checkpoint(const std::filesystem::path& file) const;
 
   int next_epoch() const { return int(history_.size()); }
   const std::vector<EpochStats>& history() const { return history_; }
@@ -113,6 +111,7 @@ class Trainer {
   void forward_backward(const Tensor& images, const Tensor& batch_targets);
   RunningMetrics::Totals read_totals(int epoch) const;
   Json config_json() const;
+  // The checkpoint of the epoch just ended, in host memory (written to `file` later).
   SafetensorsContents checkpoint_contents(const std::filesystem::path& file) const;
   void append_log(const EpochStats& s) const;
 
