@@ -50,8 +50,12 @@ int create_temporary(const fs::path& file, fs::path& temp) {
   static std::atomic<unsigned> count{0};
   const fs::path dir = file.parent_path();
   for (;;) {
-    temp = dir / ("." + file.filename().string() + std::string(kTemporaryInfix) +
-                  std::to_string(::getpid()) + "." + std::to_string(count++));
+    // Appended piece by piece: GCC 12 warns falsely (-Wrestrict) on "." + std::string&&.
+    std::string name = ".";
+    name += file.filename().string();
+    name += kTemporaryInfix;
+    name += std::to_string(::getpid()) + "." + std::to_string(count++);
+    temp = dir / name;
     const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
     if (fd >= 0 || errno != EEXIST) {
       RF_CHECK(fd >= 0, file.string() << ": cannot create a temporary file in '"
