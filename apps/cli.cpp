@@ -137,8 +137,8 @@ const std::vector<Flag>& flags() {
          o.chain.val_fraction = parse_real("--val-fraction", v);
          if (o.chain.val_fraction < 0 || o.chain.val_fraction >= 1) throw UsageError("--val-fraction: must be in [0, 1)");
        }},
-      {"--precise-bn", "N", "before every evaluation and before labeling, recompute each batch-norm layer's statistics over N training batches with the weights frozen (PreciseBN); 0: use the running averages (default: 100)",
-       [](Options& o, const std::string& v) { o.chain.precise_bn = int(parse_int("--precise-bn", v, 0)); }},
+      {"--precise-bn", "N", "before every validation, the test evaluation and labeling, recompute each batch-norm layer's statistics over N training batches with the weights frozen (PreciseBN); 0: use the running averages (default: the batches that hold " + std::to_string(kPreciseBnImages) + " images: " + std::to_string(default_precise_bn(128)) + " at batch 128, " + std::to_string(default_precise_bn(250)) + " at 250)",
+       [](Options& o, const std::string& v) { o.precise_bn = int(parse_int("--precise-bn", v, 0)); }},
       {"--train-limit", "N", "use N training images, spread evenly over the split (0: all) (default: 0)",
        [](Options& o, const std::string& v) { o.chain.train_limit = parse_int("--train-limit", v, 0); }},
       {"--test-limit", "N", "use N test images, spread evenly over the split (0: all) (default: 0)",
@@ -203,6 +203,8 @@ const Flag& find_flag(const std::string& name) {
 }
 
 }  // namespace
+
+int default_precise_bn(int batch_size) { return (kPreciseBnImages + batch_size - 1) / batch_size; }
 
 const std::string& ChainConfig::model_for(int generation) const {
   return models[size_t(std::min<int>(generation, int(models.size())) - 1)];
@@ -326,6 +328,7 @@ Options parse_command_line(int argc, char** argv) {
   apply_recipe(o.chain);
   for (const auto& [name, value] : given)
     if (name != "--recipe") find_flag(name).apply(o, value);
+  o.chain.precise_bn = o.precise_bn.value_or(default_precise_bn(o.chain.batch_size));
   if (o.help) return o;
 
   if (positional.size() > 1) throw UsageError("one dataset expected, got " + join(positional));

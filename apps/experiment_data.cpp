@@ -1,6 +1,7 @@
 #include "apps/experiment_data.h"
 
 #include <cstdio>
+#include <cstdlib>
 
 #include "apps/download.h"
 #include "data/registry.h"
@@ -38,6 +39,17 @@ data::AugmentConfig augment_config(const ChainConfig& c) {
 }
 
 }  // namespace
+
+fs::path cache_root(const std::string& cache_dir) {
+  if (!cache_dir.empty()) return cache_dir;
+  if (const char* x = std::getenv("XDG_CACHE_HOME"); x && *x) return fs::path(x) / "refinery";
+  if (const char* h = std::getenv("HOME"); h && *h) return fs::path(h) / ".cache" / "refinery";
+  return fs::path(".cache") / "refinery";
+}
+
+DataLocation data_location(const std::string& data_dir, const fs::path& cache) {
+  return DataLocation{data_dir, cache / "decoded", cache / "datasets"};
+}
 
 data::TrainTest load_experiment_data(const ChainConfig& c, const DataLocation& where) {
   data::LoadOptions o;

@@ -17,6 +17,12 @@ struct DataLocation {
   std::filesystem::path downloads_dir;  // where --download puts datasets (also searched)
 };
 
+// --cache-dir as given, or by default $XDG_CACHE_HOME/refinery, else ~/.cache/refinery.
+std::filesystem::path cache_root(const std::string& cache_dir);
+// --data as given (empty: the default directories); decoded images and downloads in their
+// subdirectories of the cache.
+DataLocation data_location(const std::string& data_dir, const std::filesystem::path& cache);
+
 // The dataset's train and test splits, cut to --train-limit / --test-limit. A dataset that is
 // not found gives an error saying where it looked and how to get it.
 data::TrainTest load_experiment_data(const ChainConfig& c, const DataLocation& where);

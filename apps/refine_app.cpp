@@ -44,12 +44,6 @@ extern "C" void on_signal(int sig) {
   std::signal(sig, SIG_DFL);
 }
 
-fs::path default_cache_dir() {
-  if (const char* x = std::getenv("XDG_CACHE_HOME"); x && *x) return fs::path(x) / "refinery";
-  if (const char* h = std::getenv("HOME"); h && *h) return fs::path(h) / ".cache" / "refinery";
-  return fs::path(".cache") / "refinery";
-}
-
 Json run_record(const Options& o, const std::string& device, int argc, char** argv) {
   const Json grid = o.table1 ? Json(o.table1->datasets) : Json();
   return Json::object({{"format", "refine_app-run-1"}, {"chain", o.chain.to_json()}, {"table1", grid},
@@ -102,8 +96,8 @@ Device choose_device(const std::string& requested) {
 // `device_text`, the device the run trains on.
 int execute(Options& o, Device device, const std::string& device_text, int argc, char** argv) {
   if (o.threads > 0) omp_set_num_threads(o.threads);
-  const fs::path cache = o.cache_dir.empty() ? default_cache_dir() : fs::path(o.cache_dir);
-  const DataLocation where{o.chain.data_dir, cache / "decoded", cache / "datasets"};
+  const fs::path cache = cache_root(o.cache_dir);
+  const DataLocation where = data_location(o.chain.data_dir, cache);
   const std::vector<GridExperiment> experiments = grid_experiments(o.chain, o.table1);
 
   // The data is loaded before the run directory is created and anything trains, so a missing
@@ -180,8 +174,7 @@ int run_model_command(int argc, char** argv) {
   if (c.name == "export") return run_export(c, std::cout);
   const Device device = choose_device(c.device);
   if (c.name == "predict") return run_predict(c, device, std::cout, std::cerr);
-  const fs::path cache = c.cache_dir.empty() ? default_cache_dir() : fs::path(c.cache_dir);
-  return run_evaluate(c, device, DataLocation{"", cache / "decoded", cache / "datasets"}, std::cout);
+  return run_evaluate(c, device, data_location("", cache_root(c.cache_dir)), std::cout);
 }
 
 int run(int argc, char** argv) {

@@ -65,6 +65,17 @@ TEST_CASE("recipes fill every setting; explicit flags win whatever their order")
   CHECK(t.table1->datasets == std::vector<std::string>{"cifar10", "fashion-mnist"});
 }
 
+TEST_CASE("precise batch-norm statistics: by default from 4,000 images, whatever the batch size") {
+  CHECK(parse({"cifar10"}).chain.precise_bn == 32);                      // batch 128: 4,096 images
+  CHECK(parse({"cifar10", "--recipe", "blog"}).chain.precise_bn == 16);  // batch 250
+  CHECK(parse({"--batch-size", "50", "cifar10"}).chain.precise_bn == 80);
+  CHECK(parse({"cifar10", "--batch-size", "3000"}).chain.precise_bn == 2);
+  CHECK(parse({"cifar10", "--batch-size", "4000"}).chain.precise_bn == 1);
+  CHECK(parse({"--precise-bn", "7", "cifar10", "--recipe", "blog"}).chain.precise_bn == 7);
+  CHECK(parse({"cifar10", "--precise-bn", "0"}).chain.precise_bn == 0);  // off: the running averages
+  CHECK_THROWS_WITH_AS(parse({"cifar10", "--precise-bn", "-1"}), doctest::Contains("--precise-bn"), UsageError);
+}
+
 TEST_CASE("grid cells: numbered experiment by experiment, seed by seed; shard K/N takes those K mod N") {
   const Options t = parse({"--table1", "--table1-datasets", "cifar10,svhn", "--seeds", "3", "--shard", "1/4"});
   REQUIRE(t.shard);

@@ -49,6 +49,7 @@ app::ChainConfig chain_config(const std::string& refine) {
   c.deterministic = true;
   c.precision = "fp32";  // run_experiment sets the backend's TF32 from this
   c.lr = 0.02;
+  c.precise_bn = 100;  // more batches than the training split holds: statistics of all of it
   return c;
 }
 
