@@ -61,7 +61,8 @@ if [ -f .device/data.tar.gz ]; then
   DATA=(--data .device/data)
 fi
 
-# Every generation of every run under $1: its test accuracy, epochs and median s/epoch.
+# Every generation of every run under $1: its test accuracy, epochs and median s/epoch (wall
+# time, the previous epoch's checkpoint included), with the steps' and the evaluation's share.
 summary() {
   python3 - "$1" <<'PY'
 import json, pathlib, statistics, sys
@@ -69,8 +70,9 @@ for m in sorted(pathlib.Path(sys.argv[1]).glob("*/seed*/*/metrics.jsonl")):
     epochs = [json.loads(line) for line in m.read_text().splitlines() if line.strip()]
     stats = m.with_name("stats.json")
     test = json.loads(stats.read_text()).get("test_accuracy") if stats.exists() else None
-    secs = statistics.median(e["epoch_seconds"] for e in epochs) if epochs else 0
-    print(f"  {m.parent.parent.name}/{m.parent.name}: {len(epochs)} epochs, median {secs:.2f} s/epoch, "
+    med = lambda key: statistics.median(e.get(key) or 0 for e in epochs) if epochs else 0
+    print(f"  {m.parent.parent.name}/{m.parent.name}: {len(epochs)} epochs, median {med('epoch_seconds'):.2f} "
+          f"s/epoch (steps {med('train_seconds'):.2f}, statistics + validation {med('evaluation_seconds'):.2f}), "
           f"test accuracy {test}")
 PY
 }

@@ -23,6 +23,8 @@ Json EpochStats::to_json() const {
                        {"lr", lr},
                        {"images_per_second", images_per_second},
                        {"epoch_seconds", epoch_seconds},
+                       {"train_seconds", number_or_null(train_seconds)},
+                       {"evaluation_seconds", number_or_null(evaluation_seconds)},
                        {"elapsed_seconds", elapsed_seconds},
                        {"eta_seconds", eta_seconds}});
 }
@@ -40,6 +42,9 @@ EpochStats EpochStats::from_json(const Json& j) {
   s.lr = j.at("lr").get<double>();
   s.images_per_second = j.at("images_per_second").get<double>();
   s.epoch_seconds = j.at("epoch_seconds").get<double>();
+  s.train_seconds = j.contains("train_seconds") ? number_or_nan(j.at("train_seconds")) : std::nan("");
+  s.evaluation_seconds =
+      j.contains("evaluation_seconds") ? number_or_nan(j.at("evaluation_seconds")) : std::nan("");
   s.elapsed_seconds = j.at("elapsed_seconds").get<double>();
   s.eta_seconds = j.at("eta_seconds").get<double>();
   return s;

@@ -24,7 +24,14 @@ struct EpochStats {
   double val_loss = 0, val_accuracy = 0;  // NaN without a validation loader
   double lr = 0;  // at the epoch's last step
   double images_per_second = 0;  // training steps only
+  // Wall time from the previous epoch's figures (or the start of fit()) to this epoch's: the
+  // previous epoch's checkpoint (its state copied off the device, the write before it awaited),
+  // this epoch's steps, precise batch-norm statistics and validation. Of it, the steps took
+  // train_seconds and the statistics and validation evaluation_seconds (0 without validation).
+  // NaN where a log from before they were recorded is read.
   double epoch_seconds = 0;
+  double train_seconds = 0;
+  double evaluation_seconds = 0;
   double elapsed_seconds = 0;  // since training began, across resumes
   double eta_seconds = 0;      // for the remaining epochs, at this epoch's pace
 

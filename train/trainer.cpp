@@ -177,8 +177,10 @@ FitResult Trainer::fit(data::Loader& train, data::Loader* val) try {
     BackgroundWriter& w;
     ~FinishWrite() { w.finish(); }
   } finish_write{checkpoint_writer_};
+  // An epoch's time runs from the previous epoch's figures to its own, so it includes the previous
+  // epoch's checkpoint: that is gathered after the figures are final, as the checkpoint holds them.
+  auto t0 = std::chrono::steady_clock::now();
   for (int epoch = next_epoch(); epoch < config_.epochs && !stopped_early_; ++epoch) {
-    const auto t0 = std::chrono::steady_clock::now();
     const EpochTotals t = train_epoch(train, epoch);
     if (t.interrupted) {
       result.interrupted = true;
@@ -191,12 +193,14 @@ FitResult Trainer::fit(data::Loader& train, data::Loader* val) try {
     s.train_accuracy = t.seen ? double(t.correct) / double(t.seen) : 0;
     s.val_loss = s.val_accuracy = std::nan("");
     if (val) {
+      const auto evaluation_start = std::chrono::steady_clock::now();
       if (config_.precise_bn_batches > 0)
         recompute_batchnorm_statistics(model_, *config_.statistics_loader, config_.precise_bn_batches,
                                        recorder_);
       const Evaluation e = evaluate(model_, *val, recorder_);
       s.val_loss = e.loss;
       s.val_accuracy = e.accuracy();
+      s.evaluation_seconds = seconds_since(evaluation_start);
     }
     s.lr = optimizer_->lr();
     schedule_->on_epoch_end(s.val_accuracy, s.val_loss);
@@ -206,7 +210,9 @@ FitResult Trainer::fit(data::Loader& train, data::Loader* val) try {
       stopped_early_ = d.stop;
     }
     s.images_per_second = t.seconds > 0 ? double(t.seen) / t.seconds : 0;
+    s.train_seconds = t.seconds;
     s.epoch_seconds = seconds_since(t0);
+    t0 = std::chrono::steady_clock::now();
     s.elapsed_seconds = (history_.empty() ? 0 : history_.back().elapsed_seconds) + s.epoch_seconds;
     s.eta_seconds = stopped_early_ ? 0 : s.epoch_seconds * double(config_.epochs - epoch - 1);
     history_.push_back(s);

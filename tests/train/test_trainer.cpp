@@ -1,7 +1,7 @@
 // The trainer: learning happens, a fixed seed reproduces weights bitwise, a run resumed from a
 // checkpoint ends bitwise where an uninterrupted run ends, checkpoints written in the background
-// hold their epoch and their errors stop the run, targets can come from a provider, a
-// non-finite loss stops training with a clear error.
+// hold their epoch (also when fit() throws) and their errors stop the run, targets can come
+// from a provider, a non-finite loss stops training with a clear error.
 #include <doctest/doctest.h>
 
 #include <unistd.h>
@@ -15,6 +15,7 @@
 #include <future>
 #include <memory>
 #include <mutex>
+#include <stdexcept>
 #include <thread>
 
 #include "engine/check.h"
@@ -249,6 +250,78 @@ TEST_CASE("an epoch's checkpoint holds that epoch while the next trains; fit() e
   auto m = models::make_model("resnet8", {.classes = 3, .seed = 4});
   Trainer u(*m, bad, steps);
   CHECK_THROWS_WITH_AS(u.fit(f.train, &f.val), doctest::Contains("no-such-dir"), Error);
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("when fit() throws, the checkpoint being written is on disk before the exception leaves") {
+  // The epoch callback runs while its epoch's checkpoint is being written (fsync and rename
+  // take milliseconds); its exception must not leave fit() before the write is done.
+  const auto dir = temp_dir("throws");
+  Fixture f;
+  TrainConfig c;
+  c.epochs = 3;
+  c.optimizer.kind = OptimizerConfig::Kind::Adam;
+  c.schedule.lr = 3e-3;
+  c.print_progress = false;
+  c.checkpoint_file = dir / "ckpt.safetensors";
+  auto model = models::make_model("resnet8", {.classes = 3, .seed = 4});
+  Trainer t(*model, c, int64_t(f.train.batches_per_epoch()));
+  t.on_epoch([](const EpochStats&) { throw std::runtime_error("the epoch callback failed"); });
+  CHECK_THROWS_WITH_AS(t.fit(f.train, &f.val), "the epoch callback failed", std::runtime_error);
+  REQUIRE(std::filesystem::exists(c.checkpoint_file));
+  const SafetensorsFile ckpt = SafetensorsFile::read(c.checkpoint_file);
+  CHECK(ckpt.meta("epochs_done") == "1");
+  int files = 0;
+  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator(dir)) ++files;
+  CHECK(files == 1);
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("an epoch's time holds its steps, its evaluation and the previous epoch's checkpoint") {
+  const auto dir = temp_dir("times");
+  Fixture f;
+  TrainConfig c;
+  c.epochs = 3;
+  c.optimizer.kind = OptimizerConfig::Kind::Adam;
+  c.schedule.lr = 3e-3;
+  c.print_progress = false;
+  c.checkpoint_file = dir / "ckpt.safetensors";
+  auto model = models::make_model("resnet8", {.classes = 3, .seed = 4});
+  Trainer t(*model, c, int64_t(f.train.batches_per_epoch()));
+  // What follows an epoch's figures (its checkpoint, the callbacks) is timed in the next epoch.
+  constexpr double kPause = 0.2;
+  t.on_epoch([&](const EpochStats& s) {
+    if (s.epoch == 0) std::this_thread::sleep_for(std::chrono::duration<double>(kPause));
+  });
+  const FitResult r = t.fit(f.train, &f.val);
+  REQUIRE(r.history.size() == 3);
+  double total = 0;
+  for (const EpochStats& s : r.history) {
+    CAPTURE(s.epoch);
+    CHECK(s.train_seconds > 0);
+    CHECK(s.evaluation_seconds > 0);
+    CHECK(s.epoch_seconds >= s.train_seconds + s.evaluation_seconds);
+    total += s.epoch_seconds;
+  }
+  const EpochStats& second = r.history[1];
+  CHECK(second.epoch_seconds >= kPause + second.train_seconds + second.evaluation_seconds);
+  CHECK(r.history.back().elapsed_seconds == doctest::Approx(total));
+  // Both are in the log, and a log from before they were recorded reads them as unknown.
+  const EpochStats back = EpochStats::from_json(second.to_json());
+  CHECK(back.train_seconds == second.train_seconds);
+  CHECK(back.evaluation_seconds == second.evaluation_seconds);
+  Json old = second.to_json();
+  old.erase("train_seconds");
+  old.erase("evaluation_seconds");
+  CHECK(std::isnan(EpochStats::from_json(old).train_seconds));
+  CHECK(std::isnan(EpochStats::from_json(old).evaluation_seconds));
+
+  // Without validation nothing is evaluated during training.
+  TrainConfig plain = c;
+  plain.checkpoint_file.clear();
+  auto m = models::make_model("resnet8", {.classes = 3, .seed = 4});
+  Trainer u(*m, plain, int64_t(f.train.batches_per_epoch()));
+  for (const EpochStats& s : u.fit(f.train, nullptr).history) CHECK(s.evaluation_seconds == 0);
   std::filesystem::remove_all(dir);
 }
 
