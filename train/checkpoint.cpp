@@ -1,8 +1,6 @@
 // Trainer checkpoints: a safetensors file with the model's tensors (loadable alone by
 // models::load_model), the optimizer state and best weights under "train.", and the epoch,
 // history, schedule and early-stopping state in the metadata.
-#include <fstream>
-
 #include "engine/check.h"
 #include "engine/safetensors.h"
 #include "models/model_file.h"
@@ -86,12 +84,6 @@ void Trainer::resume(const std::filesystem::path& file) {
     }
   history_ = std::move(history);
   stopped_early_ = parse("stopped_early").get<bool>();
-
-  if (!config_.log_file.empty()) {
-    std::ofstream out(config_.log_file, std::ios::trunc);
-    for (const EpochStats& s : history_) out << s.to_json().dump() << '\n';
-    RF_CHECK(out.flush(), config_.log_file.string() << ": cannot rewrite the training log");
-  }
   });
 }
 

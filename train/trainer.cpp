@@ -177,6 +177,10 @@ FitResult Trainer::fit(data::Loader& train, data::Loader* val) try {
     BackgroundWriter& w;
     ~FinishWrite() { w.finish(); }
   } finish_write{checkpoint_writer_};
+  // The log starts as the history this fit continues: a run killed after an epoch's line but
+  // before that epoch's checkpoint was on disk (it is written in the background) left lines that
+  // no checkpoint holds, even before its first checkpoint.
+  write_log();
   // An epoch's time runs from the previous epoch's figures to its own, so it includes the previous
   // epoch's checkpoint: that is gathered after the figures are final, as the checkpoint holds them.
   auto t0 = std::chrono::steady_clock::now();
@@ -242,6 +246,13 @@ FitResult Trainer::fit(data::Loader& train, data::Loader* val) try {
   return result;
 } catch (const OutOfMemory& e) {
   throw explain_out_of_memory(e, train.batch_size());
+}
+
+void Trainer::write_log() const {
+  if (config_.log_file.empty()) return;
+  std::ofstream out(config_.log_file, std::ios::trunc);
+  for (const EpochStats& s : history_) out << s.to_json().dump() << '\n';
+  RF_CHECK(out.flush(), config_.log_file.string() << ": cannot write the training log");
 }
 
 void Trainer::append_log(const EpochStats& s) const {

@@ -86,12 +86,12 @@ class Trainer {
   void on_epoch(std::function<void(const EpochStats&)> fn) { on_epoch_ = std::move(fn); }
 
   // Runs the remaining epochs. `val` may be null (no validation: then neither the plateau
-  // schedule nor early stopping may be configured).
+  // schedule nor early stopping may be configured). The log file starts as the history so far
+  // (none, or what resume() restored), whatever an earlier run left in it.
   FitResult fit(data::Loader& train, data::Loader* val);
 
   // Restores model, optimizer, schedule, early-stopping state, history and epoch from a
-  // checkpoint written by a trainer of the same configuration (checked), and rewrites the log
-  // file from the restored history.
+  // checkpoint written by a trainer of the same configuration (checked).
   void resume(const std::filesystem::path& checkpoint);
 
   int next_epoch() const { return int(history_.size()); }
@@ -113,6 +113,7 @@ class Trainer {
   Json config_json() const;
   // The checkpoint of the epoch just ended, in host memory (written to `file` later).
   SafetensorsContents checkpoint_contents(const std::filesystem::path& file) const;
+  void write_log() const;  // the log file as history_, one line per epoch
   void append_log(const EpochStats& s) const;
 
   models::Model& model_;

@@ -143,6 +143,24 @@ TEST_CASE("resume after 2 of 4 epochs equals the uninterrupted run, bitwise") {
   }
   CHECK(lines == 4);
 
+  // A run killed after its first epoch's line but before that epoch's checkpoint was on disk
+  // leaves a line and no checkpoint: the generation starts again, and so does its log.
+  {
+    std::ofstream(cb.log_file) << ra.history[0].to_json().dump() << '\n';
+    TrainConfig fresh = cb;
+    fresh.checkpoint_file = dir / "never-written.safetensors";
+    fresh.stop = nullptr;
+    fresh.epochs = 2;
+    auto m = models::make_model("resnet8", {.classes = 3, .seed = 9});
+    Trainer again(*m, fresh, steps);
+    again.fit(f.train, &f.val);
+    std::ifstream restarted(cb.log_file);
+    int n = 0;
+    for (std::string line; std::getline(restarted, line);)
+      CHECK(parse_json(line, "log").at("epoch").get<int64_t>() == ++n);
+    CHECK(n == 2);
+  }
+
   // A different configuration refuses the checkpoint.
   TrainConfig other = cb;
   other.schedule.lr = 1e-3;
