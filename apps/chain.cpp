@@ -36,16 +36,6 @@ namespace {
 
 constexpr int kTopK = 3;
 
-data::LoaderOptions eval_loader_options(const ChainConfig& c, const data::Normalization& norm,
-                                        Device device) {
-  data::LoaderOptions o;
-  o.batch_size = size_t(c.eval_batch_size > 0 ? c.eval_batch_size : c.batch_size);
-  o.allocator = train::host_allocator_for(device);
-  o.shuffle = false;
-  o.normalization = norm;
-  return o;
-}
-
 // --precision bf16 keeps activations in bf16 (Model::set_activation_dtype); tf32 and bf16 allow
 // TF32 for the float32 GEMMs and convolutions.
 DType activation_dtype(const ChainConfig& c) { return c.precision == "bf16" ? DType::BF16 : DType::F32; }
@@ -195,13 +185,7 @@ GenerationResult run_generation(const ChainConfig& c, const ChainData& d, std::u
   std::optional<data::Loader> val_loader;
   if (d.val.size()) val_loader.emplace(d.val, eval_loader_options(c, d.normalization, ctx.device));
 
-  // Precise batch-norm statistics come from unaugmented training images, the distribution that
-  // evaluation and static labeling see; full batches only, so every batch weighs the same.
-  data::LoaderOptions so = eval_loader_options(c, d.normalization, ctx.device);
-  so.batch_size = size_t(c.batch_size);  // training-mode statistics: of training-sized batches
-  so.shuffle = true;
-  so.seed = lo.seed;
-  so.drop_last = d.train.size() >= so.batch_size;
+  const data::LoaderOptions so = statistics_loader_options(c, d.normalization, ctx.device, lo.seed, d.train.size());
   data::Loader statistics_loader(d.train, so);
   train::TrainConfig tc = train_config(c, paths.metrics, paths.checkpoint);
   tc.stop = ctx.stop;

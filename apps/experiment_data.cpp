@@ -7,6 +7,7 @@
 #include "data/registry.h"
 #include "data/split.h"
 #include "engine/check.h"
+#include "train/host_allocator.h"
 
 namespace rf::app {
 
@@ -49,6 +50,25 @@ fs::path cache_root(const std::string& cache_dir) {
 
 DataLocation data_location(const std::string& data_dir, const fs::path& cache) {
   return DataLocation{data_dir, cache / "decoded", cache / "datasets"};
+}
+
+data::LoaderOptions eval_loader_options(const ChainConfig& c, const data::Normalization& norm, Device device) {
+  data::LoaderOptions o;
+  o.batch_size = size_t(c.eval_batch_size > 0 ? c.eval_batch_size : c.batch_size);
+  o.allocator = train::host_allocator_for(device);
+  o.shuffle = false;
+  o.normalization = norm;
+  return o;
+}
+
+data::LoaderOptions statistics_loader_options(const ChainConfig& c, const data::Normalization& norm, Device device,
+                                              std::uint64_t seed, std::size_t train_images) {
+  data::LoaderOptions o = eval_loader_options(c, norm, device);
+  o.batch_size = size_t(c.batch_size);
+  o.shuffle = true;
+  o.seed = seed;
+  o.drop_last = train_images >= o.batch_size;
+  return o;
 }
 
 data::TrainTest load_experiment_data(const ChainConfig& c, const DataLocation& where) {

@@ -7,6 +7,7 @@
 #include "apps/cli.h"
 #include "data/augment.h"
 #include "data/dataset.h"
+#include "data/loader.h"
 #include "data/normalize.h"
 
 namespace rf::app {
@@ -39,5 +40,14 @@ struct ChainData {
 };
 
 ChainData prepare_chain_data(const ChainConfig& c, const data::TrainTest& raw, std::uint64_t seed);
+
+// The chain's inference passes (validation, testing, labeling): in order, in batches of
+// --eval-batch-size.
+data::LoaderOptions eval_loader_options(const ChainConfig& c, const data::Normalization& norm, Device device);
+// Precise batch-norm statistics: unaugmented training images (the distribution that evaluation
+// and static labeling see) in training-sized batches (training-mode statistics), shuffled by
+// `seed`, full batches only so that every batch weighs the same.
+data::LoaderOptions statistics_loader_options(const ChainConfig& c, const data::Normalization& norm, Device device,
+                                              std::uint64_t seed, std::size_t train_images);
 
 }  // namespace rf::app

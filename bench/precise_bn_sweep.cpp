@@ -82,18 +82,10 @@ int main(int argc, char** argv) try {
     int used = 0;
     for (int draw = 1; draw <= (n == 0 ? 1 : draws); ++draw) {
       auto model = models::load_described_model(model_file, Device::CPU, "precise_bn_sweep");
-      data::LoaderOptions so;
-      so.batch_size = std::size_t(c.batch_size);
-      so.shuffle = true;
-      so.seed = std::uint64_t(draw);
-      so.drop_last = d.train.size() >= so.batch_size;  // as the chain's statistics loader
-      so.normalization = d.normalization;
-      data::Loader statistics(d.train, so);
+      data::Loader statistics(d.train, app::statistics_loader_options(c, d.normalization, Device::CPU,
+                                                                      std::uint64_t(draw), d.train.size()));
       if (n > 0) used = train::recompute_batchnorm_statistics(*model, statistics, n);
-      data::LoaderOptions to;
-      to.batch_size = std::size_t(c.batch_size);
-      to.normalization = d.normalization;
-      data::Loader test(d.test, to);
+      data::Loader test(d.test, app::eval_loader_options(c, d.normalization, Device::CPU));
       const train::Evaluation e = train::evaluate(*model, test);
       accuracy.add(100 * e.accuracy());
       loss.add(e.loss);

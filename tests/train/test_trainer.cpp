@@ -65,6 +65,23 @@ std::filesystem::path temp_dir(const std::string& name) {
   return dir;
 }
 
+// Three epochs of Adam, a checkpoint after each in `dir`.
+TrainConfig checkpointed_config(const std::filesystem::path& dir) {
+  TrainConfig c;
+  c.epochs = 3;
+  c.optimizer.kind = OptimizerConfig::Kind::Adam;
+  c.schedule.lr = 3e-3;
+  c.print_progress = false;
+  c.checkpoint_file = dir / "ckpt.safetensors";
+  return c;
+}
+
+int files_in(const std::filesystem::path& dir) {
+  int files = 0;
+  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator(dir)) ++files;
+  return files;
+}
+
 }  // namespace
 
 TEST_CASE("training reduces the loss and beats chance on a learnable problem") {
@@ -227,12 +244,7 @@ TEST_CASE("an epoch's checkpoint holds that epoch while the next trains; fit() e
   Fixture f;
   const int64_t steps = int64_t(f.train.batches_per_epoch());
   REQUIRE(steps == 3);
-  TrainConfig c;
-  c.epochs = 3;
-  c.optimizer.kind = OptimizerConfig::Kind::Adam;
-  c.schedule.lr = 3e-3;
-  c.print_progress = false;
-  c.checkpoint_file = dir / "ckpt.safetensors";
+  TrainConfig c = checkpointed_config(dir);
   c.progress_seconds = 0;  // on_batch after every batch
   std::atomic<bool> stop{false};
   c.stop = &stop;
@@ -257,9 +269,7 @@ TEST_CASE("an epoch's checkpoint holds that epoch while the next trains; fit() e
     CHECK(ckpt.tensor(state[i].first).to_host() == after_first[i]);
   }
   // No temporary file is left behind.
-  int files = 0;
-  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator(dir)) ++files;
-  CHECK(files == 1);
+  CHECK(files_in(dir) == 1);
 
   // A checkpoint that cannot be written stops the run with an error naming it.
   TrainConfig bad = c;
@@ -276,12 +286,7 @@ TEST_CASE("when fit() throws, the checkpoint being written is on disk before the
   // take milliseconds); its exception must not leave fit() before the write is done.
   const auto dir = temp_dir("throws");
   Fixture f;
-  TrainConfig c;
-  c.epochs = 3;
-  c.optimizer.kind = OptimizerConfig::Kind::Adam;
-  c.schedule.lr = 3e-3;
-  c.print_progress = false;
-  c.checkpoint_file = dir / "ckpt.safetensors";
+  TrainConfig c = checkpointed_config(dir);
   auto model = models::make_model("resnet8", {.classes = 3, .seed = 4});
   Trainer t(*model, c, int64_t(f.train.batches_per_epoch()));
   t.on_epoch([](const EpochStats&) { throw std::runtime_error("the epoch callback failed"); });
@@ -289,21 +294,14 @@ TEST_CASE("when fit() throws, the checkpoint being written is on disk before the
   REQUIRE(std::filesystem::exists(c.checkpoint_file));
   const SafetensorsFile ckpt = SafetensorsFile::read(c.checkpoint_file);
   CHECK(ckpt.meta("epochs_done") == "1");
-  int files = 0;
-  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator(dir)) ++files;
-  CHECK(files == 1);
+  CHECK(files_in(dir) == 1);
   std::filesystem::remove_all(dir);
 }
 
 TEST_CASE("an epoch's time holds its steps, its evaluation and the previous epoch's checkpoint") {
   const auto dir = temp_dir("times");
   Fixture f;
-  TrainConfig c;
-  c.epochs = 3;
-  c.optimizer.kind = OptimizerConfig::Kind::Adam;
-  c.schedule.lr = 3e-3;
-  c.print_progress = false;
-  c.checkpoint_file = dir / "ckpt.safetensors";
+  TrainConfig c = checkpointed_config(dir);
   auto model = models::make_model("resnet8", {.classes = 3, .seed = 4});
   Trainer t(*model, c, int64_t(f.train.batches_per_epoch()));
   // What follows an epoch's figures (its checkpoint, the callbacks) is timed in the next epoch.
